@@ -1,0 +1,58 @@
+# Everything goes through the project's own virtualenv (.venv), created on first use.
+# A fresh machine needs only python3, make and git.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# mypy refuses a directory with no .py files (benchmarks/ starts empty), so skip such directories.
+LINT_PATHS := $(foreach d,mission telemetry sitl tests benchmarks,$(if $(wildcard $(d)/*.py $(d)/*/*.py),$(d)))
+PYTEST_ARGS ?=
+
+.PHONY: venv run test bench lint ui browser
+
+venv: $(STAMP)
+
+# Reinstall only when pyproject.toml changes (or the venv is new).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install -e '.[test,dev]'
+	@touch $@
+
+# The web console (ui/) is plain ES modules; npm only fetches the pinned libraries
+# (ui/package-lock.json), copied into ui/vendor/ (build output, not in git). No CDN at run time.
+UI_VENDOR := ui/vendor/leaflet/leaflet.js
+ui: $(UI_VENDOR)
+
+$(UI_VENDOR): ui/package.json ui/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed to build the console: apt-get install npm"; exit 1; }
+	npm ci --prefix ui --no-audit --no-fund --loglevel=error
+	rm -rf ui/vendor/leaflet && mkdir -p ui/vendor/leaflet
+	cp -R ui/node_modules/leaflet/dist/leaflet.js ui/node_modules/leaflet/dist/leaflet.css \
+		ui/node_modules/leaflet/dist/images ui/node_modules/leaflet/LICENSE ui/vendor/leaflet/
+	@touch $@
+
+# The console tests drive Debian's chromium through Playwright (which never downloads a browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "chromium missing and not root: the console tests will be skipped"; fi; \
+	fi
+
+run: venv ui
+	$(PY) -m mission.cli serve --sim 3
+
+test: venv ui browser
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: venv
+	@set -e; for f in benchmarks/bench_*.py; do \
+		[ -e "$$f" ] || { echo "no benchmarks yet"; break; }; \
+		echo "== $$f"; $(PY) "$$f"; \
+	done
+
+lint: venv
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy $(LINT_PATHS)

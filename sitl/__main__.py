@@ -1,0 +1,90 @@
+"""`python -m sitl`: run a simulated ArduCopter fleet, or real arducopter binaries (--engine)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from sitl import control
+from sitl.fleet import Fleet, FleetConfig
+
+
+def _home(text: str) -> tuple[float, float, float, float]:
+    parts = [float(p) for p in text.split(",")]
+    if len(parts) != 4 or not (-90 <= parts[0] <= 90 and -180 <= parts[1] <= 180):
+        raise argparse.ArgumentTypeError("--home must be LAT,LON,ALT,HDG with valid WGS84 values")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _out(text: str) -> tuple[str, int]:
+    kind, _, rest = text.partition(":")
+    host, _, port = rest.rpartition(":")
+    if kind != "udp" or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("--out must be udp:HOST:PORT")
+    return host, int(port)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m sitl", description=__doc__)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--home", type=_home, default=(41.311081, 69.240562, 455.0, 0.0))
+    p.add_argument("--speedup", type=float, default=1.0)
+    p.add_argument("--base-port", type=int, default=5760)
+    p.add_argument("--sysid-base", type=int, default=1)
+    p.add_argument("--out", type=_out, action="append", default=[])
+    p.add_argument("--control-port", type=int, default=None,
+                   help="fault-injection JSON-lines port (default: base-port - 10)")
+    p.add_argument("--ekf-delay", type=float, default=40.0,
+                   help="vehicle seconds from boot until a position estimate (real SITL: ~40)")
+    p.add_argument("--spacing", type=float, default=5.0, help="metres east between vehicles")
+    p.add_argument("--host", default="0.0.0.0", help="address the vehicle ports bind")
+    p.add_argument("--engine", choices=["sim", "ardupilot"], default="sim")
+    p.add_argument("--defaults", default=None, help="ardupilot engine: extra .parm defaults file")
+    args = p.parse_args(argv)
+    if args.count < 1 or args.speedup <= 0 or not 1 <= args.sysid_base <= 255 - args.count + 1:
+        p.error("--count >= 1, --speedup > 0 and sysids within 1..255 are required")
+    if args.base_port + 10 * args.count + 3 > 65535:
+        p.error("--base-port too high for this many vehicles")
+    return args
+
+
+async def _run_sim(args: argparse.Namespace) -> int:
+    cfg = FleetConfig(count=args.count, home=args.home, speedup=args.speedup,
+                      base_port=args.base_port, sysid_base=args.sysid_base,
+                      outs=tuple(args.out), ekf_delay=args.ekf_delay, spacing=args.spacing,
+                      host=args.host)
+    fleet = Fleet(cfg)
+    await fleet.start()
+    control_port = args.control_port if args.control_port is not None else args.base_port - 10
+    ctl = await control.serve(fleet, control_port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, fleet.stop)
+    for sv in fleet.vehicles:
+        print(f"sitl: vehicle {sv.vehicle.instance} sysid {sv.vehicle.sysid} "
+              f"tcp:127.0.0.1:{sv.port}", flush=True)
+    print(f"sitl: control tcp:127.0.0.1:{control_port}", flush=True)
+    print("sitl: ready", flush=True)
+    try:
+        await fleet.run()
+    finally:
+        ctl.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.engine == "ardupilot":
+        from sitl.ardupilot import run_ardupilot
+
+        home = ",".join(str(x) for x in args.home)
+        return run_ardupilot(args.count, home, args.speedup, args.base_port, args.sysid_base,
+                             args.defaults, [f"udp:{h}:{p}" for h, p in args.out],
+                             spacing=args.spacing)
+    return asyncio.run(_run_sim(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

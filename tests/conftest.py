@@ -1,0 +1,33 @@
+"""Shared fixtures: simulated (and, when a binary is found, real ArduPilot SITL) fleets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sitl.ardupilot import find_arducopter
+from sitl_fleet import NO_BINARY_REASON, FleetFactory, fleet_factory
+
+
+@pytest.fixture(params=["sim", pytest.param("ardupilot", marks=pytest.mark.ardupilot)])
+def engine(request: pytest.FixtureRequest) -> str:
+    """``sim`` always; ``ardupilot`` only when an arducopter binary is found, else skipped."""
+    name: str = request.param
+    if name == "ardupilot" and find_arducopter() is None:
+        pytest.skip(NO_BINARY_REASON)
+    return name
+
+
+@pytest.fixture
+def sitl_fleet(engine: str) -> Iterator[FleetFactory]:
+    """``sitl_fleet(count=3, speedup=5.0, ekf_delay=2.0) -> SitlFleet``, on every engine."""
+    with fleet_factory(engine) as start:
+        yield start
+
+
+@pytest.fixture
+def sim_fleet() -> Iterator[FleetFactory]:
+    """Like ``sitl_fleet`` but on our simulator only (fault injection through ``control``)."""
+    with fleet_factory("sim") as start:
+        yield start
