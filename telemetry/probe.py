@@ -1,0 +1,140 @@
+"""Learn which MAVLink system id answers on a connection URL, before MAVSDK connects to it.
+
+Why: MAVSDK keys systems by system id, and two vehicles with the same id on different
+connections are silently merged into one System with interleaved telemetry. Once merged they
+cannot be told apart, so a second drone with an id already in use must be refused *before* its
+connection is added. The probe opens the URL itself for a moment, reads the first autopilot
+HEARTBEAT and closes again; the vehicle then sees an ordinary reconnect from MAVSDK.
+
+Supported for tcpout, udpin and udpout URLs. For tcpin and serial the caller must give the
+system id (or accept the first new system that appears).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from typing import Any
+
+from pymavlink.dialects.v20 import common as mavlink2
+
+from telemetry import ardupilot as ap
+from telemetry.urls import ConnectionUrl
+
+
+class ProbeError(RuntimeError):
+    """Nothing that looks like an autopilot answered on the URL in time."""
+
+
+class _Sink:
+    """pymavlink wants a file to write to; the probe only needs the encoded bytes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+def _gcs_heartbeat(sysid: int, compid: int) -> bytes:
+    sink = _Sink()
+    m = mavlink2.MAVLink(sink, srcSystem=sysid, srcComponent=compid)
+    m.heartbeat_send(ap.MAV_TYPE_GCS, ap.MAV_AUTOPILOT_INVALID, 0, 0, 0)
+    return sink.data
+
+
+class _HeartbeatFinder:
+    """Feeds raw bytes to a MAVLink parser until an autopilot HEARTBEAT shows up."""
+
+    def __init__(self) -> None:
+        self._parser = mavlink2.MAVLink(None)
+        self._parser.robust_parsing = True
+
+    def feed(self, data: bytes) -> int | None:
+        try:
+            msgs: list[Any] = self._parser.parse_buffer(data) or []
+        except Exception:  # garbage on the wire: keep looking
+            return None
+        for msg in msgs:
+            if msg.get_type() != "HEARTBEAT":
+                continue
+            if msg.autopilot == ap.MAV_AUTOPILOT_INVALID or msg.type == ap.MAV_TYPE_GCS:
+                continue
+            return int(msg.get_srcSystem())
+        return None
+
+
+async def probe_sysid(
+    url: ConnectionUrl, timeout_s: float = 5.0, *, gcs_sysid: int = 245, gcs_compid: int = 190
+) -> int:
+    """Return the system id of the first autopilot heartbeat on `url`; ProbeError otherwise."""
+    if url.scheme == "tcpout":
+        return await _probe_tcp(url, timeout_s, _gcs_heartbeat(gcs_sysid, gcs_compid))
+    if url.scheme in ("udpin", "udpout"):
+        return await asyncio.to_thread(
+            _probe_udp, url, timeout_s, _gcs_heartbeat(gcs_sysid, gcs_compid)
+        )
+    raise ProbeError(f"{url.url}: cannot probe a {url.scheme} connection; give the system id")
+
+
+async def _probe_tcp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
+    finder = _HeartbeatFinder()
+    deadline = time.monotonic() + timeout_s
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(url.host, url.port), timeout_s
+        )
+    except (OSError, TimeoutError) as e:
+        raise ProbeError(f"{url.url}: cannot connect: {e or 'timeout'}") from None
+    try:
+        writer.write(hello)
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                data = await asyncio.wait_for(reader.read(4096), left)
+            except TimeoutError:
+                break
+            if not data:
+                raise ProbeError(f"{url.url}: connection closed before any heartbeat")
+            sysid = finder.feed(data)
+            if sysid is not None:
+                return sysid
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+    raise ProbeError(f"{url.url}: no autopilot heartbeat within {timeout_s:.1f} s")
+
+
+def _probe_udp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
+    """Blocking; runs in a worker thread (a UDP probe is rare and short)."""
+    finder = _HeartbeatFinder()
+    deadline = time.monotonic() + timeout_s
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        if url.scheme == "udpin":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((url.host, url.port))
+            except OSError as e:
+                raise ProbeError(f"{url.url}: cannot listen: {e}") from None
+        next_hello = 0.0
+        while (left := deadline - time.monotonic()) > 0:
+            if url.scheme == "udpout" and time.monotonic() >= next_hello:
+                sock.sendto(hello, (url.host, url.port))
+                next_hello = time.monotonic() + 0.5
+            sock.settimeout(min(left, 0.5))
+            try:
+                data, _ = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:  # ICMP port unreachable on udpout: keep trying until the deadline
+                time.sleep(0.1)
+                continue
+            sysid = finder.feed(data)
+            if sysid is not None:
+                return sysid
+    finally:
+        sock.close()
+    raise ProbeError(f"{url.url}: no autopilot heartbeat within {timeout_s:.1f} s")
