@@ -1,0 +1,282 @@
+"""plan_patrol: from a request (fleet, targets, no-fly zones) to per-drone ArduCopter missions.
+
+Pure computation: no database, no web framework, no vehicle I/O; the service persists and uploads
+what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from mission.planning import exact, greedy, routing
+from mission.planning.altitude import layer_altitudes
+from mission.planning.energy import pct_of_battery, usable_energy_j
+from mission.planning.errors import InvalidRequestError, PlanningError, UnreachableTargetError
+from mission.planning.geometry import XY, LocalFrame
+from mission.planning.items import build_route
+from mission.planning.model import (
+    AreaTarget,
+    DroneRoute,
+    DroppedTarget,
+    DropReason,
+    LatLon,
+    Lawnmower,
+    Loiter,
+    Orbit,
+    Perimeter,
+    Plan,
+    PlanRequest,
+    PointTarget,
+    Priority,
+    SolverChoice,
+)
+from mission.planning.nofly import NoFlyRouter
+from mission.planning.patterns import Station, build_station
+from mission.planning.problem import Anchors, Legs, RoutingProblem, Vehicle, build_problem
+
+
+@dataclass(frozen=True)
+class _Setup:
+    frame: LocalFrame
+    layers: list[float]
+    starts: list[XY]
+    bases: list[XY]
+    stations: list[Station]
+    anchors: Anchors
+    legs: Legs
+    problem: RoutingProblem
+
+
+def _setup(request: PlanRequest, warnings: list[str]) -> _Setup:
+    _validate(request)
+    layers = layer_altitudes(len(request.drones), request.altitude)
+    frame = LocalFrame.around(_all_points(request))
+    router = NoFlyRouter(
+        [(z.id, frame.polygon(z.polygon, f"no-fly zone {z.id!r}")) for z in request.no_fly_zones],
+        request.clearance_m,
+    )
+    starts = _drone_starts(request, frame, router)
+    bases = [frame.xy(d.base) for d in request.drones]
+    stations = [build_station(t, frame, router) for t in request.targets]
+    anchors = Anchors(len(request.drones))
+    points = Anchors.points(starts, bases, stations)
+    legs = Legs(points, router.paths(points))
+    _check_reachable(stations, legs, anchors)
+    vehicles = _vehicles(request, layers, starts, bases, legs, anchors, warnings)
+    ends = [anchors.start(v.layer) for v in vehicles] + [anchors.base(v.layer) for v in vehicles]
+    problem = build_problem(
+        vehicles, stations, legs,
+        [anchors.entry(s) for s in range(len(stations))] + ends,
+        [anchors.exit(s) for s in range(len(stations))] + ends,
+        request.objective,
+    )
+    problem = _limit_stranded(problem, request.battery_reserve_pct, warnings)
+    return _Setup(frame, layers, starts, bases, stations, anchors, legs, problem)
+
+
+def routing_problem(request: PlanRequest) -> RoutingProblem:
+    """The integer routing problem plan_patrol solves: for diagnostics and solver tests."""
+    return _setup(request, []).problem
+
+
+def plan_patrol(request: PlanRequest) -> Plan:
+    """Plan the patrol; raises a PlanningError subclass when the request cannot be planned."""
+    warnings: list[str] = []
+    s = _setup(request, warnings)
+    problem, anchors, legs = s.problem, s.anchors, s.legs
+    routes, solver = _solve(problem, request, warnings)
+    by_layer = {v.layer: (v, routes[k]) for k, v in enumerate(problem.vehicles)}
+    out: list[DroneRoute] = []
+    for i, d in enumerate(request.drones):
+        idle = Vehicle(d, i, s.layers[i], s.starts[i], s.bases[i], 0)
+        v, seq = by_layer.get(i, (idle, []))
+        transits: list[list[XY]] = []
+        prev = anchors.start(i)
+        for t in seq:
+            transits.append(_path(legs, prev, anchors.entry(t)))
+            prev = anchors.exit(t)
+        transits.append(_path(legs, prev, anchors.base(i)))
+        out.append(build_route(v, [s.stations[t] for t in seq], transits, s.frame))
+    durations = [r.duration_s for r in out]
+    return Plan(
+        tuple(out), _dropped(problem, routes, request.battery_reserve_pct), request.objective,
+        solver, max(durations, default=0.0), sum(durations), tuple(warnings),
+    )
+
+
+def _drone_starts(request: PlanRequest, frame: LocalFrame, router: NoFlyRouter) -> list[XY]:
+    starts: list[XY] = []
+    for d in request.drones:
+        for what, p in (("position", d.position or d.base), ("base", d.base)):
+            zone = router.zone_at(frame.xy(p))
+            if zone is not None:
+                raise InvalidRequestError(
+                    f"drone {d.id!r}: its {what} lies inside no-fly zone {zone!r}"
+                )
+        starts.append(frame.xy(d.position or d.base))
+    return starts
+
+
+def _check_reachable(stations: Sequence[Station], legs: Legs, anchors: Anchors) -> None:
+    for s, st in enumerate(stations):
+        if not any(legs.path(anchors.start(i), anchors.entry(s)) is not None
+                   and legs.path(anchors.exit(s), anchors.base(i)) is not None
+                   for i in range(anchors.n_drones)):
+            raise UnreachableTargetError(
+                st.target.id, "it is enclosed by no-fly zones: no drone can fly there and back"
+            )
+
+
+def _vehicles(request: PlanRequest, layers: Sequence[float], starts: Sequence[XY],
+              bases: Sequence[XY], legs: Legs, anchors: Anchors,
+              warnings: list[str]) -> list[Vehicle]:
+    """The drones that can be tasked: charge above the reserve."""
+    reserve = request.battery_reserve_pct
+    vehicles: list[Vehicle] = []
+    for i, d in enumerate(request.drones):
+        if d.airborne and legs.path(anchors.start(i), anchors.base(i)) is None:
+            raise InvalidRequestError(
+                f"drone {d.id!r}: no flyable way home around the no-fly zones"
+            )
+        usable = usable_energy_j(d, reserve)
+        if usable <= 0:
+            warnings.append(f"drone {d.id!r} has {d.battery_pct:g}% battery, not above the "
+                            f"{reserve:g}% reserve: not tasked"
+                            + (", return it now" if d.airborne else ""))
+            continue
+        vehicles.append(Vehicle(d, i, layers[i], starts[i], bases[i], int(usable)))
+    return vehicles
+
+
+def _limit_stranded(problem: RoutingProblem, reserve: float, warnings: list[str]) -> RoutingProblem:
+    """An airborne drone that cannot get home with the reserve gets only its way home."""
+    vehicles = list(problem.vehicles)
+    for k, v in enumerate(vehicles):
+        way_home = problem.route_energy(k, [])
+        if v.drone.airborne and way_home > v.capacity_j:
+            warnings.append(f"drone {v.drone.id!r} cannot reach its base with the {reserve:g}% "
+                            f"reserve left: not tasked, return it now")
+            vehicles[k] = replace(v, capacity_j=way_home)
+    return replace(problem, vehicles=tuple(vehicles))
+
+
+def _path(legs: Legs, a: int, b: int) -> list[XY]:
+    path = legs.path(a, b)
+    if path is None:  # routes only use arcs with finite cost, so this is a planner bug
+        raise PlanningError("internal error: a planned leg has no flyable path")
+    return path
+
+
+def _solve(problem: RoutingProblem, request: PlanRequest,
+           warnings: list[str]) -> tuple[list[list[int]], SolverChoice]:
+    """OR-Tools when asked or available, the greedy construction otherwise; then the repair.
+
+    With AUTO the greedy answer is computed too and wins when it scores better: it is cheap, and
+    it guards against a search cut short by the time limit.
+    """
+    if request.solver is SolverChoice.GREEDY or not problem.vehicles:
+        return _top_level_exact(problem, greedy.solve_greedy(problem)), SolverChoice.GREEDY
+    found: list[list[int]] | None = None
+    try:
+        found = routing.solve_ortools(problem, request.time_limit_s)
+    except ImportError:
+        if request.solver is SolverChoice.ORTOOLS:
+            raise PlanningError("OR-Tools is not installed (pip install ortools)") from None
+        warnings.append("OR-Tools is not installed: planned by greedy insertion")
+    else:
+        if found is None and request.solver is SolverChoice.ORTOOLS:
+            raise PlanningError("OR-Tools found no solution within the time limit")
+        if found is None:
+            warnings.append("OR-Tools found no solution within the time limit: "
+                            "planned by greedy insertion")
+    fallback = greedy.solve_greedy(problem) if (
+        found is None or request.solver is SolverChoice.AUTO) else None
+    if found is None:
+        assert fallback is not None
+        return _top_level_exact(problem, fallback), SolverChoice.GREEDY
+    routes = _top_level_exact(problem, greedy.repair(problem, found))
+    if fallback is not None:
+        fallback = _top_level_exact(problem, fallback)
+        if problem.score(fallback) < problem.score(routes):
+            return fallback, SolverChoice.GREEDY
+    return routes, SolverChoice.ORTOOLS
+
+
+def _top_level_exact(problem: RoutingProblem, routes: list[list[int]]) -> list[list[int]]:
+    """Swap in the exact top-priority assignment when the search left one of them out."""
+    served = {t for r in routes for t in r}
+    top = max(problem.priorities, default=0)
+    if all(t in served for t, pr in enumerate(problem.priorities) if pr == top):
+        return routes
+    best = exact.best_top_level(problem)
+    if best is None or sum(map(len, best)) <= sum(
+            1 for t in served if problem.priorities[t] == top):
+        return routes
+    return greedy.repair(problem, best)
+
+
+def _dropped(problem: RoutingProblem, routes: Sequence[Sequence[int]],
+             reserve: float) -> tuple[DroppedTarget, ...]:
+    served = {t for r in routes for t in r}
+    out: list[DroppedTarget] = []
+    for t, st in enumerate(problem.stations):
+        if t in served:
+            continue
+        tid, prio = st.target.id, Priority(st.target.priority)
+        if not any(v.capacity_j > 0 for v in problem.vehicles):
+            out.append(DroppedTarget(tid, prio, DropReason.NO_DRONE,
+                                     f"no drone has battery above the {reserve:g}% reserve"))
+            continue
+        options = []
+        for k, v in enumerate(problem.vehicles):
+            need = pct_of_battery(v.drone.airframe, problem.route_energy(k, [t]))
+            options.append((not problem.feasible(k, [t]), need, v))
+        infeasible, need, v = min(options, key=lambda o: (o[0], o[1]))
+        if not infeasible:
+            out.append(DroppedTarget(tid, prio, DropReason.BATTERY, (
+                f"drone {v.drone.id!r} could fly it alone ({need:.0f}% battery) but the charge "
+                f"above the {reserve:g}% reserve is spent on targets of equal or higher priority")))
+        else:
+            out.append(DroppedTarget(tid, prio, DropReason.OUT_OF_RANGE, (
+                f"a round trip needs {need:.0f}% battery on the best-placed drone "
+                f"{v.drone.id!r}, which has only {v.drone.battery_pct - reserve:.0f}% above the "
+                f"{reserve:g}% reserve")))
+    return tuple(out)
+
+
+def _all_points(r: PlanRequest) -> list[LatLon]:
+    pts: list[LatLon] = []
+    for d in r.drones:
+        pts += [d.base] + ([d.position] if d.position else [])
+    for t in r.targets:
+        pts += [t.position] if isinstance(t, PointTarget) else list(t.polygon)
+    for z in r.no_fly_zones:
+        pts += list(z.polygon)
+    return pts
+
+
+def _validate(r: PlanRequest) -> None:
+    if not r.drones:
+        raise InvalidRequestError("no drones to plan for")
+    for what, ids in (("drone", [d.id for d in r.drones]), ("target", [t.id for t in r.targets]),
+                      ("no-fly zone", [z.id for z in r.no_fly_zones])):
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise InvalidRequestError(f"duplicate {what} id {sorted(dup)[0]!r}")
+    for d in r.drones:
+        if not 0 <= d.battery_pct <= 100:
+            raise InvalidRequestError(f"drone {d.id!r}: battery {d.battery_pct:g}% is not 0..100")
+        a = d.airframe
+        if min(a.cruise_speed_mps, a.climb_speed_mps, a.descent_speed_mps, a.battery_capacity_wh,
+               a.cruise_power_w, a.hover_power_w, a.climb_power_w, a.max_orbit_rate_dps) <= 0:
+            raise InvalidRequestError(f"drone {d.id!r}: airframe speeds, powers must be positive")
+    if not 0 <= r.battery_reserve_pct < 100:
+        raise InvalidRequestError(f"battery reserve {r.battery_reserve_pct:g}% is not 0..100")
+    if r.time_limit_s <= 0 or r.clearance_m < 0:
+        raise InvalidRequestError("time limit must be positive and clearance not negative")
+    for t in r.targets:
+        ok = (isinstance(t.pattern, Lawnmower | Perimeter) if isinstance(t, AreaTarget)
+              else t.pattern is None or isinstance(t.pattern, Loiter | Orbit))
+        if not ok:
+            raise InvalidRequestError(f"target {t.id!r}: pattern {t.pattern!r} does not fit it")

@@ -1,0 +1,178 @@
+"""The routing problem both solvers see: integer time and energy matrices over target nodes and
+per-drone start/end nodes, with every arc already detoured around no-fly zones.
+
+Node numbering: targets 0..T-1, then start of vehicle k at T+k, its end (base) at T+V+k. An arc
+i->j costs the on-station work at i plus the flight from i's exit to j's entry; leaving the start
+adds the climb, arriving at the end adds the descent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mission.planning.energy import Cost, cruise, landing, takeoff
+from mission.planning.geometry import XY, path_length
+from mission.planning.model import Drone, Objective
+from mission.planning.patterns import Station
+
+INFEASIBLE = 10**9  # arc value that no battery can pay
+TIME_UNITS_PER_S = 10  # matrices hold deciseconds
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    drone: Drone
+    layer: int
+    altitude_m: float
+    start: XY
+    end: XY
+    capacity_j: int
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Index of each anchor point in the Legs table: per drone its start and base, per station
+    its entry and exit."""
+
+    n_drones: int
+
+    def start(self, i: int) -> int:
+        return 2 * i
+
+    def base(self, i: int) -> int:
+        return 2 * i + 1
+
+    def entry(self, s: int) -> int:
+        return 2 * self.n_drones + 2 * s
+
+    def exit(self, s: int) -> int:
+        return 2 * self.n_drones + 2 * s + 1
+
+    @staticmethod
+    def points(starts: Sequence[XY], bases: Sequence[XY], stations: Sequence[Station]) -> list[XY]:
+        out: list[XY] = []
+        for s, b in zip(starts, bases, strict=True):
+            out += [s, b]
+        for st in stations:
+            out += [st.entry, st.exit]
+        return out
+
+
+class Legs:
+    """All-pairs detoured paths between the anchor points (starts, bases, station ends)."""
+
+    def __init__(self, points: Sequence[XY], paths: list[list[list[XY] | None]]) -> None:
+        self.points = list(points)
+        self._paths = paths
+
+    def path(self, a: int, b: int) -> list[XY] | None:
+        return self._paths[a][b]
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    vehicles: tuple[Vehicle, ...]
+    stations: tuple[Station, ...]
+    priorities: tuple[int, ...]
+    time: tuple[tuple[tuple[int, ...], ...], ...]  # [vehicle][from][to], deciseconds
+    energy: tuple[tuple[tuple[int, ...], ...], ...]  # [vehicle][from][to], joules
+    objective: Objective
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.stations)
+
+    @property
+    def n_vehicles(self) -> int:
+        return len(self.vehicles)
+
+    def start(self, k: int) -> int:
+        return self.n_targets + k
+
+    def end(self, k: int) -> int:
+        return self.n_targets + self.n_vehicles + k
+
+    def _sum(self, m: tuple[tuple[int, ...], ...], k: int, seq: Sequence[int]) -> int:
+        nodes = [self.start(k), *seq, self.end(k)]
+        return sum(m[nodes[i]][nodes[i + 1]] for i in range(len(nodes) - 1))
+
+    def route_time(self, k: int, seq: Sequence[int]) -> int:
+        return self._sum(self.time[k], k, seq)
+
+    def route_energy(self, k: int, seq: Sequence[int]) -> int:
+        return self._sum(self.energy[k], k, seq)
+
+    def feasible(self, k: int, seq: Sequence[int]) -> bool:
+        return self.route_energy(k, seq) <= self.vehicles[k].capacity_j
+
+    def score(self, routes: Sequence[Sequence[int]]) -> tuple[int, ...]:
+        """Lexicographic quality: dropped targets by priority (high first), then the objective."""
+        served = {t for r in routes for t in r}
+        levels = sorted(set(self.priorities), reverse=True)
+        drops = tuple(
+            sum(1 for t, p in enumerate(self.priorities) if p == lv and t not in served)
+            for lv in levels
+        )
+        times = [self.route_time(k, r) for k, r in enumerate(routes)]
+        total = sum(times)
+        if self.objective is Objective.MAKESPAN:
+            return (*drops, max(times, default=0), total)
+        return (*drops, total)
+
+
+def build_problem(
+    vehicles: Sequence[Vehicle],
+    stations: Sequence[Station],
+    legs: Legs,
+    node_in: Sequence[int],
+    node_out: Sequence[int],
+    objective: Objective,
+) -> RoutingProblem:
+    """Matrices for every vehicle; node_in/node_out give each node's entry and exit anchor."""
+    n_t, n_v = len(stations), len(vehicles)
+    n = n_t + 2 * n_v
+    time: list[tuple[tuple[int, ...], ...]] = []
+    energy: list[tuple[tuple[int, ...], ...]] = []
+    for k, v in enumerate(vehicles):
+        a = v.drone.airframe
+        service = [st.cost(a) for st in stations]
+        up = Cost() if v.drone.airborne else takeoff(a, v.altitude_m)
+        down = landing(a, v.altitude_m)
+        start, end = n_t + k, n_t + n_v + k
+        t_rows: list[tuple[int, ...]] = []
+        e_rows: list[tuple[int, ...]] = []
+        for i in range(n):
+            t_row: list[int] = []
+            e_row: list[int] = []
+            for j in range(n):
+                c = Cost()
+                if i != j and _used(i, j, n_t, start, end, v.drone.airborne):
+                    path = legs.path(node_out[i], node_in[j])
+                    if path is None:
+                        t_row.append(INFEASIBLE)
+                        e_row.append(INFEASIBLE)
+                        continue
+                    c = cruise(a, path_length(path), len(path) - 1)
+                    c = c + (service[i] if i < n_t else up if i == start else Cost())
+                    c = c + (down if j == end else Cost())
+                t_row.append(round(c.time_s * TIME_UNITS_PER_S))
+                e_row.append(math.ceil(c.energy_j))  # never under-count the battery
+            t_rows.append(tuple(t_row))
+            e_rows.append(tuple(e_row))
+        time.append(tuple(t_rows))
+        energy.append(tuple(e_rows))
+    return RoutingProblem(
+        tuple(vehicles), tuple(stations), tuple(int(s.target.priority) for s in stations),
+        tuple(time), tuple(energy), objective,
+    )
+
+
+def _used(i: int, j: int, n_t: int, start: int, end: int, airborne: bool) -> bool:
+    """Whether vehicle (start, end) can fly arc i->j at a cost; other arcs are left at zero."""
+    own = (start, end)
+    if (i >= n_t and i not in own) or (j >= n_t and j not in own) or i == end or j == start:
+        return False
+    # A grounded drone with nothing to do stays where it is; an airborne one must still go home.
+    return not (i == start and j == end and not airborne)

@@ -1,0 +1,88 @@
+"""OR-Tools vehicle routing: prize-collecting VRP with a battery-energy capacity per drone.
+
+Dropping a target costs a penalty larger than any route cost, scaled so dropping one target of a
+priority costs more than dropping every target of all lower priorities together: the solver first
+serves as much high-priority work as the batteries allow, then optimises the flying time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mission.planning.model import Objective
+from mission.planning.problem import TIME_UNITS_PER_S, RoutingProblem
+
+# Weight of the makespan against the summed flight time when minimising the makespan.
+SPAN_COST_COEFFICIENT = 100
+
+
+def penalties(p: RoutingProblem) -> list[int]:
+    """Disjunction penalty per target, lexicographic over priorities."""
+    bound = 0
+    longest = 0
+    for k, v in enumerate(p.vehicles):
+        a = v.drone.airframe
+        min_power = min(a.cruise_power_w, a.hover_power_w, a.climb_power_w)
+        # Energy caps flight time, so it bounds any route's time (in matrix units).
+        route_bound = int(v.capacity_j / min_power * TIME_UNITS_PER_S) + p.route_time(k, [])
+        bound += route_bound
+        longest = max(longest, route_bound)
+    bound += SPAN_COST_COEFFICIENT * longest + 1
+    level_penalty: dict[int, int] = {}
+    weight = bound
+    for level in sorted(set(p.priorities)):
+        level_penalty[level] = weight
+        weight *= p.priorities.count(level) + 1
+    return [level_penalty[pr] for pr in p.priorities]
+
+
+def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | None:
+    """Routes (target nodes per vehicle) or None when the search found no solution.
+
+    Raises ImportError when OR-Tools is not installed.
+    """
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    n_t, n_v = p.n_targets, p.n_vehicles
+    if n_v == 0:
+        return None
+    manager = pywrapcp.RoutingIndexManager(
+        n_t + 2 * n_v, n_v, [p.start(k) for k in range(n_v)], [p.end(k) for k in range(n_v)]
+    )
+    model = pywrapcp.RoutingModel(manager)
+    time_cb = [model.RegisterTransitMatrix(_rows(p.time[k])) for k in range(n_v)]
+    energy_cb = [model.RegisterTransitMatrix(_rows(p.energy[k])) for k in range(n_v)]
+    for k in range(n_v):
+        model.SetArcCostEvaluatorOfVehicle(time_cb[k], k)
+    horizon = max(p.route_time(k, range(n_t)) for k in range(n_v)) + 1
+    model.AddDimensionWithVehicleTransits(time_cb, 0, horizon, True, "time")
+    model.AddDimensionWithVehicleTransitAndCapacity(
+        energy_cb, 0, [v.capacity_j for v in p.vehicles], True, "energy"
+    )
+    if p.objective is Objective.MAKESPAN:
+        model.GetDimensionOrDie("time").SetGlobalSpanCostCoefficient(SPAN_COST_COEFFICIENT)
+    for t, penalty in enumerate(penalties(p)):
+        model.AddDisjunction([manager.NodeToIndex(t)], penalty)
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
+    solution = model.SolveWithParameters(params)
+    if solution is None:
+        return None
+    routes: list[list[int]] = []
+    for k in range(n_v):
+        route: list[int] = []
+        index = solution.Value(model.NextVar(model.Start(k)))
+        while not model.IsEnd(index):
+            route.append(manager.IndexToNode(index))
+            index = solution.Value(model.NextVar(index))
+        routes.append(route)
+    return routes
+
+
+def _rows(m: Sequence[Sequence[int]]) -> list[list[int]]:
+    return [list(r) for r in m]
