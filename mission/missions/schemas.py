@@ -1,0 +1,158 @@
+"""What the missions API accepts and returns. Validation happens here, so every refusal names
+the field; the service receives values it can trust."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoiterIn(_In):
+    kind: Literal["loiter"] = "loiter"
+    seconds: float = Field(default=20.0, ge=0, le=3600)
+
+
+class OrbitIn(_In):
+    kind: Literal["orbit"]
+    radius_m: float = Field(default=30.0, ge=5, le=500)
+    turns: float = Field(default=1.0, gt=0, le=20)
+    clockwise: bool = True
+
+
+OnStation = Annotated[LoiterIn | OrbitIn, Field(discriminator="kind")]
+PriorityName = Literal["low", "normal", "high"]
+
+
+class HotspotIn(_In):
+    """A hotspot as `GET /api/hotspots` returned it (hotspots are computed, not stored)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    incident_ids: list[int] = Field(default_factory=list, max_length=500)
+    priority: PriorityName | None = None
+    label: str = Field(default="", max_length=200)
+
+
+class PointIn(_In):
+    """A point to look at that is not (yet) an incident."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    priority: PriorityName = "normal"
+    label: str = Field(default="", max_length=200)
+
+
+class ZoneTargetIn(_In):
+    """A red zone to cover: lawnmower sweeps or laps of its perimeter."""
+
+    zone_id: int
+    pattern: Literal["lawnmower", "perimeter"] = "lawnmower"
+    spacing_m: float = Field(default=40.0, ge=5, le=1000)
+    heading_deg: float = Field(default=0.0, ge=0, lt=360)
+    laps: int = Field(default=1, ge=1, le=10)
+    priority: PriorityName | None = None
+
+
+class PlanIn(_In):
+    name: str = Field(default="", max_length=128)
+    drones: list[int] = Field(min_length=1, max_length=100)
+    incidents: list[int] = Field(default_factory=list, max_length=500)
+    hotspots: list[HotspotIn] = Field(default_factory=list, max_length=200)
+    points: list[PointIn] = Field(default_factory=list, max_length=200)
+    zones: list[ZoneTargetIn] = Field(default_factory=list, max_length=50)
+    on_station: OnStation = Field(default_factory=LoiterIn)
+    objective: Literal["total_time", "makespan"] = "total_time"
+    altitude_m: float = Field(default=40.0, gt=0, description="above ground, first drone")
+    separation_m: float = Field(default=10.0, ge=0, le=100)
+    max_altitude_m: float = Field(default=120.0, gt=0, le=500)
+    battery_reserve_pct: float = Field(default=25.0, ge=5, le=90)
+    time_limit_s: float = Field(default=2.0, gt=0, le=30)
+
+
+class RetaskIn(_In):
+    incident_id: int | None = None
+    point: PointIn | None = None
+    on_station: OnStation = Field(default_factory=LoiterIn)
+
+
+class QuickDispatchIn(_In):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    incident_id: int | None = None
+    on_station: OnStation = Field(default_factory=lambda: LoiterIn(seconds=60.0))
+    altitude_m: float = Field(default=40.0, gt=0)
+    battery_reserve_pct: float = Field(default=25.0, ge=5, le=90)
+
+
+class ControlIn(_In):
+    """pause / resume / recall for one drone of the mission, or all when `drone_id` is null."""
+
+    drone_id: int | None = None
+
+
+class LegPublic(BaseModel):
+    drone_id: int
+    status: str
+    altitude_m: float
+    distance_m: float
+    duration_s: float
+    battery_used_pct: float
+    current_seq: int
+    last_item_seq: int
+    revision: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    reason: str
+    items: list[dict[str, Any]]
+    path: list[list[float]]
+
+
+class TargetPublic(BaseModel):
+    key: str
+    kind: str
+    label: str
+    lat: float | None
+    lon: float | None
+    priority: int
+    incident_ids: list[int]
+    drone_id: int | None
+    first_seq: int | None
+    last_seq: int | None
+    dropped_reason: str
+    observed_at: datetime | None
+    observed_by: int | None
+
+
+class MissionPublic(BaseModel):
+    id: int
+    name: str
+    status: str
+    objective: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None
+    finished_at: datetime | None
+    reason: str
+    makespan_s: float | None
+    total_time_s: float | None
+    solver: str | None
+    warnings: list[str]
+    legs: list[LegPublic]
+    targets: list[TargetPublic]
+    dropped: list[TargetPublic]
+
+
+class LogPublic(BaseModel):
+    at: datetime
+    drone_id: int | None
+    actor: str
+    kind: str
+    message: str
+    data: dict[str, Any]

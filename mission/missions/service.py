@@ -1,0 +1,771 @@
+"""Patrol missions end to end: plan (a preview), dispatch, pause/resume/recall, re-task in
+flight, quick dispatch. Progress while flying is the tracker's job (tracker.py).
+
+Every vehicle command goes through the fleet's CommandService, so each one is recorded with
+the operator who caused it; the mission log says why it was sent. A drone that refuses a step
+fails its leg with the autopilot's own reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from mission.audit import service as audit
+from mission.db import Database
+from mission.fleet.commands import CommandService
+from mission.fleet.models import utcnow
+from mission.incidents.models import Status
+from mission.incidents.service import IncidentNotFound, IncidentService
+from mission.missions import imports, inputs, store
+from mission.missions.incident_flow import advance_incident
+from mission.missions.inputs import MissionInputError, TargetInfo
+from mission.missions.models import (
+    FINAL_LEG,
+    LegStatus,
+    MissionLeg,
+    MissionStatus,
+    MissionTarget,
+    PatrolMission,
+)
+from mission.missions.planner_pool import PlannerPool
+from mission.missions.schemas import (
+    MissionPublic,
+    PlanIn,
+    PointIn,
+    QuickDispatchIn,
+    RetaskIn,
+)
+from mission.missions.tracker import MissionTracker
+from mission.planning.errors import PlanningError, UnreachableTargetError
+from mission.planning.model import (
+    AltitudePolicy,
+    DroneRoute,
+    LatLon,
+    Lawnmower,
+    NoFlyZone,
+    Perimeter,
+    Plan,
+    PlanRequest,
+    PointTarget,
+    Priority,
+    Target,
+)
+from mission.safety import SafetyRefused, route_problems
+from mission.zones.domain import ZoneKind
+from mission.zones.service import ZoneNotFound, ZoneService
+from telemetry.errors import CommandError
+from telemetry.hub import TelemetryHub
+from telemetry.state import LinkState, VehicleState
+
+log = logging.getLogger(__name__)
+
+ACTIVE_LEGS = (LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED, LegStatus.RETURNING)
+
+
+class MissionConflict(Exception):
+    """The mission (or a drone of it) is not in a state that allows the request."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InterlockRefused(MissionConflict):
+    """Dispatch refused by the safety interlocks; `problems` has one entry per failed check:
+    `{"drone_id", "check", "message"}` (check: link, ekf, gps, battery, altitude, no_fly)."""
+
+    def __init__(self, mission_id: int, problems: list[dict[str, Any]]) -> None:
+        text = "; ".join(f"drone {p['drone_id']}: {p['message']}" for p in problems)
+        super().__init__(f"dispatch of mission {mission_id} refused: {text}", "legs")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    drone_id: int
+    step: str
+    error: dict[str, Any]
+
+    @property
+    def reason(self) -> str:
+        e = self.error
+        why = e.get("statustext") or e.get("reason") or e.get("message") or "failed"
+        return f"{self.step}: {why}"
+
+
+class MissionService:
+    def __init__(
+        self, db: Database, hub: TelemetryHub, commands: CommandService,
+        tracker: MissionTracker, planner: PlannerPool, *, max_altitude_m: float = 120.0,
+    ) -> None:
+        self.db = db
+        self.max_altitude_m = max_altitude_m
+        self.hub = hub
+        self.commands = commands
+        self.tracker = tracker
+        self.planner = planner
+        self.incidents = IncidentService(db)
+        self.zones = ZoneService(db)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def get(self, mission_id: int) -> MissionPublic:
+        return await self.db.run(lambda s: store.public(s, store.load(s, mission_id)))
+
+    async def list_missions(self, status: str | None, limit: int) -> list[MissionPublic]:
+        return await self.db.run(lambda s: store.list_missions(s, status, limit))
+
+    # -- planning --------------------------------------------------------------------------------
+
+    async def plan(self, body: PlanIn, actor: str) -> MissionPublic:
+        if body.altitude_m > self.max_altitude_m:
+            raise MissionInputError("altitude_m", f"{body.altitude_m:g} m is above the legal "
+                                                  f"maximum of {self.max_altitude_m:g} m")
+        if body.max_altitude_m > self.max_altitude_m:  # the planner's layers stay legal
+            body = body.model_copy(update={"max_altitude_m": self.max_altitude_m})
+        drones = [
+            inputs.planner_drone(d, self.hub.latest(d), f"drones[{i}]")
+            for i, d in enumerate(body.drones)
+        ]
+        if len(set(body.drones)) != len(body.drones):
+            raise MissionInputError("drones", "a drone is listed twice")
+        await self._refuse_busy(body.drones)
+        targets, infos = await self._targets(body)
+        if not targets:
+            raise MissionInputError(
+                "incidents", "nothing to patrol: give incidents, hotspots, points or zones")
+        no_fly = inputs.no_fly(
+            await self.zones.no_fly_shapes(), body.altitude_m, body.max_altitude_m)
+        request = inputs.plan_request(body, drones, targets, no_fly)
+        plan = await self._run_planner(request)
+        return await self._store_plan(body.name, body.objective, body.model_dump(), request,
+                                      plan, infos, actor)
+
+    async def import_file(self, text: str, fmt: imports.FileFormat, drone_id: int, name: str,
+                          actor: str, reserve_pct: float) -> MissionPublic:
+        """A route another tool wrote (.plan, QGC WPL 110, GeoJSON) as a planned mission for one
+        drone; dispatch checks it like any other (no-fly zones, battery, altitude)."""
+        inputs.planner_drone(drone_id, self.hub.latest(drone_id), "drone_id")
+        await self._refuse_busy([drone_id])
+        imported = await asyncio.to_thread(imports.parse, text, fmt)
+        imports.check(imported, self.max_altitude_m)
+
+        def tx(s: Session) -> MissionPublic:
+            public = imports.store_imported(s, imported, drone_id, fmt, name, actor, reserve_pct)
+            audit.add(s, "mission.import", actor=actor, mission_id=public.id, drone_id=drone_id,
+                      params={"format": fmt, "items": len(imported.items)},
+                      result={"status": public.status})
+            return public
+
+        return await self.db.run(tx)
+
+    async def _run_planner(self, request: PlanRequest) -> Plan:
+        try:
+            return await self.planner.plan(request)
+        except UnreachableTargetError as e:
+            raise MissionInputError(_field_of(e.target_id), str(e)) from None
+        except PlanningError as e:
+            raise MissionInputError("plan", str(e)) from None
+
+    async def _targets(self, body: PlanIn) -> tuple[list[Target], list[TargetInfo]]:
+        hold = inputs.hold_pattern(body.on_station)
+        targets: list[Target] = []
+        infos: list[TargetInfo] = []
+        for i, inc_id in enumerate(body.incidents):
+            field = f"incidents[{i}]"
+            try:
+                inc = await self.incidents.get(inc_id)
+            except IncidentNotFound:
+                raise MissionInputError(field, f"no incident {inc_id}", 404) from None
+            t, info = inputs.incident_target(inc, hold, field)
+            targets.append(t)
+            infos.append(info)
+        for i, h in enumerate(body.hotspots):
+            sev = 3
+            for inc_id in h.incident_ids:
+                try:
+                    sev = max(sev, (await self.incidents.get(inc_id)).severity)
+                except IncidentNotFound:
+                    raise MissionInputError(
+                        f"hotspots[{i}].incident_ids", f"no incident {inc_id}", 404) from None
+            prio = inputs.priority_of(h.priority, inputs.severity_priority(sev))
+            key = f"hotspot:{i}"
+            targets.append(PointTarget(key, LatLon(h.lat, h.lon), prio, hold))
+            infos.append(TargetInfo(key, "hotspot", h.label or f"hotspot {i + 1}", h.lat, h.lon,
+                                    int(prio), tuple(h.incident_ids)))
+        for i, p in enumerate(body.points):
+            t, info = _point_target(p, hold, f"point:{i}")
+            targets.append(t)
+            infos.append(info)
+        for i, z in enumerate(body.zones):
+            field = f"zones[{i}].zone_id"
+            try:
+                zone = await self.zones.get(z.zone_id)
+            except ZoneNotFound:
+                raise MissionInputError(field, f"no zone {z.zone_id}", 404) from None
+            if zone.kind != ZoneKind.RED:
+                raise MissionInputError(field, f"zone {z.zone_id} is not a red zone")
+            shape = next(s for s in await self.zones.shapes(ZoneKind.RED, active_only=False)
+                         if s.id == z.zone_id)
+            pattern: Lawnmower | Perimeter = (
+                Lawnmower(z.spacing_m, z.heading_deg) if z.pattern == "lawnmower"
+                else Perimeter(z.laps)
+            )
+            risk = zone.risk_level or 3
+            prio = inputs.priority_of(z.priority, inputs.severity_priority(risk))
+            t2, info = inputs.zone_target(shape, pattern, prio, f"zone:{z.zone_id}")
+            targets.append(t2)
+            infos.append(info)
+        keys = [t.id for t in targets]
+        if len(set(keys)) != len(keys):
+            raise MissionInputError("incidents", "a target is listed twice")
+        return targets, infos
+
+    async def _refuse_busy(self, drone_ids: Sequence[int]) -> None:
+        busy = self.tracker.busy_drones()
+        for i, d in enumerate(drone_ids):
+            if d in busy:
+                raise MissionInputError(
+                    f"drones[{i}]", f"drone {d} is flying mission {busy[d]}", 409)
+
+    async def _store_plan(
+        self, name: str, objective: str, request_json: dict[str, Any], request: PlanRequest,
+        plan: Plan, infos: Sequence[TargetInfo], actor: str,
+    ) -> MissionPublic:
+        visits = {v.target_id: (r, v) for r in plan.routes for v in r.visits}
+        dropped = {d.target_id: d for d in plan.dropped}
+
+        def tx(s: Session) -> MissionPublic:
+            m = PatrolMission(
+                name=name, objective=objective, created_by=actor, request=request_json,
+                plan={
+                    "makespan_s": plan.makespan_s, "total_time_s": plan.total_time_s,
+                    "solver": plan.solver.value, "warnings": list(plan.warnings),
+                    "no_fly": [_zone_json(z) for z in request.no_fly_zones],
+                    "battery_reserve_pct": request.battery_reserve_pct,
+                },
+            )
+            s.add(m)
+            s.flush()
+            assert m.id is not None
+            for r in plan.routes:
+                if r.idle:
+                    continue
+                s.add(_leg_row(m.id, r))
+            for info in infos:
+                row = MissionTarget(mission_id=m.id, **inputs.target_dict(info))
+                if info.key in visits:
+                    route, v = visits[info.key]
+                    row.drone_id = int(route.drone_id)
+                    row.first_seq, row.last_seq = v.first_seq, v.last_seq
+                elif info.key in dropped:
+                    d = dropped[info.key]
+                    row.dropped_reason = f"{d.reason.value}: {d.detail}"
+                else:
+                    row.dropped_reason = "not planned"
+                s.add(row)
+            store.log(s, m.id, actor, "planned",
+                      f"{len(visits)} targets on {sum(1 for r in plan.routes if not r.idle)} "
+                      f"drones, {len(dropped)} dropped", solver=plan.solver.value)
+            audit.add(s, "mission.plan", actor=actor, mission_id=m.id,
+                      params={"name": name, "drones": request_json.get("drones", [])},
+                      result={"status": m.status, "targets": len(visits),
+                              "dropped": len(dropped)})
+            s.flush()
+            return store.public(s, m)
+
+        return await self.db.run(tx)
+
+    # -- dispatch --------------------------------------------------------------------------------
+
+    async def preflight(self, mission_id: int, actor: str) -> None:
+        """The interlocks for every drone of a planned mission; InterlockRefused (recorded in
+        the mission log and the audit log) when any fails. No role can override them."""
+        def load(s: Session) -> tuple[PatrolMission, list[MissionLeg]]:
+            m = store.load(s, mission_id)
+            if m.status != MissionStatus.PLANNED:
+                raise MissionConflict(f"mission {mission_id} is {m.status}, not planned")
+            legs = store.legs(s, mission_id)
+            if not legs:
+                raise MissionConflict(f"mission {mission_id} has no drone with work to do")
+            return m, legs
+
+        mission, legs = await self.db.run(load)
+        reserve = float(mission.plan.get("battery_reserve_pct", 25.0))
+        zones = await self.zones.no_fly_shapes()
+        problems: list[dict[str, Any]] = []
+        for leg in legs:
+            found = _interlock(self.hub.latest(leg.drone_id), leg, reserve)
+            if found is not None:
+                problems.append({"drone_id": leg.drone_id, "check": found[0],
+                                 "message": found[1]})
+            top = max([leg.altitude_m, *(float(i.get("alt", 0.0)) for i in leg.items
+                                        if i.get("frame") == 3)])
+            for p in route_problems([(a, b) for a, b in leg.path], top, zones,
+                                    self.max_altitude_m):
+                problems.append({"drone_id": leg.drone_id, "check": p.check,
+                                 "message": p.message})
+        if not problems:
+            return
+        err = InterlockRefused(mission_id, problems)
+
+        def record(s: Session) -> None:
+            store.log(s, mission_id, actor, "dispatch_refused", err.message[:2000],
+                      interlocks=problems)
+            audit.add(s, "mission.dispatch_refused", actor=actor, mission_id=mission_id,
+                      outcome="refused", result={"interlocks": problems})
+
+        await self.db.run(record)
+        raise err
+
+    async def dispatch(self, mission_id: int, actor: str) -> MissionPublic:
+        def begin(s: Session) -> tuple[PatrolMission, list[MissionLeg], list[MissionTarget]]:
+            m = store.load(s, mission_id)
+            if m.status != MissionStatus.PLANNED:
+                raise MissionConflict(f"mission {mission_id} is {m.status}, not planned")
+            legs = store.legs(s, mission_id)
+            if not legs:
+                raise MissionConflict(f"mission {mission_id} has no drone with work to do")
+            store.set_status(s, m, MissionStatus.DISPATCHING, actor=actor)
+            m.dispatched_at = utcnow()
+            for leg in legs:
+                store.set_leg_status(s, leg, LegStatus.DISPATCHING, actor=actor)
+            store.log(s, mission_id, actor, "dispatching")
+            return m, legs, store.targets(s, mission_id)
+
+        await self.preflight(mission_id, actor)
+        mission, legs, targets = await self.db.run(begin)
+        busy = self.tracker.busy_drones()
+        for leg in legs:
+            if leg.drone_id in busy and busy[leg.drone_id] != mission_id:
+                await self._fail_leg(leg, actor, f"drone {leg.drone_id} is flying mission "
+                                                 f"{busy[leg.drone_id]}")
+        reserve = float(mission.plan.get("battery_reserve_pct", 25.0))
+        no_fly = mission.plan.get("no_fly", [])
+        todo = [leg for leg in legs if leg.status == LegStatus.DISPATCHING]
+        for leg in todo:
+            self.tracker.watch(leg, [t for t in targets if t.drone_id == leg.drone_id])
+        await asyncio.gather(*(
+            self._dispatch_leg(leg, [t for t in targets if t.drone_id == leg.drone_id],
+                               reserve, no_fly, actor)
+            for leg in todo
+        ))
+        return await self._settle_after_dispatch(mission_id, actor)
+
+    async def _dispatch_leg(
+        self, leg: MissionLeg, targets: Sequence[MissionTarget], reserve: float,
+        no_fly: list[dict[str, Any]], actor: str,
+    ) -> None:
+        d = leg.drone_id
+        problem = _interlock(self.hub.latest(d), leg, reserve)
+        if problem is not None:  # changed since the preflight a moment ago
+            await self._fail_leg(leg, actor, f"refused before take-off: {problem[1]}")
+            return
+        await self._assign_incidents(targets, actor, leg.mission_id)
+        steps: list[tuple[str, str, dict[str, Any] | None]] = []
+        if no_fly:
+            steps.append(("geofence", "upload_geofence", {"polygons": [
+                {"vertices": z["vertices"], "inclusion": False} for z in no_fly[:10]]}))
+        steps.append(("upload", "upload_mission", {"items": _upload_items(leg.items)}))
+        steps.append(("start", "start_mission", {"takeoff_alt": leg.altitude_m}))
+        for step, name, body in steps:
+            failure = await self._command(d, name, body, actor, step, leg.mission_id)
+            if failure is not None:
+                await self._fail_leg(leg, actor, failure.reason, failure.error)
+                return
+        await self._update_leg(leg.id, actor, "flying", LegStatus.FLYING,
+                               f"drone {d} took off on its route", started=True)
+
+    async def _assign_incidents(
+        self, targets: Sequence[MissionTarget], actor: str, mission_id: int
+    ) -> None:
+        for t in targets:
+            for inc_id in t.incident_ids:
+                await advance_incident(self.incidents, inc_id, Status.ASSIGNED, actor,
+                                       f"assigned to mission {mission_id}")
+
+    async def _command(
+        self, drone_id: int, name: str, body: dict[str, Any] | None, actor: str, step: str,
+        mission_id: int | None = None,
+    ) -> StepFailure | None:
+        try:
+            await self.commands.execute(drone_id, name, body, actor=actor,
+                                        mission_id=mission_id)
+        except (CommandError, SafetyRefused) as e:
+            return StepFailure(drone_id, step, e.to_dict())
+        except Exception as e:  # noqa: BLE001 - unknown vehicle, invalid params: still a failure
+            return StepFailure(drone_id, step, {"message": str(e)})
+        return None
+
+    async def _fail_leg(self, leg: MissionLeg, actor: str, reason: str,
+                        error: dict[str, Any] | None = None) -> None:
+        assert leg.id is not None
+        await self._update_leg(leg.id, actor, "leg_failed", LegStatus.FAILED, reason,
+                               reason=reason, finished=True, error=error or {})
+        self.tracker.unwatch(leg.drone_id)
+
+    async def _update_leg(
+        self, leg_id: int | None, actor: str, kind: str, status: LegStatus, message: str, *,
+        reason: str | None = None, started: bool = False, finished: bool = False,
+        **data: Any,
+    ) -> None:
+        assert leg_id is not None
+
+        def tx(s: Session) -> None:
+            leg = s.get(MissionLeg, leg_id)
+            assert leg is not None
+            store.set_leg_status(s, leg, status, actor=actor, reason=reason)
+            if started:
+                leg.started_at = utcnow()
+            if finished:
+                leg.finished_at = utcnow()
+            s.add(leg)
+            store.log(s, leg.mission_id, actor, kind, message, leg.drone_id, **data)
+
+        await self.db.run(tx)
+        self.tracker.leg_status_changed(leg_id, status)
+
+    async def _settle_after_dispatch(self, mission_id: int, actor: str) -> MissionPublic:
+        def tx(s: Session) -> MissionPublic:
+            m = store.load(s, mission_id)
+            legs = store.legs(s, mission_id)
+            flying = [leg for leg in legs if leg.status not in FINAL_LEG]
+            if flying:
+                store.set_status(s, m, MissionStatus.ACTIVE, actor=actor)
+                failed = [f"drone {leg.drone_id}: {leg.reason}" for leg in legs
+                          if leg.status == LegStatus.FAILED]
+                if failed:
+                    m.reason = ("; ".join(failed))[:1000]
+                store.log(s, mission_id, actor, "active",
+                          f"{len(flying)} of {len(legs)} drones flying")
+            else:
+                reasons = "; ".join(f"drone {leg.drone_id}: {leg.reason}" for leg in legs)
+                store.set_status(s, m, MissionStatus.FAILED, reasons, actor=actor)
+                m.finished_at = utcnow()
+                store.log(s, mission_id, actor, "failed", reasons)
+            return store.public(s, m)
+
+        return await self.db.run(tx)
+
+    # -- control ---------------------------------------------------------------------------------
+
+    async def control(
+        self, mission_id: int, action: str, drone_id: int | None, actor: str
+    ) -> tuple[MissionPublic, list[dict[str, Any]]]:
+        """pause / resume / recall one drone of the mission or all of them."""
+        wanted = {
+            "pause": ((LegStatus.FLYING,), "pause", {"mode": "BRAKE"}, LegStatus.PAUSED),
+            "resume": ((LegStatus.PAUSED,), "resume", None, LegStatus.FLYING),
+            "recall": ((LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED,
+                        LegStatus.RETURNING), "return_to_launch", None, LegStatus.RETURNING),
+        }[action]
+        from_states, command, body, new_status = wanted
+        legs = await self.db.run(lambda s: _legs_of(s, mission_id))
+        chosen = [leg for leg in legs if drone_id is None or leg.drone_id == drone_id]
+        if drone_id is not None and not chosen:
+            raise MissionInputError("drone_id", f"drone {drone_id} has no part in mission "
+                                                f"{mission_id}", 404)
+        chosen = [leg for leg in chosen if leg.status in from_states]
+        if not chosen:
+            raise MissionConflict(f"no drone of mission {mission_id} can {action} now",
+                                  "drone_id")
+        results: list[dict[str, Any]] = []
+
+        async def one(leg: MissionLeg) -> None:
+            failure = await self._command(leg.drone_id, command, body, actor, action,
+                                          mission_id)
+            if failure is None:
+                reason = f"recalled by {actor}" if action == "recall" else None
+                await self._update_leg(leg.id, actor, action, new_status,
+                                       f"{action} drone {leg.drone_id}", reason=reason)
+                results.append({"drone_id": leg.drone_id, "ok": True})
+            else:
+                await self._log(mission_id, actor, f"{action}_failed", failure, leg.drone_id)
+                results.append({"drone_id": leg.drone_id, "ok": False, "error": failure.error,
+                                "reason": failure.reason})
+
+        await asyncio.gather(*(one(leg) for leg in chosen))
+        if action == "recall" and drone_id is None:
+            await self.db.run(lambda s: _mark_aborted(s, mission_id, actor))
+        return await self.get(mission_id), sorted(results, key=lambda r: r["drone_id"])
+
+    async def recall_all(self, actor: str) -> list[dict[str, Any]]:
+        """Every drone flying any mission returns to launch."""
+        out: list[dict[str, Any]] = []
+        for mission_id in sorted(set(self.tracker.busy_drones().values())):
+            try:
+                _, results = await self.control(mission_id, "recall", None, actor)
+            except MissionConflict:
+                continue
+            out.extend({"mission_id": mission_id, **r} for r in results)
+        return out
+
+    async def _log(self, mission_id: int, actor: str, kind: str, failure: StepFailure,
+                   drone_id: int) -> None:
+        await self.db.run(lambda s: store.log(s, mission_id, actor, kind, failure.reason,
+                                              drone_id, error=failure.error))
+
+    # -- re-task ---------------------------------------------------------------------------------
+
+    async def retask(self, mission_id: int, drone_id: int, body: RetaskIn,
+                     actor: str) -> MissionPublic:
+        """Add an urgent target to a drone in flight: replan the rest of its route from where
+        it is (the new target is high priority), upload it and carry on."""
+        if (body.incident_id is None) == (body.point is None):
+            raise MissionInputError("incident_id", "give exactly one of incident_id or point")
+
+        def load(s: Session) -> tuple[PatrolMission, MissionLeg, list[MissionTarget]]:
+            m = store.load(s, mission_id)
+            leg = next((x for x in store.legs(s, mission_id) if x.drone_id == drone_id), None)
+            if leg is None:
+                raise MissionInputError("drone_id", f"drone {drone_id} has no part in "
+                                                    f"mission {mission_id}", 404)
+            if leg.status not in (LegStatus.FLYING, LegStatus.PAUSED):
+                raise MissionConflict(f"drone {drone_id} is {leg.status}; only a flying or "
+                                      "paused drone can be re-tasked", "drone_id")
+            return m, leg, [t for t in store.targets(s, mission_id) if t.drone_id == drone_id]
+
+        mission, leg, targets = await self.db.run(load)
+        state = self.hub.latest(drone_id)
+        drone = inputs.planner_drone(drone_id, state, "drone_id")
+        if not drone.airborne:
+            raise MissionConflict(f"drone {drone_id} is not airborne", "drone_id")
+        hold = inputs.hold_pattern(body.on_station)
+        remaining: list[Target] = []
+        for t in targets:
+            if t.observed_at is None and t.lat is not None and t.lon is not None \
+                    and t.kind != "zone":
+                remaining.append(PointTarget(t.key, LatLon(t.lat, t.lon), Priority(t.priority),
+                                             hold))
+        if body.incident_id is not None:
+            try:
+                inc = await self.incidents.get(body.incident_id)
+            except IncidentNotFound:
+                raise MissionInputError("incident_id", f"no incident {body.incident_id}",
+                                        404) from None
+            new, info = inputs.incident_target(inc, hold, "incident_id", Priority.HIGH)
+        else:
+            assert body.point is not None
+            new, info = _point_target(body.point, hold, f"point:r{leg.revision + 1}",
+                                      Priority.HIGH)
+        if any(t.key == info.key for t in targets):
+            raise MissionConflict(f"{info.key} is already on drone {drone_id}'s route",
+                                  "incident_id")
+        req_json = mission.request
+        max_alt = min(float(req_json.get("max_altitude_m", 120.0)), self.max_altitude_m)
+        # the zones as they are now (they may have changed since the mission was planned)
+        no_fly = inputs.no_fly(await self.zones.no_fly_shapes(), leg.altitude_m, max_alt)
+        request = PlanRequest(
+            drones=(drone,), targets=(*remaining, new),
+            no_fly_zones=tuple(no_fly),
+            altitude=AltitudePolicy(leg.altitude_m, 0.0, max_alt),
+            battery_reserve_pct=float(mission.plan.get("battery_reserve_pct", 25.0)),
+            time_limit_s=float(req_json.get("time_limit_s", 2.0)),
+        )
+        plan = await self._run_planner(request)
+        route = plan.routes[0]
+        lost = {d.target_id: d for d in plan.dropped}
+        if info.key in lost:
+            d = lost[info.key]
+            raise MissionConflict(f"drone {drone_id} cannot add {info.label}: "
+                                  f"{d.reason.value}: {d.detail}", "incident_id")
+        for step, name, cmd_body in (
+            ("pause", "pause", {"mode": "BRAKE"}),
+            ("upload", "upload_mission", {"items": _upload_items(_items_json(route))}),
+            ("set_current", "set_mission_current", {"seq": 1}),
+            ("resume", "resume", None),
+        ):
+            failure = await self._command(drone_id, name, cmd_body, actor, f"retask {step}",
+                                          mission_id)
+            if failure is not None:
+                await self._log(mission_id, actor, "retask_failed", failure, drone_id)
+                raise MissionConflict(f"re-task of drone {drone_id} failed at "
+                                      f"{failure.reason}", "drone_id")
+        if body.incident_id is not None:
+            await advance_incident(self.incidents, body.incident_id, Status.ASSIGNED, actor,
+                                   f"re-tasked to mission {mission_id}")
+        visits = {v.target_id: v for v in route.visits}
+
+        def save(s: Session) -> MissionPublic:
+            row = s.get(MissionLeg, leg.id)
+            assert row is not None
+            _apply_route(row, route)
+            row.revision += 1
+            row.current_seq = 0
+            store.set_leg_status(s, row, LegStatus.FLYING, actor=actor)
+            for t in targets:
+                v = visits.get(t.key)
+                if t.observed_at is None and v is not None:
+                    t.first_seq, t.last_seq = v.first_seq, v.last_seq
+                    s.add(t)
+                elif t.observed_at is None:
+                    t.dropped_reason = "dropped when re-tasked"
+                    s.add(t)
+            v = visits[info.key]
+            s.add(MissionTarget(mission_id=mission_id, drone_id=drone_id,
+                                first_seq=v.first_seq, last_seq=v.last_seq,
+                                **inputs.target_dict(info)))
+            store.log(s, mission_id, actor, "retasked", f"drone {drone_id}: {info.label} added",
+                      drone_id, revision=row.revision)
+            s.flush()
+            fresh = [t for t in store.targets(s, mission_id) if t.drone_id == drone_id]
+            self.tracker.watch(row, fresh)
+            return store.public(s, store.load(s, mission_id))
+
+        return await self.db.run(save)
+
+    # -- quick dispatch --------------------------------------------------------------------------
+
+    async def quick_dispatch(self, body: QuickDispatchIn, actor: str) -> MissionPublic:
+        """Send the nearest drone that can make it there and back to a point, now."""
+        busy = self.tracker.busy_drones()
+        candidates: list[tuple[float, int, VehicleState]] = []
+        for vid, st in self.hub.snapshot().items():
+            if vid in busy or st.link is not LinkState.UP or st.position is None:
+                continue
+            if not st.ekf_ok:
+                continue
+            candidates.append((_metres(st.position.lat, st.position.lon, body.lat, body.lon),
+                               vid, st))
+        if not candidates:
+            raise MissionConflict("no drone is free, linked and ready to fly", "lat")
+        candidates.sort(key=lambda c: c[0])
+        reasons: list[str] = []
+        for _, vid, _ in candidates[:3]:
+            plan_in = PlanIn(
+                name=f"quick dispatch to {body.lat:.5f}, {body.lon:.5f}", drones=[vid],
+                incidents=[body.incident_id] if body.incident_id is not None else [],
+                points=[] if body.incident_id is not None else
+                [PointIn(lat=body.lat, lon=body.lon, priority="high", label="quick dispatch")],
+                on_station=body.on_station, altitude_m=body.altitude_m,
+                battery_reserve_pct=body.battery_reserve_pct, time_limit_s=1.0,
+            )
+            try:
+                planned = await self.plan(plan_in, actor)
+            except MissionInputError as e:
+                reasons.append(f"drone {vid}: {e.message}")
+                continue
+            if planned.dropped or not planned.legs:
+                why = planned.dropped[0].dropped_reason if planned.dropped else "no route"
+                reasons.append(f"drone {vid}: {why}")
+                await self._discard(planned.id, actor)
+                continue
+            try:
+                return await self.dispatch(planned.id, actor)
+            except InterlockRefused as e:
+                reasons.extend(f"drone {p['drone_id']}: {p['message']}" for p in e.problems)
+                await self._discard(planned.id, actor)
+        raise MissionConflict("no drone can reach the point and keep its reserve: "
+                              + "; ".join(reasons), "lat")
+
+
+    async def _discard(self, mission_id: int, actor: str) -> None:
+        await self.db.run(lambda s: _discard(s, mission_id, actor))
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _field_of(target_id: str) -> str:
+    kind, _, ident = target_id.partition(":")
+    return {"incident": "incidents", "zone": "zones", "hotspot": "hotspots",
+            "point": "points"}.get(kind, "targets") + (f" ({target_id})" if ident else "")
+
+
+def _point_target(p: PointIn, hold: Any, key: str,
+                  priority: Priority | None = None) -> tuple[PointTarget, TargetInfo]:
+    prio = priority or inputs.PRIORITY[p.priority]
+    return (PointTarget(key, LatLon(p.lat, p.lon), prio, hold),
+            TargetInfo(key, "point", p.label or key, p.lat, p.lon, int(prio), ()))
+
+
+def _interlock(state: VehicleState | None, leg: MissionLeg,
+               reserve: float) -> tuple[str, str] | None:
+    """(check, message) for the first check a commander would insist on before a drone leaves
+    the ground and that this drone fails now; None when it may go."""
+    if state is None:
+        return "link", "drone is not on the fleet link"
+    if state.link is not LinkState.UP:
+        return "link", f"link is {state.link.value}"
+    if state.gps_fix not in ("3D", "DGPS", "RTK_FLOAT", "RTK_FIXED", "PPP"):
+        return "gps", f"GPS fix is {state.gps_fix} (3D fix needed)"
+    if not state.ekf_ok:
+        return "ekf", "EKF has no position estimate"
+    if state.battery_pct is None:
+        return "battery", "battery level unknown"
+    need = leg.battery_used_pct + reserve
+    if state.battery_pct < need:
+        return "battery", (f"battery {state.battery_pct:.0f} % is below the {need:.0f} % the "
+                           f"route needs with the {reserve:.0f} % reserve")
+    return None
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    dn = math.radians(lat2 - lat1) * 6_371_000
+    de = math.radians(lon2 - lon1) * 6_371_000 * math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot(dn, de)
+
+
+def _items_json(route: DroneRoute) -> list[dict[str, Any]]:
+    return [
+        {"seq": i.seq, "frame": i.frame, "command": i.command, "param1": i.param1,
+         "param2": i.param2, "param3": i.param3, "param4": i.param4, "lat": i.lat,
+         "lon": i.lon, "alt": i.alt}
+        for i in route.items
+    ]
+
+
+def _apply_route(leg: MissionLeg, route: DroneRoute) -> None:
+    leg.items = _items_json(route)
+    leg.path = [[p.lat, p.lon] for p in route.path]
+    leg.distance_m = route.distance_m
+    leg.duration_s = route.duration_s
+    leg.battery_used_pct = route.battery_used_pct
+    leg.altitude_m = route.altitude_m
+    leg.last_item_seq = len(route.items) - 1
+
+
+def _leg_row(mission_id: int, route: DroneRoute) -> MissionLeg:
+    leg = MissionLeg(mission_id=mission_id, drone_id=int(route.drone_id))
+    _apply_route(leg, route)
+    return leg
+
+
+def _upload_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The planner's items without seq 0 (the link puts the home placeholder there)."""
+    keys = ("command", "frame", "lat", "lon", "alt", "param1", "param2", "param3", "param4")
+    return [{k: item[k] for k in keys} for item in items if item["seq"] != 0]
+
+
+def _zone_json(z: NoFlyZone) -> dict[str, Any]:
+    return {"id": z.id, "vertices": [[p.lat, p.lon] for p in z.polygon]}
+
+
+def _legs_of(s: Session, mission_id: int) -> list[MissionLeg]:
+    store.load(s, mission_id)  # MissionNotFound for an unknown mission
+    return store.legs(s, mission_id)
+
+
+def _mark_aborted(s: Session, mission_id: int, actor: str) -> None:
+    """Record the recall; the mission ends (aborted) when the last drone has landed."""
+    m = store.load(s, mission_id)
+    if m.status in (MissionStatus.ACTIVE, MissionStatus.DISPATCHING):
+        m.reason = f"recalled by {actor}"
+        s.add(m)
+        store.log(s, mission_id, actor, "recalled", f"all drones recalled by {actor}")
+
+
+def _discard(s: Session, mission_id: int, actor: str) -> None:
+    m = store.load(s, mission_id)
+    store.set_status(s, m, MissionStatus.ABORTED, "quick dispatch chose another drone",
+                     actor=actor)
+    m.finished_at = utcnow()
+    store.log(s, mission_id, actor, "discarded", "quick dispatch chose another drone")

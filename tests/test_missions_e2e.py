@@ -1,0 +1,231 @@
+"""Patrol missions end to end: the real service (subprocess) and simulated copters on real
+sockets. Incidents are planned into routes for two drones around a no-fly zone, dispatched,
+flown, observed and completed; a restart mid-flight loses nothing; pause, resume, re-task,
+recall and quick dispatch act on the drones and are recorded."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.register_assert_rewrite("service_fixture")
+
+from service_fixture import RunningService, ServiceFactory, wait_until  # noqa: E402
+from sitl_fleet import FleetFactory  # noqa: E402
+
+pytest_plugins = ["service_fixture"]
+pytestmark = pytest.mark.timeout(240)
+
+
+
+def op(svc: RunningService) -> dict[str, str]:
+    """Signed in as the operator op-42 (the actor the records must show)."""
+    return svc.auth_headers("operator", "op-42")
+
+
+def _state(c: httpx.Client, drone_id: int) -> dict[str, Any]:
+    state: dict[str, Any] = c.get(f"/api/drones/{drone_id}").json()["state"] or {}
+    return state
+
+
+def _ready(c: httpx.Client, drone_id: int) -> bool:
+    s = _state(c, drone_id)
+    return bool(s.get("ekf_ok") and s.get("home") and s.get("position")
+                and s.get("battery_pct") is not None)
+
+
+def _offset(home: dict[str, float], north_m: float, east_m: float) -> tuple[float, float]:
+    lat = home["lat"] + north_m / 111_320.0
+    lon = home["lon"] + east_m / (111_320.0 * math.cos(math.radians(home["lat"])))
+    return round(lat, 7), round(lon, 7)
+
+
+def _incident(c: httpx.Client, home: dict[str, float], north: float, east: float,
+              severity: int) -> int:
+    lat, lon = _offset(home, north, east)
+    r = c.post("/api/incidents", json={
+        "lat": lat, "lon": lon, "category": "drug_activity", "severity": severity,
+        "source": "citizen_map", "description": "test report"})
+    assert r.status_code == 201, r.text
+    incident_id: int = r.json()["id"]
+    return incident_id
+
+
+def _mission(c: httpx.Client, mission_id: int) -> dict[str, Any]:
+    r = c.get(f"/api/missions/{mission_id}")
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _finished(c: httpx.Client, mission_id: int) -> dict[str, Any] | None:
+    m = _mission(c, mission_id)
+    return m if m["status"] in ("completed", "failed", "aborted") else None
+
+
+def _fleet_and_service(sim_fleet: FleetFactory, service_factory: ServiceFactory,
+                       count: int) -> tuple[Any, Any]:
+    fleet = sim_fleet(count=count, speedup=10.0, ekf_delay=1.0, spacing=8.0)
+    svc = service_factory(drones=[fleet.mavsdk_url(i) for i in range(count)])
+    return fleet, svc
+
+
+def test_plan_dispatch_observe_complete_around_a_no_fly_zone(
+    sim_fleet: FleetFactory, service_factory: ServiceFactory
+) -> None:
+    _, svc = _fleet_and_service(sim_fleet, service_factory, 2)
+    with svc.client(timeout=90) as c:
+        for d in (1, 2):
+            wait_until(functools.partial(_ready, c, d), 20, what=f"drone {d} ready")
+        home = _state(c, 1)["home"]
+        north = _incident(c, home, 220, 0, 4)
+        east = _incident(c, home, 0, 240, 3)
+        far = _incident(c, home, 200, 220, 2)
+        # a no-fly box straddling the direct line to the northern incident
+        box = [_offset(home, n, e) for n, e in ((80, -40), (80, 40), (140, 40), (140, -40))]
+        ring = [[lon, lat] for lat, lon in [*box, box[0]]]
+        r = c.post("/api/zones", json={"name": "hospital", "kind": "no_fly",
+                                       "geometry": {"type": "Polygon", "coordinates": [ring]}})
+        assert r.status_code == 201, r.text
+
+        r = c.post("/api/missions/plan", headers=op(svc), json={
+            "name": "night patrol", "drones": [1, 2], "incidents": [north, east, far],
+            "on_station": {"kind": "loiter", "seconds": 5}, "altitude_m": 25,
+        })
+        assert r.status_code == 201, r.text
+        plan = r.json()
+        assert plan["status"] == "planned" and not plan["dropped"], plan
+        assert {t["key"] for t in plan["targets"]} == {
+            f"incident:{i}" for i in (north, east, far)}
+        legs = {leg["drone_id"]: leg for leg in plan["legs"]}
+        assert legs and set(legs) <= {1, 2}
+        alts = sorted(leg["altitude_m"] for leg in plan["legs"])
+        assert len(set(alts)) == len(alts), "drones flying together share an altitude layer"
+        for leg in plan["legs"]:
+            assert leg["items"][0]["seq"] == 0 and leg["items"][-1]["command"] in (20, 21)
+            for lat, lon in leg["path"]:  # no waypoint inside the no-fly box
+                assert not (box[0][0] < lat < box[2][0] and box[0][1] < lon < box[1][1])
+        exported = c.get(f"/api/missions/{plan['id']}/drones/{plan['legs'][0]['drone_id']}"
+                         "/export", params={"format": "wpl"})
+        assert exported.status_code == 200 and exported.text.startswith("QGC WPL 110")
+
+        r = c.post(f"/api/missions/{plan['id']}/dispatch", headers=op(svc))
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "active", r.json()
+        assert all(leg["status"] == "flying" for leg in r.json()["legs"]), r.json()["legs"]
+        r = c.post("/api/missions/plan", json={"drones": [1], "incidents": [north]})
+        assert r.status_code == 409 and r.json()["detail"]["field"] == "drones[0]"
+
+        done = wait_until(lambda: _finished(c, plan["id"]), 150, interval_s=1.0,
+                          what="mission finished")
+        assert done["status"] == "completed", done
+        assert all(t["observed_at"] and t["observed_by"] in legs for t in done["targets"])
+        for inc in (north, east, far):
+            body = c.get(f"/api/incidents/{inc}").json()
+            assert body["status"] == "observed", body
+            hist = c.get(f"/api/incidents/{inc}/history").json()
+            assert [h["to_status"] for h in hist] == [
+                "new", "triaged", "assigned", "observed"]
+            assert hist[2]["actor"] == "op-42" and hist[3]["actor"].startswith("drone:")
+        kinds = [e["kind"] for e in c.get(f"/api/missions/{plan['id']}/log").json()]
+        assert kinds[0] == "planned" and kinds[-1] == "completed" and "observed" in kinds
+        for d in legs:
+            names = [h["name"] for h in c.get(f"/api/drones/{d}/commands").json()
+                     if h["actor"] == "op-42"]
+            assert {"upload_geofence", "upload_mission", "start_mission"} <= set(names)
+
+
+def test_restart_mid_flight_reattaches_and_loses_nothing(
+    sim_fleet: FleetFactory, service_factory: ServiceFactory
+) -> None:
+    _, svc = _fleet_and_service(sim_fleet, service_factory, 1)
+    with svc.client(timeout=90) as c:
+        wait_until(functools.partial(_ready, c, 1), 20, what="drone ready")
+        home = _state(c, 1)["home"]
+        first = _incident(c, home, 150, 0, 5)
+        second = _incident(c, home, 150, 300, 5)
+        plan = c.post("/api/missions/plan", json={
+            "drones": [1], "incidents": [first, second], "altitude_m": 20,
+            "on_station": {"kind": "loiter", "seconds": 20}}).json()
+        r = c.post(f"/api/missions/{plan['id']}/dispatch")
+        assert r.status_code == 200 and r.json()["status"] == "active", r.text
+        wait_until(lambda: c.get(f"/api/incidents/{first}").json()["status"] == "observed",
+                   60, interval_s=0.5, what="first incident observed")
+    svc.restart()
+    with svc.client(timeout=90) as c:
+        done = wait_until(lambda: _finished(c, plan["id"]), 120, interval_s=1.0,
+                          what="mission finished after the restart")
+        assert done["status"] == "completed", done
+        assert c.get(f"/api/incidents/{second}").json()["status"] == "observed"
+        kinds = [e["kind"] for e in c.get(f"/api/missions/{plan['id']}/log").json()]
+        assert "reattached" in kinds and kinds[-1] == "completed"
+
+
+def test_quick_dispatch_retask_pause_resume_recall_and_bad_input(
+    sim_fleet: FleetFactory, service_factory: ServiceFactory
+) -> None:
+    _, svc = _fleet_and_service(sim_fleet, service_factory, 2)
+    with svc.client(timeout=90) as c:
+        for d in (1, 2):
+            wait_until(functools.partial(_ready, c, d), 20, what=f"drone {d} ready")
+        home = _state(c, 1)["home"]
+        # refusals name the field
+        r = c.post("/api/missions/plan", json={"drones": [9], "points": [
+            {"lat": home["lat"], "lon": home["lon"]}]})
+        assert r.status_code == 404 and r.json()["detail"]["field"] == "drones[0]"
+        r = c.post("/api/missions/plan", json={"drones": [1]})
+        assert r.status_code == 422 and r.json()["detail"]["field"] == "incidents"
+        r = c.post("/api/missions/plan", json={"drones": [1], "altitude_m": 500,
+                                               "points": [{"lat": 41.3, "lon": 69.2}]})
+        assert r.status_code == 422, r.text
+        inside = _offset(home, 300, 300)
+        box = [_offset(home, n, e) for n, e in ((250, 250), (250, 350), (350, 350), (350, 250))]
+        ring = [[lon, lat] for lat, lon in [*box, box[0]]]
+        assert c.post("/api/zones", json={"name": "prison", "kind": "no_fly", "geometry": {
+            "type": "Polygon", "coordinates": [ring]}}).status_code == 201
+        r = c.post("/api/missions/plan", json={"drones": [1], "points": [
+            {"lat": inside[0], "lon": inside[1], "label": "in the prison"}]})
+        assert r.status_code == 422 and "point:0" in r.json()["detail"]["message"], r.text
+
+        # quick dispatch: the nearest drone to a point east of the fleet is drone 2
+        lat, lon = _offset(home, 0, 250)
+        r = c.post("/api/missions/quick", json={
+            "lat": lat, "lon": lon, "altitude_m": 20,
+            "on_station": {"kind": "loiter", "seconds": 120}}, headers=op(svc))
+        assert r.status_code == 201, r.text
+        quick = r.json()
+        assert quick["status"] == "active" and [leg["drone_id"] for leg in quick["legs"]] == [2]
+
+        urgent = _incident(c, home, -200, 200, 5)
+        r = c.post(f"/api/missions/{quick['id']}/drones/2/retask",
+                   json={"incident_id": urgent}, headers=op(svc))
+        assert r.status_code == 200, r.text
+        leg = r.json()["legs"][0]
+        assert leg["revision"] == 1 and leg["status"] == "flying"
+        assert f"incident:{urgent}" in {t["key"] for t in r.json()["targets"]}
+        on_drone = c.get("/api/drones/2/mission").json()["items"]
+        assert [i["command"] for i in on_drone[1:]] == [i["command"] for i in leg["items"][1:]]
+
+        r = c.post(f"/api/missions/{quick['id']}/pause", json={"drone_id": 2})
+        assert r.status_code == 200 and r.json()["results"][0]["ok"], r.text
+        wait_until(lambda: _state(c, 2)["mode"] == "BRAKE", 5, what="BRAKE")
+        r = c.post(f"/api/missions/{quick['id']}/pause", json={"drone_id": 2})
+        assert r.status_code == 409  # already paused
+        r = c.post(f"/api/missions/{quick['id']}/resume", json={})
+        assert r.status_code == 200, r.text
+        wait_until(lambda: _state(c, 2)["mode"] == "AUTO", 5, what="AUTO again")
+
+        r = c.post("/api/missions/recall-all", headers=op(svc))
+        assert r.status_code == 200 and r.json()["results"][0]["ok"], r.text
+        wait_until(lambda: _state(c, 2)["mode"] == "RTL", 5, what="RTL")
+        done = wait_until(lambda: _finished(c, quick["id"]), 120, interval_s=1.0,
+                          what="recalled mission finished")
+        assert done["status"] == "aborted" and done["legs"][0]["status"] == "aborted", done
+        recorded = [(h["name"], h["actor"]) for h in c.get("/api/drones/2/commands").json()]
+        assert ("return_to_launch", "op-42") in recorded
+        assert ("set_mission_current", "op-42") in recorded
+        assert _state(c, 1)["armed"] is False  # drone 1 was never involved
