@@ -1,0 +1,1 @@
+"""Users, roles, sessions and integration keys (README "Users and roles")."""

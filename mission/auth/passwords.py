@@ -1,0 +1,43 @@
+"""Password hashing with argon2id (argon2-cffi's defaults: RFC 9106 low-memory profile).
+
+Hashing and verifying take tens of milliseconds of CPU on purpose: callers run them in a worker
+thread. `verify` of an unknown user still hashes (against a dummy hash), so the answer time does
+not tell whether a username exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """True when `password` matches; for a missing user pass None (same cost, False)."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+def generate_password(length: int = 20) -> str:
+    """A random password for the first admin of a simulated run (letters and digits only, so
+    it can be copied from a terminal without quoting)."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
