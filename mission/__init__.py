@@ -1,0 +1,1 @@
+"""The Nazorat mission-control service: HTTP/WebSocket API, persistence and fleet management."""

@@ -1,0 +1,223 @@
+"""The FastAPI application factory. Nothing connects at import time: `create_app()` builds the
+app, and its lifespan starts (and on shutdown stops, in reverse order) the database, the
+telemetry hub, the fleet link with its stored drones, and the recorder.
+
+Every route requires a role (mission/deps.py; README "Users and roles") except the login, the
+public report intake, the Telegram webhook (its own secret), the liveness check and the static
+pages. Middleware limits request bodies and adds security headers; CORS only for
+NAZORAT_CORS_ORIGINS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+# Importing the models registers their tables before Database.start() creates them.
+import mission.audit.models  # noqa: F401
+import mission.auth.models  # noqa: F401
+import mission.fleet.models  # noqa: F401
+import mission.missions.models  # noqa: F401
+import mission.recording.models  # noqa: F401
+from mission import logsafe
+from mission.audit.routes import router as audit_router
+from mission.audit.service import AuditService
+from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
+from mission.auth.routes import keys as keys_router
+from mission.auth.routes import router as auth_router
+from mission.auth.routes import users as users_router
+from mission.auth.service import AuthService
+from mission.db import Database
+from mission.deps import AppState, StateDep, optional_principal
+from mission.fleet.commands import CommandService
+from mission.fleet.routes import router as fleet_router
+from mission.fleet.service import FleetService
+from mission.incidents.routes import router as incidents_router
+from mission.intake.routes import router as intake_router
+from mission.live.routes import router as live_router
+from mission.missions.planner_pool import PlannerPool
+from mission.missions.routes import router as missions_router
+from mission.missions.service import MissionService
+from mission.missions.tracker import MissionTracker
+from mission.ratelimit import RateLimiter
+from mission.recording.routes import router as recording_router
+from mission.recording.service import RecordingService
+from mission.safety import SafetyLimits
+from mission.security import BodyLimit, SecurityHeaders
+from mission.settings import Settings, load_settings
+from mission.simfleet import SimFleet
+from mission.zones.routes import router as zones_router
+from telemetry.hub import TelemetryHub
+from telemetry.link import FleetLink, LinkConfig
+from telemetry.stream import StateEncoder
+from telemetry.vehicle import StreamRates
+
+log = logging.getLogger(__name__)
+
+
+def link_config(settings: Settings) -> LinkConfig:
+    return LinkConfig(
+        heartbeat_timeout_s=settings.heartbeat_timeout_s,
+        reconnect_after_s=settings.reconnect_after_s,
+        probe_timeout_s=settings.probe_timeout_s,
+        executor_threads=settings.link_threads,
+        low_battery_pct=settings.low_battery_pct,
+        gcs_sysid=settings.gcs_sysid,
+        rates=StreamRates(
+            position_hz=settings.position_rate_hz, status_hz=settings.status_rate_hz
+        ),
+        discovery_urls=settings.discovery_urls,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        sim: SimFleet | None = None
+        drones = settings.drones
+        if settings.sim_count > 0:
+            # Owned by the lifespan (not the CLI) so that it stops on every shutdown path,
+            # including SIGTERM, which uvicorn re-raises after the lifespan has finished.
+            sim = SimFleet(
+                settings.sim_count, speedup=settings.sim_speedup,
+                ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
+            )
+            await asyncio.to_thread(sim.start)
+            drones = (*drones, *sim.urls)
+            log.info("simulated fleet: %s (control port %s)", ", ".join(sim.urls), sim.control_port)
+        logsafe.install()
+        db = Database(settings.effective_database_url)
+        await db.start()
+        auth = AuthService(db, session_ttl_s=settings.session_ttl_h * 3600,
+                           login_failures=settings.login_max_failures)
+        hub = TelemetryHub()
+        link = FleetLink(hub, link_config(settings))
+        recording = RecordingService(db, hub, interval_s=settings.track_interval_s)
+        recorder = asyncio.create_task(recording.run(), name="recorder")
+        planner = PlannerPool()
+        tracker = MissionTracker(db, hub)
+        background: list[asyncio.Task[Any]] = [recorder]
+        try:
+            await bootstrap_admin(auth, settings)
+            await tracker.load()  # missions in flight at the last shutdown are reattached
+            background.append(asyncio.create_task(tracker.run(), name="mission-tracker"))
+            background.append(asyncio.create_task(planner.warm_up(), name="planner-warm-up"))
+            await link.start()
+            fleet = FleetService(db, link)
+            link.on_discovered = fleet.on_discovered
+            await fleet.startup(drones)
+            safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m)
+            commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
+                                      safety=safety)
+            state = AppState(
+                settings=settings, db=db, hub=hub, link=link, fleet=fleet,
+                commands=commands, recording=recording, encoder=StateEncoder(),
+                missions=MissionService(db, hub, commands, tracker, planner,
+                                        max_altitude_m=settings.max_altitude_m),
+                auth=auth, audit=AuditService(db),
+                limits={
+                    "intake": RateLimiter(60, 60.0),
+                    "report": RateLimiter(max(1.0, settings.report_per_hour), 3600.0),
+                    "telegram": RateLimiter(max(1.0, settings.telegram_per_hour), 3600.0),
+                },
+            )
+            yield {"nazorat": state}
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            planner.close()
+            hub.close()
+            await link.stop()
+            await db.stop()
+            if sim is not None:
+                await asyncio.to_thread(sim.stop)
+
+    app = FastAPI(
+        title="Nazorat mission control",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Drone-fleet mission control. Live telemetry: /ws/telemetry "
+        "(docs/telemetry-ws.md). Authentication: POST /api/auth/login, then "
+        "`Authorization: Bearer TOKEN` (README: Users and roles).",
+    )
+    app.add_middleware(BodyLimit, intake=settings.intake_max_bytes,
+                       default=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"], max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
+    app.include_router(intake_router)
+    app.include_router(fleet_router)
+    app.include_router(recording_router)
+    app.include_router(live_router)
+    app.include_router(incidents_router)
+    app.include_router(zones_router)
+    app.include_router(missions_router)
+
+    @app.get("/api/health", tags=["health"])
+    async def health(request: Request, app_state: StateDep) -> dict[str, Any]:
+        """Liveness (public: `{"status": "ok"}`); signed-in users also get a fleet summary:
+        how many drones, how many with a live link."""
+        if await optional_principal(request) is None:
+            return {"status": "ok"}
+        states = app_state.hub.snapshot()
+        return {
+            "status": "ok",
+            "drones": len(states),
+            "links_up": sum(1 for s in states.values() if s.link.value == "up"),
+            "link": app_state.link.stats(),
+            "ws_subscribers": app_state.hub.subscriber_count,
+        }
+
+    ui_dir = settings.ui_dir
+
+    @app.get("/report", include_in_schema=False)
+    async def report_page() -> FileResponse:
+        """The public report page (no login): ui/report.html."""
+        page = ui_dir / "report.html" if ui_dir is not None else None
+        if page is None or not page.is_file():
+            raise HTTPException(404, detail={"error": "not_found", "message": "no report page"})
+        return FileResponse(page, media_type="text/html")
+
+    if ui_dir is not None and (ui_dir / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+    return app
+
+
+async def bootstrap_admin(auth: AuthService, settings: Settings) -> None:
+    """The first admin, from NAZORAT_ADMIN_USER / NAZORAT_ADMIN_PASSWORD, when no user exists.
+    Never a default password: without the variable nobody can log in until
+    `nazorat create-admin` has been run (the log says so)."""
+    if await auth.has_users():
+        return
+    if not settings.admin_password:
+        log.warning("no user exists yet: run `nazorat create-admin USERNAME` or start with "
+                    "NAZORAT_ADMIN_PASSWORD set")
+        return
+    if len(settings.admin_password) < MIN_PASSWORD:
+        raise RuntimeError(f"NAZORAT_ADMIN_PASSWORD needs at least {MIN_PASSWORD} characters")
+    if not re.match(USERNAME_PATTERN, settings.admin_user):
+        raise RuntimeError("NAZORAT_ADMIN_USER: letters, digits and . _ @ - only")
+    await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
+    log.info("created the first admin %r from NAZORAT_ADMIN_PASSWORD", settings.admin_user)

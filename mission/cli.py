@@ -1,0 +1,188 @@
+"""`nazorat` console script.
+
+- `nazorat serve [--host H] [--port P] [--sim N]`: the HTTP/WebSocket service. With `--sim N`
+  it also runs a simulated fleet of N ArduCopters (`python -m sitl`, owned by the app's lifespan
+  so it stops with the service on any shutdown), registers its drones and prints the console
+  URL. The simulated run uses its own SQLite file (data/sim.db, recreated each time): the
+  simulator's ports change between runs and stale drones would claim the same ids. Unless
+  NAZORAT_ADMIN_PASSWORD is set, a simulated run makes an `admin` with a random password and
+  prints it once to the terminal (not to the log; when stdout is not a terminal, it goes to
+  data/initial-admin-password, readable by the owner only).
+- `nazorat create-admin USERNAME [--reset]`: the first admin (or, with --reset, a new password
+  for an existing user, who becomes an active admin). The password comes from
+  NAZORAT_ADMIN_PASSWORD, else a prompt (twice), else one line of standard input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from mission.app import create_app
+from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN, Role, UserCreate
+from mission.auth.passwords import generate_password
+from mission.auth.service import AuthService
+from mission.db import Database
+from mission.settings import Settings, load_settings
+
+SECRET_VARIABLES = ("NAZORAT_ADMIN_PASSWORD", "NAZORAT_TELEGRAM_SECRET")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nazorat", description="Nazorat mission control")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the HTTP/WebSocket service")
+    s.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="listen port (default 8000)")
+    s.add_argument("--sim", type=int, default=None, metavar="N",
+                   help="also run N simulated drones and register them")
+    s.add_argument("--sim-speedup", type=float, default=None)
+    s.add_argument("--sim-ekf-delay", type=float, default=None,
+                   help="vehicle seconds until the simulated EKF has a position (default 40)")
+    s.add_argument("--log-level", default="info")
+    a = sub.add_parser("create-admin", help="create the first admin (or reset a password)")
+    a.add_argument("username")
+    a.add_argument("--reset", action="store_true",
+                   help="the user exists: set a new password and make them an active admin")
+    return p
+
+
+def _read_password() -> str:
+    env = os.environ.get("NAZORAT_ADMIN_PASSWORD")
+    if env:
+        return env
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ValueError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _create_admin(settings: Settings, username: str, password: str, reset: bool) -> str:
+    db = Database(settings.effective_database_url)
+    await db.start()
+    try:
+        auth = AuthService(db)
+        if reset:
+            if await auth.set_password(username, password, actor="cli"):
+                return f"nazorat: new password set for {username!r} (admin; sessions ended)"
+            raise ValueError(f"no user {username!r}")
+        if username.lower() in {u.username.lower() for u in await auth.list_users()}:
+            raise ValueError(f"user {username!r} exists (use --reset to set a new password)")
+        await auth.create_user(UserCreate(username=username, password=password,
+                                          role=Role.ADMIN), actor="cli")
+        return f"nazorat: admin {username!r} created"
+    finally:
+        await db.stop()
+
+
+def create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    if not re.match(USERNAME_PATTERN, args.username):
+        print("nazorat: a user name is letters, digits and . _ @ - (at most 64)",
+              file=sys.stderr)
+        return 2
+    try:
+        password = _read_password()
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+        print(asyncio.run(_create_admin(settings, args.username, password, args.reset)))
+    except (ValueError, KeyboardInterrupt, EOFError) as e:
+        print(f"nazorat: {e or 'cancelled'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _announce_login(base: str, settings: Settings, user: str, password: str) -> None:
+    """Tell the person at the terminal how to log in; the secret never reaches a log."""
+    body = json.dumps({"username": user, "password": password})
+    text = (f"nazorat: log in at {base}/login.html as {user!r} with password {password}\n"
+            f"nazorat:   (generated for this simulated run and shown only here; set "
+            f"NAZORAT_ADMIN_PASSWORD to choose it)\n"
+            f"nazorat: API: curl -s -X POST {base}/api/auth/login -H 'content-type: "
+            f"application/json' -d '{body}'  then send 'Authorization: Bearer <token>'")
+    if sys.stdout.isatty():
+        print(text, flush=True)
+        return
+    path = Path(settings.data_dir) / "initial-admin-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    print(f"nazorat: log in at {base}/login.html as {user!r}; the generated password is in "
+          f"{path} (owner-readable only)", flush=True)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    overrides: dict[str, object] = {}
+    for name in ("host", "port"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    if args.sim is not None:
+        overrides["sim_count"] = args.sim
+    if args.sim_speedup is not None:
+        overrides["sim_speedup"] = args.sim_speedup
+    if args.sim_ekf_delay is not None:
+        overrides["sim_ekf_delay"] = args.sim_ekf_delay
+    settings = settings.with_overrides(**overrides)
+    base = f"http://{settings.host}:{settings.port}"
+    generated = ""
+    if settings.sim_count > 0 and not settings.database_url:
+        db_file = Path(settings.data_dir) / "sim.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        settings = settings.with_overrides(database_url=f"sqlite:///{db_file.as_posix()}")
+        if not settings.admin_password:  # a fresh database: nobody could log in otherwise
+            generated = generate_password()
+            settings = settings.with_overrides(admin_password=generated)
+    print(f"nazorat: console at {base}/  (API docs {base}/docs, live "
+          f"ws://{settings.host}:{settings.port}/ws/telemetry)", flush=True)
+    if settings.sim_count:
+        print(f"nazorat: with a simulated fleet of {settings.sim_count} drones", flush=True)
+    if generated:
+        _announce_login(base, settings, settings.admin_user, generated)
+    elif settings.admin_password:
+        print(f"nazorat: log in at {base}/login.html (first admin {settings.admin_user!r} from "
+              f"NAZORAT_ADMIN_PASSWORD when no user exists yet)", flush=True)
+    else:
+        print(f"nazorat: log in at {base}/login.html (no user yet? `nazorat create-admin "
+              f"NAME`)", flush=True)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=args.log_level.lower(), ws_per_message_deflate=False,
+        ws_max_size=max(65_536, settings.ws_max_message_bytes),
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings()
+    except ValueError as e:
+        print(f"nazorat: {e}", file=sys.stderr)
+        return 2
+    if args.command == "create-admin":
+        return create_admin(args, settings)
+    for name in SECRET_VARIABLES:  # read once; not passed on to anything this process starts
+        os.environ.pop(name, None)
+    return serve(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

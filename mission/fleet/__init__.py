@@ -1,0 +1,1 @@
+"""Drones: registration, persistence, connection to the fleet link, and commands."""

@@ -1,0 +1,167 @@
+"""HTTP routes for drones and their commands. Thin: parse, call the service, map errors.
+
+Command error mapping (the body is always the link's error dict: command, outcome, message,
+reason, and where known ack / mission_ack / statustext / step):
+- 409 Conflict: the autopilot refused (COMMAND_ACK not ACCEPTED, MISSION_ACK error, read-back
+  mismatch) or a newer command superseded this one;
+- 503 Service Unavailable: the drone's link is lost or it never connected (refused locally);
+- 504 Gateway Timeout: the vehicle did not answer in time;
+- 502 Bad Gateway: MAVSDK/transport failure;
+- 409 `{"error": "interlock", "check": "altitude" | "no_fly", "message"}`: a safety interlock
+  refused the command before it was sent (mission.safety; no role can override it);
+- 422: bad parameters (each error names its field); 404: unknown drone or command.
+
+Reading needs any user role; adding or removing drones and commanding them needs an operator or
+an admin (commanders get 403).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from mission.deps import COMMON, ActorDep, StateDep, error_responses, viewer
+from mission.fleet.commands import InvalidParameters, UnknownCommand
+from mission.fleet.models import CommandRecordPublic, DroneCreate, DronePublic
+from mission.fleet.service import DroneNotFound
+from mission.safety import SafetyRefused
+from telemetry.errors import (
+    CommandError,
+    DuplicateSysid,
+    DuplicateUrl,
+    FleetError,
+    Outcome,
+    UnknownVehicle,
+    VehicleUnreachable,
+)
+
+router = APIRouter(prefix="/api/drones", tags=["drones"], responses=COMMON,
+                   dependencies=[Depends(viewer)])
+
+DroneId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+COMMAND_ERRORS = error_responses(404, 409, 502, 503, 504)
+
+STATUS_BY_OUTCOME = {
+    Outcome.REJECTED: 409,
+    Outcome.LINK_LOST: 503,
+    Outcome.NOT_CONNECTED: 503,
+    Outcome.TIMEOUT: 504,
+    Outcome.FAILED: 502,
+}
+
+
+def _fleet_error(e: FleetError) -> HTTPException:
+    if isinstance(e, DuplicateSysid | DuplicateUrl):
+        status = 409
+    elif isinstance(e, VehicleUnreachable):
+        status = 504
+    else:
+        status = 422
+    detail: dict[str, Any] = {"error": type(e).__name__, "message": e.message}
+    if e.field:
+        detail["field"] = e.field
+    return HTTPException(status, detail=detail)
+
+
+@router.post("", status_code=201, response_model=DronePublic,
+             responses=error_responses(409, 504))
+async def add_drone(body: DroneCreate, app: StateDep, actor: ActorDep) -> DronePublic:
+    """Register a drone by connection URL; the system id is learned from its heartbeat."""
+    try:
+        drone = await app.fleet.add_drone(body)
+    except FleetError as e:
+        await app.audit.record("fleet.add", actor=actor, params=body.model_dump(),
+                               outcome="refused", result={"error": e.message})
+        raise _fleet_error(e) from None
+    await app.audit.record("fleet.add", actor=actor, drone_id=drone.id,
+                           params=body.model_dump(), result={"sysid": drone.sysid})
+    return drone
+
+
+@router.get("", response_model=list[DronePublic])
+async def list_drones(app: StateDep) -> list[DronePublic]:
+    return await app.fleet.list_drones()
+
+
+@router.get("/{drone_id}", response_model=DronePublic, responses=error_responses(404))
+async def get_drone(drone_id: DroneId, app: StateDep) -> DronePublic:
+    try:
+        return await app.fleet.get_drone(drone_id)
+    except DroneNotFound as e:
+        raise HTTPException(404, detail={"error": "not_found", "message": str(e)}) from None
+
+
+@router.delete("/{drone_id}", status_code=204, response_class=Response,
+               responses=error_responses(404))
+async def delete_drone(drone_id: DroneId, app: StateDep, actor: ActorDep) -> Response:
+    try:
+        await app.fleet.remove_drone(drone_id)
+    except DroneNotFound as e:
+        raise HTTPException(404, detail={"error": "not_found", "message": str(e)}) from None
+    await app.audit.record("fleet.remove", actor=actor, drone_id=drone_id)
+    return Response(status_code=204)
+
+
+@router.post("/{drone_id}/commands/{name}", responses=COMMAND_ERRORS,
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": {"type": "object"}}}}})
+async def run_command(
+    drone_id: DroneId, name: Annotated[str, Path(max_length=64)], request: Request,
+    app: StateDep, actor: ActorDep,
+) -> JSONResponse:
+    """Run command `name` with the JSON body as parameters (empty body = no parameters)."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise HTTPException(
+            422, detail={"error": "invalid_json", "field": "(body)", "message": "body is not JSON"}
+        ) from None
+    try:
+        result = await app.commands.execute(drone_id, name, body, actor=actor)
+    except UnknownCommand as e:
+        raise HTTPException(404, detail={"error": "unknown_command", "message": str(e)}) from None
+    except UnknownVehicle:
+        raise HTTPException(
+            404, detail={"error": "not_found", "message": f"no drone {drone_id}"}
+        ) from None
+    except InvalidParameters as e:
+        raise HTTPException(
+            422, detail={"error": "invalid_parameters", "message": str(e), "errors": e.errors}
+        ) from None
+    except SafetyRefused as e:
+        return JSONResponse(status_code=409, content={"error": "interlock", **e.to_dict()})
+    except CommandError as e:
+        return JSONResponse(
+            status_code=STATUS_BY_OUTCOME.get(e.outcome, 409),
+            content={"error": e.outcome.value, **e.to_dict()},
+        )
+    return JSONResponse(content={"ok": True, **result.to_dict()})
+
+
+@router.get("/{drone_id}/commands", response_model=list[CommandRecordPublic])
+async def command_history(
+    drone_id: DroneId, app: StateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """The drone's command record, newest first (the audit log has the same, for admins)."""
+    return await app.commands.history(drone_id, limit)
+
+
+@router.get("/{drone_id}/mission", responses=COMMAND_ERRORS)
+async def get_mission(drone_id: DroneId, app: StateDep) -> JSONResponse:
+    """The mission stored on the vehicle, read from it now (seq 0 is ArduPilot's home)."""
+    try:
+        items = await app.commands.download_mission(drone_id)
+    except UnknownVehicle:
+        raise HTTPException(
+            404, detail={"error": "not_found", "message": f"no drone {drone_id}"}
+        ) from None
+    except CommandError as e:
+        return JSONResponse(
+            status_code=STATUS_BY_OUTCOME.get(e.outcome, 409),
+            content={"error": e.outcome.value, **e.to_dict()},
+        )
+    return JSONResponse(content={"drone_id": drone_id, "items": items})

@@ -1,0 +1,132 @@
+"""Fleet management: drones in the database, kept in step with the fleet link.
+
+The database is the source of truth for which drones exist; the link holds the live connections.
+A drone is inserted first (to get its id), then connected; if the link refuses it (duplicate
+system id, unreachable, bad URL) the row is deleted again, so the two never disagree for long.
+At startup every stored drone is re-connected without probing (an offline drone simply stays
+`connecting` until it answers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from sqlmodel import Session, col, select
+
+from mission.db import Database
+from mission.fleet.models import Drone, DroneCreate, DronePublic
+from telemetry.errors import FleetError, UnknownVehicle
+from telemetry.link import FleetLink
+from telemetry.urls import InvalidUrl, parse_url
+
+log = logging.getLogger(__name__)
+
+
+class DroneNotFound(LookupError):
+    def __init__(self, drone_id: int) -> None:
+        super().__init__(f"no drone {drone_id}")
+        self.drone_id = drone_id
+
+
+class FleetService:
+    def __init__(self, db: Database, link: FleetLink) -> None:
+        self.db = db
+        self.link = link
+
+    async def startup(self, register_urls: tuple[str, ...] = ()) -> None:
+        """Reconnect stored drones, then register `register_urls` not stored yet."""
+        drones = await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
+        for d in drones:
+            assert d.id is not None
+            try:
+                await self.link.add_vehicle(d.id, d.url, sysid=d.sysid, name=d.name, probe=False)
+            except FleetError as e:
+                log.error("stored drone %s (%s) not connected: %s", d.id, d.url, e.message)
+        known = {_normal(d.url) for d in drones}
+        for i, url in enumerate(register_urls):
+            if _normal(url) in known:
+                continue
+            try:
+                await self.add_drone(DroneCreate(url=url, name=f"sim-{i + 1}"))
+            except FleetError as e:
+                log.error("drone %s not registered: %s", url, e.message)
+
+    async def add_drone(self, data: DroneCreate) -> DronePublic:
+        try:
+            url = parse_url(data.url).url
+        except InvalidUrl as e:
+            raise FleetError(str(e), field="url") from None
+        drone = Drone(name=data.name, url=url, sysid=data.sysid)
+        drone = await self.db.run(lambda s: _insert(s, drone))
+        assert drone.id is not None
+        try:
+            state = await self.link.add_vehicle(
+                drone.id, url, sysid=data.sysid, name=drone.name
+            )
+        except FleetError:
+            await self.db.run(lambda s: _delete(s, drone.id))
+            raise
+        if state.sysid != drone.sysid:
+            drone.sysid = state.sysid
+            drone = await self.db.run(lambda s: _insert(s, drone))
+        return self.public(drone)
+
+    async def on_discovered(self, sysid: int, url: str) -> tuple[int, str] | None:
+        """Link callback for a vehicle heard on a discovery port: store it, return its id."""
+        name = f"discovered-{sysid}"
+        drone = await self.db.run(
+            lambda s: _insert(s, Drone(name=name, url=url, sysid=sysid, discovered=True))
+        )
+        assert drone.id is not None
+        log.info("discovered vehicle sysid %s on %s as drone %s", sysid, url, drone.id)
+        return drone.id, name
+
+    async def list_drones(self) -> list[DronePublic]:
+        drones = await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
+        return [self.public(d) for d in drones]
+
+    async def get_drone(self, drone_id: int) -> DronePublic:
+        drone = await self.db.run(lambda s: s.get(Drone, drone_id))
+        if drone is None:
+            raise DroneNotFound(drone_id)
+        return self.public(drone)
+
+    async def remove_drone(self, drone_id: int) -> None:
+        found = await self.db.run(lambda s: _delete(s, drone_id))
+        if not found:
+            raise DroneNotFound(drone_id)
+        with contextlib.suppress(UnknownVehicle):
+            await self.link.remove_vehicle(drone_id)
+
+    def public(self, drone: Drone) -> DronePublic:
+        assert drone.id is not None
+        latest = self.link.hub.latest(drone.id)
+        return DronePublic(
+            id=drone.id, name=drone.name, url=drone.url, sysid=drone.sysid,
+            discovered=drone.discovered, created_at=drone.created_at,
+            state=None if latest is None else latest.to_dict(),
+        )
+
+
+def _normal(url: str) -> str:
+    try:
+        return parse_url(url).url
+    except InvalidUrl:
+        return url
+
+
+def _insert(session: Session, drone: Drone) -> Drone:
+    """Insert a new drone or update a detached one; returns the stored row."""
+    stored = session.merge(drone)
+    session.flush()
+    session.refresh(stored)
+    return stored
+
+
+def _delete(session: Session, drone_id: int | None) -> bool:
+    drone = session.get(Drone, drone_id)
+    if drone is None:
+        return False
+    session.delete(drone)
+    return True

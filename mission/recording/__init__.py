@@ -1,0 +1,1 @@
+"""Recording of tracks (1 Hz) and vehicle events, and their query API."""

@@ -1,0 +1,157 @@
+"""Service settings: the one place that reads the environment.
+
+Every variable has the NAZORAT_ prefix, except DATABASE_URL, which is honoured as the common
+convention (NAZORAT_DATABASE_URL wins when both are set). Without either, the database is an
+SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
+
+| variable | default | meaning |
+|---|---|---|
+| NAZORAT_HOST / NAZORAT_PORT | 127.0.0.1 / 8000 | where `nazorat serve` listens |
+| NAZORAT_DATA_DIR | ./data | SQLite file and other state |
+| NAZORAT_DATABASE_URL, DATABASE_URL | sqlite:///<data>/nazorat.db | SQLAlchemy URL |
+| NAZORAT_DISCOVERY_URLS | (none) | comma-separated listening URLs; new vehicles register |
+| NAZORAT_DRONES | (none) | comma-separated URLs registered at startup if missing |
+| NAZORAT_HEARTBEAT_TIMEOUT_S | 3 | no heartbeat this long: link lost |
+| NAZORAT_RECONNECT_AFTER_S | 15 | re-open a lost vehicle's connection after this long |
+| NAZORAT_POSITION_RATE_HZ / NAZORAT_STATUS_RATE_HZ | 5 / 2 | stream rates requested |
+| NAZORAT_LINK_THREADS | 32 | executor for blocking MAVSDK requests |
+| NAZORAT_LOW_BATTERY_PCT | 25 | battery_low event threshold |
+| NAZORAT_WS_DEFAULT_RATE_HZ / NAZORAT_WS_MAX_RATE_HZ | 5 / 50 | WebSocket pacing |
+| NAZORAT_TRACK_INTERVAL_S | 1 | track recording period |
+| NAZORAT_COMMAND_TIMEOUT_S | 60 | upper bound on any one API command |
+| NAZORAT_UI_DIR | ./ui (if it exists) | static console served at / |
+| NAZORAT_SIM_COUNT / _SIM_SPEEDUP / _SIM_EKF_DELAY | 0 / 1 / sim default | run a simulated fleet |
+| NAZORAT_ADMIN_USER / _ADMIN_PASSWORD | admin / (none) | first admin, made at start if no user |
+| NAZORAT_SESSION_TTL_H | 12 | a login (session token, cookie) lasts this long |
+| NAZORAT_COOKIE_SECURE | false | session cookie Secure (always when the request is https) |
+| NAZORAT_LOGIN_MAX_FAILURES | 10 | failed logins per user name per 15 min (5x per address) |
+| NAZORAT_CORS_ORIGINS | (none) | comma-separated origins whose pages may call the API |
+| NAZORAT_FORWARDED_ALLOW_IPS | (none) | reverse proxies whose X-Forwarded-For/-Proto are trusted |
+| NAZORAT_TELEGRAM_SECRET | (none) | the bot webhook's secret_token; unset: webhook off (404) |
+| NAZORAT_TELEGRAM_PER_HOUR | 20 | incidents per Telegram chat per hour |
+| NAZORAT_REPORT_PER_HOUR | 10 | public /report submissions per client address per hour |
+| NAZORAT_INTAKE_MAX_BYTES | 16384 | largest intake request body (413 above) |
+| NAZORAT_MAX_BODY_BYTES | 1048576 | largest body of any other API request (imports: 20 MiB) |
+| NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
+| NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
+
+Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, DATABASE_URL) come only from the
+environment, are left out of `repr(Settings)` and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "NAZORAT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    database_url: str = field(default="", repr=False)
+    discovery_urls: tuple[str, ...] = ()
+    drones: tuple[str, ...] = ()
+    heartbeat_timeout_s: float = 3.0
+    reconnect_after_s: float = 15.0
+    probe_timeout_s: float = 5.0
+    position_rate_hz: float = 5.0
+    status_rate_hz: float = 2.0
+    link_threads: int = 32
+    low_battery_pct: float = 25.0
+    gcs_sysid: int = 245
+    ws_default_rate_hz: float = 5.0
+    ws_max_rate_hz: float = 50.0
+    ws_max_events: int = 256
+    track_interval_s: float = 1.0
+    command_timeout_s: float = 60.0
+    ui_dir: Path | None = None
+    sim_count: int = 0
+    sim_speedup: float = 1.0
+    sim_ekf_delay: float = -1.0  # < 0: the simulator's default (40 vehicle seconds)
+    admin_user: str = "admin"
+    admin_password: str = field(default="", repr=False)
+    session_ttl_h: float = 12.0
+    cookie_secure: bool = False
+    login_max_failures: int = 10
+    cors_origins: tuple[str, ...] = ()
+    forwarded_allow_ips: str = ""
+    telegram_secret: str = field(default="", repr=False)
+    telegram_per_hour: float = 20.0
+    report_per_hour: float = 10.0
+    intake_max_bytes: int = 16_384
+    max_body_bytes: int = 1_048_576
+    ws_max_message_bytes: int = 4096
+    max_altitude_m: float = 120.0
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'nazorat.db').as_posix()}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku-style postgres:// URLs; SQLAlchemy wants a driver-qualified scheme."""
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from `environ` (default os.environ), then apply `overrides`.
+
+    Raises ValueError naming the variable when a value does not parse.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "database_url":
+            continue
+        key = PREFIX + f.name.upper()
+        raw = env.get(key)
+        if raw is None:
+            continue
+        values[f.name] = _convert(key, f.name, raw)
+    db = env.get(PREFIX + "DATABASE_URL") or env.get("DATABASE_URL")
+    if db:
+        values["database_url"] = db
+    if "ui_dir" not in values:
+        default_ui = Path(__file__).resolve().parent.parent / "ui"
+        if default_ui.is_dir():
+            values["ui_dir"] = default_ui
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _convert(key: str, name: str, raw: str) -> Any:
+    default = getattr(Settings(), name)
+    try:
+        if name in ("data_dir", "ui_dir"):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return _split(raw)
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{key}: cannot parse {raw!r}") from None
+    return raw

@@ -1,0 +1,257 @@
+"""Start the Nazorat service for real (`python -m mission.cli serve` on a free port) for tests.
+
+Register with `pytest_plugins = ["service_fixture"]` in a test module (tests/ is on the path).
+`service_factory(drones=[...], env={...})` starts one service process with its own data directory
+and returns a `RunningService`; every service started is stopped at teardown (SIGTERM, then
+SIGKILL), and its log is printed if the test failed. `restart()` stops and starts it again on
+the same port and data directory (persistence tests).
+
+Authentication: each service starts with a first admin from NAZORAT_ADMIN_USER/_PASSWORD (a
+random password per service). `client()`/`aclient()` send `Authorization: Bearer` for that
+admin by default; `client(role="operator", username="op-7")` for another user (created on first
+use, through the admin API), `client(role=None)` for none. `ws_url()` carries the token as
+`?token=` the same way. `integration_key()` makes an intake key. `RUNNING` maps base URLs to
+services (the browser fixture logs its pages in through it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 30.0
+
+# Fast but realistic: the 3 s link-loss timeout is the product's, kept as is.
+TEST_ENV = {
+    "NAZORAT_TRACK_INTERVAL_S": "0.5",
+    "NAZORAT_PROBE_TIMEOUT_S": "5",
+    "NAZORAT_RECONNECT_AFTER_S": "30",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningService:
+    port: int
+    data_dir: Path
+    env: dict[str, str]
+    log_path: Path
+    _proc: subprocess.Popen[bytes] | None = None
+    _log: Any = field(default=None, repr=False)
+    _tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    passwords: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_user(self) -> str:
+        return self.env.get("NAZORAT_ADMIN_USER", "admin")
+
+    @property
+    def admin_password(self) -> str:
+        return self.env["NAZORAT_ADMIN_PASSWORD"]
+
+    def ws_url(self, query: str = "", *, role: str | None = "admin",
+               username: str | None = None) -> str:
+        """The telemetry socket's URL, authenticated with `?token=` unless role is None."""
+        params = [query] if query else []
+        if role is not None:
+            params.append(f"token={self.token(role, username)}")
+        return f"ws://127.0.0.1:{self.port}/ws/telemetry" + (
+            f"?{'&'.join(params)}" if params else "")
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def login(self, username: str, password: str) -> httpx.Response:
+        return httpx.post(f"{self.base_url}/api/auth/login", timeout=30.0,
+                          json={"username": username, "password": password})
+
+    def token(self, role: str = "admin", username: str | None = None) -> str:
+        """A session token for `username` (default: the admin, or `<role>-test`), creating the
+        user with `role` first if needed. Cached per user name."""
+        name = username or (self.admin_user if role == "admin" else f"{role}-test")
+        if name in self._tokens:
+            return self._tokens[name]
+        if name == self.admin_user:
+            password = self.admin_password
+        else:
+            password = self.passwords.get(name) or secrets.token_urlsafe(12)
+            r = httpx.post(f"{self.base_url}/api/users", timeout=30.0,
+                           headers=self.auth_headers(), json={
+                               "username": name, "password": password, "role": role})
+            assert r.status_code == 201, r.text
+            self.passwords[name] = password
+        r = self.login(name, password)
+        assert r.status_code == 200, r.text
+        token: str = r.json()["token"]
+        self._tokens[name] = token
+        return token
+
+    def forget_token(self, username: str) -> None:
+        self._tokens.pop(username, None)
+
+    def auth_headers(self, role: str | None = "admin",
+                     username: str | None = None) -> dict[str, str]:
+        if role is None:
+            return {}
+        return {"Authorization": f"Bearer {self.token(role, username)}"}
+
+    def integration_key(self, name: str | None = None, source: str = "citizen_map",
+                        rate_per_minute: int = 60) -> str:
+        r = httpx.post(f"{self.base_url}/api/integration-keys", timeout=30.0,
+                       headers=self.auth_headers(), json={
+                           "name": name or f"key-{secrets.token_hex(4)}", "source": source,
+                           "rate_per_minute": rate_per_minute})
+        assert r.status_code == 201, r.text
+        key: str = r.json()["key"]
+        return key
+
+    def client(self, timeout: float = 30.0, *, role: str | None = "admin",
+               username: str | None = None) -> httpx.Client:
+        """An HTTP client signed in as the admin (default), as `username` with `role`, or
+        not at all (role=None)."""
+        return httpx.Client(base_url=self.base_url, timeout=timeout,
+                            headers=self.auth_headers(role, username))
+
+    def aclient(self, timeout: float = 30.0, *, role: str | None = "admin",
+                username: str | None = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                 headers=self.auth_headers(role, username))
+
+    def start(self) -> None:
+        if not self.env.get("NAZORAT_ADMIN_PASSWORD"):
+            self.env["NAZORAT_ADMIN_USER"] = self.env.get("NAZORAT_ADMIN_USER", "admin")
+            self.env["NAZORAT_ADMIN_PASSWORD"] = secrets.token_urlsafe(16)
+        RUNNING[self.base_url] = self
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "mission.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "info"],
+            cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"service exited early:\n{self.log_text()}")
+            try:
+                r = httpx.get(f"{self.base_url}/api/health", timeout=1.0)
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"service not healthy in {START_TIMEOUT_S} s:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        if RUNNING.get(self.base_url) is self:
+            del RUNNING[self.base_url]
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-20000:]
+        except OSError:
+            return ""
+
+
+ServiceFactory = Callable[..., RunningService]
+
+RUNNING: dict[str, RunningService] = {}
+
+
+@pytest.fixture
+def service_factory(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[ServiceFactory]:
+    started: list[RunningService] = []
+
+    def start(
+        drones: Sequence[str] = (), env: dict[str, str] | None = None
+    ) -> RunningService:
+        n = len(started)
+        data_dir = tmp_path / f"service{n}"
+        data_dir.mkdir()
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
+        full_env.pop("DATABASE_URL", None)
+        full_env.update(TEST_ENV)
+        full_env["NAZORAT_DATA_DIR"] = str(data_dir)
+        full_env["NAZORAT_DRONES"] = ",".join(drones)
+        full_env.update(env or {})
+        svc = RunningService(free_port(), data_dir, full_env, data_dir / "service.log")
+        started.append(svc)
+        svc.start()
+        return svc
+
+    yield start
+    failed = getattr(request.node, "rep_call", None)
+    for svc in started:
+        svc.stop()
+        if failed is not None and failed.failed:
+            print(f"--- service log ({svc.log_path}) ---\n{svc.log_text()}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Expose each phase's report on the test item so teardown knows whether the test failed."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout_s: float, interval_s: float = 0.1, what: str = ""
+) -> Any:
+    """Poll `predicate` until it returns a truthy value; AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what or predicate}: {last!r}")

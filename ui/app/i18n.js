@@ -1,0 +1,105 @@
+// Interface strings, English and Russian. Dictionaries live in ui/i18n/<lang>.js; later slices
+// add their own keys with addStrings(). The choice is kept in localStorage.
+//
+// Static markup: data-i18n="key" sets textContent, data-i18n-title / data-i18n-aria /
+// data-i18n-placeholder set those attributes. Dynamic text: t("key", {name: "alpha"}).
+
+import en from "../i18n/en.js";
+import ru from "../i18n/ru.js";
+
+const STORAGE_KEY = "nazorat.lang";
+export const LANGUAGES = ["en", "ru"];
+const dictionaries = { en: { ...en }, ru: { ...ru } };
+const listeners = new Set();
+
+let current = initialLanguage();
+
+function initialLanguage() {
+  const fromQuery = new URLSearchParams(location.search).get("lang");
+  if (LANGUAGES.includes(fromQuery)) return fromQuery;
+  try {
+    const stored = localStorage.getItem(STORAGE_KEY);
+    if (LANGUAGES.includes(stored)) return stored;
+  } catch {
+    // storage blocked: fall through
+  }
+  const nav = (navigator.language || "en").slice(0, 2).toLowerCase();
+  return LANGUAGES.includes(nav) ? nav : "en";
+}
+
+export function lang() {
+  return current;
+}
+
+export function addStrings(language, strings) {
+  Object.assign((dictionaries[language] ||= {}), strings);
+}
+
+export function t(key, params) {
+  let s = dictionaries[current][key] ?? dictionaries.en[key];
+  if (s === undefined) {
+    console.warn(`i18n: no string for ${key}`);
+    return key;
+  }
+  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
+  return s;
+}
+
+/** True if a string exists for `key` (in the current language or English). */
+export function has(key) {
+  return key in dictionaries[current] || key in dictionaries.en;
+}
+
+export function setLang(language) {
+  if (!LANGUAGES.includes(language) || language === current) return;
+  current = language;
+  try {
+    localStorage.setItem(STORAGE_KEY, language);
+  } catch {
+    // not persisted, still switched
+  }
+  applyTo(document);
+  for (const fn of listeners) fn(language);
+}
+
+/** Call `fn(lang)` after every language switch (re-render dynamic text there). */
+export function onLangChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function applyTo(root) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  }
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  for (const el of root.querySelectorAll("[data-lang]")) {
+    el.setAttribute("aria-pressed", String(el.dataset.lang === current));
+  }
+}
+
+const numberFormats = new Map();
+
+/** Locale-aware number with a fixed count of decimals. */
+export function num(value, decimals = 0) {
+  const key = `${current}:${decimals}`;
+  let f = numberFormats.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat(current, {
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
+      signDisplay: "negative", // no "-0" for values that round to zero
+    });
+    numberFormats.set(key, f);
+  }
+  return f.format(value);
+}
+
+export function time(unixSeconds) {
+  return new Date(unixSeconds * 1000).toLocaleTimeString(current, { hour12: false });
+}

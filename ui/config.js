@@ -1,0 +1,24 @@
+// Deployment settings of the console, read once at start-up. Edit this file (or have the web
+// server serve another one at /config.js) to change them for every user. For one page load,
+// query parameters override: `?tiles=URL_TEMPLATE` (or `?tiles=none` for a plain background).
+// The console loads nothing from the internet except the base-map tiles named here.
+export default {
+  tiles: {
+    // Any XYZ template works, e.g. a tile server on the unit's own network.
+    url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    attribution: "&copy; OpenStreetMap contributors",
+    maxZoom: 19,
+  },
+  // Where the map looks before any drone reports a position (the simulator's default home).
+  center: [41.311081, 69.240562],
+  zoom: 16,
+  // Points kept per drone trail (one is added when the drone moved at least trailMinMetres).
+  trailPoints: 400,
+  trailMinMetres: 1.0,
+  // Battery below this percentage colours a drone as "low" (the service's default threshold).
+  lowBatteryPct: 25,
+  // Telemetry updates per second per drone requested from /ws/telemetry.
+  wsRateHz: 5,
+  // Alerts recorded by the service this far back are shown when the console opens.
+  alertHistorySeconds: 900,
+};
