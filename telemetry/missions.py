@@ -13,6 +13,7 @@ ArduPilot specifics handled here:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -121,7 +122,28 @@ async def _transfer(
         )
         return list(await vehicle.blocking(fn2))
     except MissionRawError as e:
+        if e.result.name != "TIMEOUT":
+            await _await_mission_ack(vehicle, since, mission_type)
         raise _mission_error(vehicle, command, e, since, mission_type, upload) from None
+
+
+# MAVSDK reports a refused transfer from its own thread, while the MISSION_ACK that explains it
+# reaches vehicle.mission_acks through the ingest batch on the event loop, which on a busy
+# machine can come a few hundred milliseconds later (seen in CI). Wait that long for the reason.
+MISSION_ACK_GRACE_S = 1.0
+
+
+def _find_ack(vehicle: Vehicle, since: float, mission_type: int) -> tuple[float, int, int] | None:
+    return next(
+        (a for a in reversed(vehicle.mission_acks) if a[0] >= since and a[2] == mission_type),
+        None,
+    )
+
+
+async def _await_mission_ack(vehicle: Vehicle, since: float, mission_type: int) -> None:
+    deadline = time.monotonic() + MISSION_ACK_GRACE_S
+    while _find_ack(vehicle, since, mission_type) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _mission_error(
@@ -129,10 +151,7 @@ def _mission_error(
     upload: bool,
 ) -> Exception:
     result = e.result.name
-    ack = next(
-        (a for a in reversed(vehicle.mission_acks) if a[0] >= since and a[2] == mission_type),
-        None,
-    )
+    ack = _find_ack(vehicle, since, mission_type)
     what = "upload" if upload else "download"
     if ack is not None and ack[1] != 0:
         name = ap.MAV_MISSION_RESULT.get(ack[1], str(ack[1]))

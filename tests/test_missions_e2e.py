@@ -148,9 +148,12 @@ def test_restart_mid_flight_reattaches_and_loses_nothing(
         home = _state(c, 1)["home"]
         first = _incident(c, home, 150, 0, 5)
         second = _incident(c, home, 150, 300, 5)
+        # 150 s on station (15 s of wall time at speedup 10): the restart below must happen
+        # while the drone is still in the air, even when a busy machine makes the old service
+        # take several seconds to stop.
         plan = c.post("/api/missions/plan", json={
             "drones": [1], "incidents": [first, second], "altitude_m": 20,
-            "on_station": {"kind": "loiter", "seconds": 20}}).json()
+            "on_station": {"kind": "loiter", "seconds": 150}}).json()
         r = c.post(f"/api/missions/{plan['id']}/dispatch")
         assert r.status_code == 200 and r.json()["status"] == "active", r.text
         wait_until(lambda: c.get(f"/api/incidents/{first}").json()["status"] == "observed",

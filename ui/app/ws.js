@@ -17,6 +17,8 @@ export class TelemetrySocket {
     this._timer = null;
     this._countdown = null;
     this.framesReceived = 0;
+    /** Vehicle states received in update frames (benchmarks/bench_console.py reads it). */
+    this.vehiclesReceived = 0;
     this.snapshots = 0;
   }
 
@@ -101,6 +103,7 @@ export class TelemetrySocket {
         this.store.setConnection("open");
         break;
       case "update":
+        this.vehiclesReceived += (f.vehicles || []).length;
         this.store.update(f.vehicles || []);
         break;
       case "events":
