@@ -175,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.state.settings = settings
     app.state.metrics = metrics
     app.state.lifecycle = lifecycle
     app.include_router(observability_router)

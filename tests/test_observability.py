@@ -9,6 +9,7 @@ metrics token) against two simulated drones.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import time
@@ -27,9 +28,9 @@ import websockets  # noqa: E402
 from mission.app import create_app  # noqa: E402
 from mission.db import Database  # noqa: E402
 from mission.observability.health import Lifecycle, readiness  # noqa: E402
-from mission.observability.logs import JsonFormatter  # noqa: E402
+from mission.observability.logs import JsonFormatter, resolve_format  # noqa: E402
 from mission.observability.metrics import ServiceMetrics  # noqa: E402
-from mission.settings import Settings  # noqa: E402
+from mission.settings import Settings, load_settings  # noqa: E402
 from service_fixture import RunningService, ServiceFactory, wait_until  # noqa: E402
 from sitl_fleet import FleetFactory  # noqa: E402
 from telemetry.hub import TelemetryHub  # noqa: E402
@@ -98,6 +99,13 @@ async def test_app_without_its_lifespan_is_live_but_not_ready() -> None:
         assert r.json()["status"] == "not_ready"
     paths = set(app.openapi()["paths"])
     assert not paths & {"/healthz", "/readyz", "/metrics"}
+
+    guarded = create_app(Settings(ui_dir=None, metrics_token="t0ken-for-scrapes"))
+    transport = httpx.ASGITransport(app=guarded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as c:
+        assert (await c.get("/metrics")).status_code == 401
+        r = await c.get("/metrics", headers={"Authorization": "Bearer t0ken-for-scrapes"})
+        assert r.status_code == 200 and "nazorat_websocket_clients 0.0" in r.text
 
 
 def test_each_app_has_its_own_registry() -> None:
@@ -216,4 +224,14 @@ def test_metrics_are_public_without_a_token(service_factory: ServiceFactory) -> 
     assert time.monotonic() - t0 < 5
     assert value(samples, "nazorat_drones_known") == 0
     assert value(samples, "nazorat_missions", status="active") == 0
-    assert not svc.log_path.read_text().lstrip().startswith("{")
+    lines = svc.log_path.read_text().splitlines()
+    assert any("Application startup complete" in x for x in lines)
+    assert not any(x.startswith("{") for x in lines)
+
+
+def test_log_format_setting() -> None:
+    assert load_settings({}).log_format == "auto"
+    with pytest.raises(ValueError, match="NAZORAT_LOG_FORMAT"):
+        load_settings({"NAZORAT_LOG_FORMAT": "xml"})
+    assert resolve_format("auto", io.StringIO()) == "json"  # not a terminal
+    assert resolve_format("text", io.StringIO()) == "text"

@@ -7,7 +7,8 @@ Two kinds of metric:
 - read at scrape time by `FleetCollector`: drones known and connected, and the telemetry link's
   own counters (`FleetLink.stats()`: the telemetry layer counts, mission only reads), and
   missions by status from the database, cached for `mission_ttl_s` and queried in a worker
-  thread (`Database.run`) by `refresh()`, which the route awaits before rendering.
+  thread (`Database.run`) by `refresh()`, which the route awaits before rendering (bounded by
+  `query_timeout_s`; on failure the last counts stay).
 
 | metric | type | labels |
 |---|---|---|
@@ -110,7 +111,7 @@ class ServiceMetrics:
     `attach()` adds the scrape-time collector once the lifespan has the hub, link and
     database, `detach()` removes it at shutdown."""
 
-    def __init__(self, *, mission_ttl_s: float = 2.0) -> None:
+    def __init__(self, *, mission_ttl_s: float = 2.0, query_timeout_s: float = 2.0) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.command_duration = Histogram(
             "nazorat_command_duration_seconds",
@@ -122,6 +123,7 @@ class ServiceMetrics:
         self.http_requests = Counter("nazorat_http_requests", "HTTP requests answered",
                                      ["method", "route", "status"], registry=self.registry)
         self.mission_ttl_s = mission_ttl_s
+        self.query_timeout_s = query_timeout_s  # a locked database must not hang the scrape
         self.mission_counts: dict[str, int] | None = None
         self._missions_at = -float("inf")
         self._missions_lock = asyncio.Lock()
@@ -155,7 +157,11 @@ class ServiceMetrics:
             if time.monotonic() - self._missions_at < self.mission_ttl_s:
                 return  # a concurrent scrape refreshed it meanwhile
             try:
-                self.mission_counts = await db.run(_missions_by_status)
+                self.mission_counts = await asyncio.wait_for(
+                    db.run(_missions_by_status), self.query_timeout_s)
+            except TimeoutError:
+                log.warning("metrics: missions by status not read within %.1f s",
+                            self.query_timeout_s)
             except Exception as e:
                 log.warning("metrics: missions by status not read: %s: %s", type(e).__name__, e)
             self._missions_at = time.monotonic()

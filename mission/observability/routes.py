@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mission.deps import AppState
 from mission.observability.health import Lifecycle, readiness
 from mission.observability.metrics import CONTENT_TYPE, ServiceMetrics
+from mission.settings import Settings
 
 router = APIRouter(tags=["observability"], include_in_schema=False)
 
@@ -38,8 +39,9 @@ def app_lifecycle(request: Request) -> Lifecycle:
 
 async def metrics_token(request: Request) -> None:
     """With NAZORAT_METRICS_TOKEN set, the scraper must send it as a bearer token (401)."""
-    state = lifespan_state(request)
-    expected = state.settings.metrics_token if state is not None else ""
+    # From create_app, not the lifespan state: enforced even before startup has finished.
+    settings: Settings = request.app.state.settings
+    expected = settings.metrics_token
     if not expected:
         return
     header = request.headers.get("authorization", "")
