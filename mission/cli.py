@@ -129,7 +129,9 @@ def _announce_login(base: str, settings: Settings, user: str, password: str) -> 
 
 
 def serve(args: argparse.Namespace, settings: Settings,
-          log_config: dict[str, Any] | None = None) -> int:
+          log_config: dict[str, Any] | None) -> int:
+    """Run the service; `log_config` goes to uvicorn as is (None: uvicorn's loggers propagate
+    to the root handler that `logs.configure` set up)."""
     overrides: dict[str, object] = {}
     for name in ("host", "port"):
         if getattr(args, name) is not None:
