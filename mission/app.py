@@ -3,7 +3,8 @@ app, and its lifespan starts (and on shutdown stops, in reverse order) the datab
 telemetry hub, the fleet link with its stored drones, and the recorder.
 
 Every route requires a role (mission/deps.py; README "Users and roles") except the login, the
-public report intake, the Telegram webhook (its own secret), the liveness check and the static
+public report intake, the Telegram webhook (its own secret), the liveness check, the
+orchestrator's `/healthz` and `/readyz`, `/metrics` (its own optional token) and the static
 pages. Middleware limits request bodies and adds security headers; CORS only for
 NAZORAT_CORS_ORIGINS."""
 
@@ -48,6 +49,10 @@ from mission.missions.planner_pool import PlannerPool
 from mission.missions.routes import router as missions_router
 from mission.missions.service import MissionService
 from mission.missions.tracker import MissionTracker
+from mission.observability.health import Lifecycle
+from mission.observability.metrics import ServiceMetrics
+from mission.observability.routes import RequestMetrics
+from mission.observability.routes import router as observability_router
 from mission.ratelimit import RateLimiter
 from mission.recording.routes import router as recording_router
 from mission.recording.service import RecordingService
@@ -81,6 +86,8 @@ def link_config(settings: Settings) -> LinkConfig:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    metrics = ServiceMetrics()
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -119,21 +126,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await fleet.startup(drones)
             safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m)
             commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
-                                      safety=safety)
+                                      safety=safety, observe=metrics.observe_command)
             state = AppState(
                 settings=settings, db=db, hub=hub, link=link, fleet=fleet,
                 commands=commands, recording=recording, encoder=StateEncoder(),
                 missions=MissionService(db, hub, commands, tracker, planner,
                                         max_altitude_m=settings.max_altitude_m),
-                auth=auth, audit=AuditService(db),
+                auth=auth, audit=AuditService(db), metrics=metrics,
                 limits={
                     "intake": RateLimiter(60, 60.0),
                     "report": RateLimiter(max(1.0, settings.report_per_hour), 3600.0),
                     "telegram": RateLimiter(max(1.0, settings.telegram_per_hour), 3600.0),
                 },
             )
+            metrics.attach(hub=hub, link=link, db=db)
+            lifecycle.complete = True
             yield {"nazorat": state}
         finally:
+            lifecycle.complete = False
+            metrics.detach()
             for task in background:
                 task.cancel()
             for task in background:
@@ -163,6 +174,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"], max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.lifecycle = lifecycle
+    app.include_router(observability_router)
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(keys_router)

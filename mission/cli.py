@@ -8,6 +8,10 @@
   NAZORAT_ADMIN_PASSWORD is set, a simulated run makes an `admin` with a random password and
   prints it once to the terminal (not to the log; when stdout is not a terminal, it goes to
   data/initial-admin-password, readable by the owner only).
+- Logs: NAZORAT_LOG_FORMAT (json, text, or auto: text on a terminal, json otherwise;
+  mission/observability/logs.py). In json, uvicorn's error and access lines use the same
+  formatter. The announcements above are plain lines on standard output, the log is on
+  standard error.
 - `nazorat create-admin USERNAME [--reset]`: the first admin (or, with --reset, a new password
   for an existing user, who becomes an active admin). The password comes from
   NAZORAT_ADMIN_PASSWORD, else a prompt (twice), else one line of standard input.
@@ -24,6 +28,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -32,9 +37,10 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN, Role, UserCreate
 from mission.auth.passwords import generate_password
 from mission.auth.service import AuthService
 from mission.db import Database
+from mission.observability import logs
 from mission.settings import Settings, load_settings
 
-SECRET_VARIABLES = ("NAZORAT_ADMIN_PASSWORD", "NAZORAT_TELEGRAM_SECRET")
+SECRET_VARIABLES = ("NAZORAT_ADMIN_PASSWORD", "NAZORAT_TELEGRAM_SECRET", "NAZORAT_METRICS_TOKEN")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,7 +128,10 @@ def _announce_login(base: str, settings: Settings, user: str, password: str) -> 
           f"{path} (owner-readable only)", flush=True)
 
 
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+def serve(args: argparse.Namespace, settings: Settings,
+          log_config: dict[str, Any] | None) -> int:
+    """Run the service; `log_config` goes to uvicorn as is (None: uvicorn's loggers propagate
+    to the root handler that `logs.configure` set up)."""
     overrides: dict[str, object] = {}
     for name in ("host", "port"):
         if getattr(args, name) is not None:
@@ -158,7 +167,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
               f"NAME`)", flush=True)
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
-        log_level=args.log_level.lower(), ws_per_message_deflate=False,
+        log_level=args.log_level.lower(), log_config=log_config, ws_per_message_deflate=False,
         ws_max_size=max(65_536, settings.ws_max_message_bytes),
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
@@ -168,20 +177,19 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "info").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(args, "log_level", "info")
     try:
         settings = load_settings()
     except ValueError as e:
+        logging.basicConfig(level=level.upper(), format=logs.TEXT_FORMAT)
         print(f"nazorat: {e}", file=sys.stderr)
         return 2
+    log_config = logs.configure(logs.resolve_format(settings.log_format), level)
     if args.command == "create-admin":
         return create_admin(args, settings)
     for name in SECRET_VARIABLES:  # read once; not passed on to anything this process starts
         os.environ.pop(name, None)
-    return serve(args, settings)
+    return serve(args, settings, log_config)
 
 
 if __name__ == "__main__":

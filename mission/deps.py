@@ -29,6 +29,7 @@ from mission.db import Database
 from mission.fleet.commands import CommandService
 from mission.fleet.service import FleetService
 from mission.missions.service import MissionService
+from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
 from mission.recording.service import RecordingService
 from mission.settings import Settings
@@ -56,6 +57,7 @@ class AppState:
     missions: MissionService
     auth: AuthService
     audit: AuditService
+    metrics: ServiceMetrics
     limits: dict[str, RateLimiter] = field(default_factory=dict)
 
 

@@ -34,9 +34,11 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_BODY_BYTES | 1048576 | largest body of any other API request (imports: 20 MiB) |
 | NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
+| NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
+| NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 
-Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, DATABASE_URL) come only from the
-environment, are left out of `repr(Settings)` and are never logged.
+Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL)
+come only from the environment, are left out of `repr(Settings)` and are never logged.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "NAZORAT_"
+LOG_FORMATS = ("auto", "json", "text")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,13 @@ class Settings:
     max_body_bytes: int = 1_048_576
     ws_max_message_bytes: int = 4096
     max_altitude_m: float = 120.0
+    metrics_token: str = field(default="", repr=False)
+    log_format: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"NAZORAT_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, "
+                             f"not {self.log_format!r}")
 
     @property
     def effective_database_url(self) -> str:

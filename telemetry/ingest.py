@@ -52,6 +52,8 @@ class Ingest:
         self.dropped_events = 0
         self.received = 0
         self.batches = 0
+        # per vehicle id; kept after a vehicle is removed so counters never go backwards
+        self.received_by_vehicle: dict[int, int] = {}
 
     def offer(self, vehicle: Vehicle, msg: MavlinkMessage) -> None:
         """Called on MAVSDK's thread for every subscribed message: store, maybe wake the loop."""
@@ -60,6 +62,8 @@ class Ingest:
             if self._closed:
                 return
             self.received += 1
+            vid = vehicle.vehicle_id
+            self.received_by_vehicle[vid] = self.received_by_vehicle.get(vid, 0) + 1
             if name in EVENT_MESSAGES:
                 if len(self._events) == self._events.maxlen:
                     self.dropped_events += 1
@@ -71,6 +75,11 @@ class Ingest:
             self._scheduled = True
         with contextlib.suppress(RuntimeError):  # loop closed during shutdown
             self._loop.call_soon_threadsafe(self._drain)
+
+    def received_per_vehicle(self) -> dict[int, int]:
+        """Messages received per vehicle id (a copy, taken under the producer's lock)."""
+        with self._lock:
+            return dict(self.received_by_vehicle)
 
     def close(self) -> None:
         with self._lock:

@@ -451,11 +451,16 @@ class FleetLink:
     # -- stats ----------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
+        """Counters since `start()` (monotonic while the link runs; they restart at zero with a
+        new link): MAVLink messages received in total and per vehicle id (removed vehicles
+        keep their count), ingest batches, event messages dropped. Read on the event loop;
+        cheap enough to call at every metrics scrape."""
         ing = self._ingest
         return {
             "vehicles": len(self._vehicles),
             "connections": len(self._connections),
             "messages_received": ing.received if ing else 0,
+            "messages_by_vehicle": ing.received_per_vehicle() if ing else {},
             "ingest_batches": ing.batches if ing else 0,
             "ingest_dropped_events": ing.dropped_events if ing else 0,
         }

@@ -35,6 +35,8 @@ pytestmark = pytest.mark.timeout(120)
 PUBLIC = {
     ("POST", "/api/auth/login"), ("POST", "/api/intake/report"),
     ("POST", "/api/intake/telegram"), ("GET", "/api/health"), ("GET", "/report"),
+    # orchestrator and Prometheus (mission/observability/routes.py; /metrics: optional token)
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
 }
 USERS = {"admin", "operator", "commander"}
 ANY_USER_WRITES = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}

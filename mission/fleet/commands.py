@@ -4,12 +4,15 @@
 safety interlocks (mission.safety: altitude ceiling, no-fly zones), runs it on the fleet link
 under an overall time bound, records the attempt (who, what, when, parameters, outcome, the
 autopilot's reason) in the command record and the audit log (one transaction), and returns or
-raises the link's typed result. Routes only map that to HTTP.
+raises the link's typed result. Routes only map that to HTTP. Each recorded attempt is also
+handed to the optional `observe` callable (metrics: command latency by name and outcome).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -108,7 +111,11 @@ class GeofenceParams(Params):
     circles: list[CircleIn] = Field(default_factory=list, max_length=20)
 
 
+log = logging.getLogger(__name__)
+
 Runner = Callable[[Vehicle, Any], Awaitable[CommandResult]]
+# (command name, outcome, seconds from request to result); must not block or raise.
+CommandObserver = Callable[[str, str, float], None]
 
 
 async def _upload_mission(v: Vehicle, p: UploadMissionParams) -> CommandResult:
@@ -164,11 +171,13 @@ def _field_errors(e: ValidationError) -> list[dict[str, str]]:
 
 class CommandService:
     def __init__(self, db: Database, link: FleetLink, *, timeout_s: float = 60.0,
-                 safety: SafetyLimits | None = None) -> None:
+                 safety: SafetyLimits | None = None,
+                 observe: CommandObserver | None = None) -> None:
         self.db = db
         self.link = link
         self.timeout_s = timeout_s
         self.safety = safety
+        self.observe = observe
 
     async def execute(
         self, drone_id: int, name: str, body: Any, *, actor: str, mission_id: int | None = None,
@@ -181,21 +190,21 @@ class CommandService:
             raise UnknownCommand(f"unknown command {name!r}; one of {', '.join(COMMANDS)}")
         vehicle = self.link.get(drone_id)  # UnknownVehicle -> 404 before anything is recorded
         model, runner = COMMANDS[name]
-        requested = utcnow()
+        requested, started = utcnow(), time.monotonic()
         raw_params = body if isinstance(body, dict) else {"(body)": body}
         try:
             params = model.model_validate({} if body is None else body)
         except ValidationError as e:
             errors = _field_errors(e)
             await self._record(drone_id, name, actor, raw_params, requested, "invalid",
-                               {"errors": errors}, mission_id)
+                               {"errors": errors}, mission_id, started)
             raise InvalidParameters(name, errors) from None
         if self.safety is not None:
             try:
                 await self.safety.check(drone_id, name, params)
             except SafetyRefused as e:
                 await self._record(drone_id, name, actor, raw_params, requested, "refused",
-                                   e.to_dict(), mission_id)
+                                   e.to_dict(), mission_id, started)
                 raise
         cmd.begin(vehicle)
         try:
@@ -203,35 +212,42 @@ class CommandService:
         except TimeoutError:
             err: CommandError = CommandTimeout(name, f"no result within {self.timeout_s:.0f} s")
             await self._record(drone_id, name, actor, raw_params, requested, err.outcome.value,
-                               err.to_dict(), mission_id)
+                               err.to_dict(), mission_id, started)
             raise err from None
         except CommandError as e:
             e.command = name
             await self._record(drone_id, name, actor, raw_params, requested, e.outcome.value,
-                               e.to_dict(), mission_id)
+                               e.to_dict(), mission_id, started)
             raise
         except ValueError as e:
             errors = [{"field": str(e).split(":", 1)[0], "message": str(e)}]
             await self._record(drone_id, name, actor, raw_params, requested, "invalid",
-                               {"errors": errors}, mission_id)
+                               {"errors": errors}, mission_id, started)
             raise InvalidParameters(name, errors) from None
         except BaseException as e:
             # cancelled (client gone, shutdown) or a bug: the attempt is still on record
             await asyncio.shield(self._record(
                 drone_id, name, actor, raw_params, requested, "failed",
-                {"message": f"{type(e).__name__}: {e}"[:500]}, mission_id))
+                {"message": f"{type(e).__name__}: {e}"[:500]}, mission_id, started))
             raise
         result = CommandResult(name, result.detail, result.outcome)
         await self._record(drone_id, name, actor, raw_params, requested, result.outcome.value,
-                           result.to_dict(), mission_id)
+                           result.to_dict(), mission_id, started)
         return result
 
     async def _record(
         self, drone_id: int, name: str, actor: str, params: dict[str, Any],
         requested: datetime, outcome: str, result: dict[str, Any],
-        mission_id: int | None = None,
+        mission_id: int | None = None, started: float | None = None,
     ) -> None:
         finished = utcnow()
+        seconds = (time.monotonic() - started if started is not None
+                   else (finished - requested).total_seconds())
+        if self.observe is not None:
+            self.observe(name, outcome, seconds)
+        log.info("command %s to drone %s: %s in %.3f s", name, drone_id, outcome, seconds,
+                 extra={"drone_id": drone_id, "command": name, "outcome": outcome,
+                        "duration_s": round(seconds, 3), "mission_id": mission_id})
         rec = CommandRecord(
             drone_id=drone_id, name=name, actor=actor, params=params, requested_at=requested,
             finished_at=finished, outcome=outcome, result=result,

@@ -111,7 +111,8 @@ async def telemetry_ws(ws: WebSocket) -> None:
         asyncio.create_task(_watch(ws, app, token, via), name="ws-auth-watch"),
     ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        with app.metrics.ws_clients.track_inprogress():
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()

@@ -1,0 +1,1 @@
+"""Health checks, Prometheus metrics and structured logs (issue 7, "Observability")."""
