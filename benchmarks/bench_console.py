@@ -97,9 +97,11 @@ def measure(browser: Any, count: int, window: float) -> Row:
         page = ctx.new_page()
         page.goto(f"http://127.0.0.1:{svc.port}/", wait_until="domcontentloaded")
         page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        # a function, not an expression: the console's CSP forbids eval, which Playwright uses
+        # for expression predicates
         page.wait_for_function(
-            f"document.querySelectorAll('.fleet-table tbody tr').length >= {count}",
-            timeout=60_000)
+            "n => document.querySelectorAll('.fleet-table tbody tr').length >= n",
+            arg=count, timeout=120_000)
         time.sleep(2.0)  # past the first snapshot's rendering
         cdp = ctx.new_cdp_session(page)
         cdp.send("Performance.enable")
