@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 pytest.register_assert_rewrite("service_fixture")
 
-from service_fixture import ServiceFactory, wait_until  # noqa: E402
+from service_fixture import RunningService, ServiceFactory, wait_until  # noqa: E402
 from sitl_fleet import FleetFactory  # noqa: E402
 from test_missions_e2e import _finished, _offset, _ready, _state  # noqa: E402
 
@@ -43,15 +46,24 @@ def qgc_plan(home: dict[str, float], points: list[tuple[float, float]], alt: flo
     })
 
 
-def test_imported_qgc_plan_dispatches_and_completes(
+@contextmanager
+def one_ready_drone(
     sim_fleet: FleetFactory, service_factory: ServiceFactory
-) -> None:
+) -> Iterator[tuple[RunningService, httpx.Client, dict[str, str], dict[str, float]]]:
+    """The service with one simulated copter, ready to fly: (service, admin client, operator
+    headers, the drone's home)."""
     fleet = sim_fleet(count=1, speedup=10.0, ekf_delay=1.0)
     svc = service_factory(drones=[fleet.mavsdk_url(0)])
     operator = svc.auth_headers("operator", "op-import")
     with svc.client(timeout=60) as c:
         wait_until(functools.partial(_ready, c, 1), 20, what="drone ready")
-        home = _state(c, 1)["home"]
+        yield svc, c, operator, _state(c, 1)["home"]
+
+
+def test_imported_qgc_plan_dispatches_and_completes(
+    sim_fleet: FleetFactory, service_factory: ServiceFactory
+) -> None:
+    with one_ready_drone(sim_fleet, service_factory) as (svc, c, operator, home):
         a, b = _offset(home, 120, 0), _offset(home, 120, 90)
         text = qgc_plan(home, [a, b], 30.0)
 
@@ -84,12 +96,7 @@ def test_imported_qgc_plan_dispatches_and_completes(
 def test_bad_imports_are_refused_naming_the_problem(
     sim_fleet: FleetFactory, service_factory: ServiceFactory
 ) -> None:
-    fleet = sim_fleet(count=1, speedup=10.0, ekf_delay=1.0)
-    svc = service_factory(drones=[fleet.mavsdk_url(0)])
-    operator = svc.auth_headers("operator", "op-import")
-    with svc.client(timeout=60) as c:
-        wait_until(functools.partial(_ready, c, 1), 20, what="drone ready")
-        home = _state(c, 1)["home"]
+    with one_ready_drone(sim_fleet, service_factory) as (svc, c, operator, home):
         good = qgc_plan(home, [_offset(home, 50, 0)], 30.0)
 
         def post(body: str, fmt: str = "plan", drone: int = 1, **headers: str) -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 
 from mission.incidents.domain import check_reported_at
 from mission.incidents.models import IncidentImport, IncidentWithContact
-from mission.zones.geo import InvalidInput, InvalidRows, check_lon_lat, field_errors
+from mission.zones.geo import InvalidInput, InvalidRows, check_lon_lat, feature_list, field_errors
 
 MAX_IMPORT_ROWS = 10_000
 
@@ -187,24 +186,7 @@ def _check_columns(header: Sequence[str]) -> None:
 
 def parse_geojson(data: bytes | Any, now: datetime) -> list[IncidentImport]:
     """Validate a GeoJSON FeatureCollection of Point features (bytes or parsed JSON)."""
-    if isinstance(data, bytes | bytearray):
-        try:
-            doc = json.loads(data)
-        except ValueError as e:
-            raise InvalidInput("(body)", f"body is not JSON: {e}", error="invalid_json") from None
-    else:
-        doc = data
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-        raise InvalidInput("type", f"expected a GeoJSON FeatureCollection, got {got!r}",
-                           error="invalid_geojson")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise InvalidInput("features", "a FeatureCollection needs a 'features' list",
-                           error="invalid_geojson")
-    if len(features) > MAX_IMPORT_ROWS:
-        raise InvalidInput("features", f"more than {MAX_IMPORT_ROWS} features; split the file",
-                           error="too_large")
+    features = feature_list(data, MAX_IMPORT_ROWS, "; split the file")
     errors: list[dict[str, Any]] = []
     items: list[IncidentImport] = []
     for row, feat in enumerate(features, 1):

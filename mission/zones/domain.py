@@ -10,7 +10,6 @@ number, `field`, `message`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from shapely.geometry import Polygon
 
-from mission.zones.geo import InvalidInput, InvalidRows, field_errors
+from mission.zones.geo import InvalidInput, InvalidRows, feature_list, field_errors
 from mission.zones.geometry import to_shape, validate_polygon
 from mission.zones.models import ZoneCreate, ZoneKind, ZonePublic, ZoneUpdate
 
@@ -68,24 +67,7 @@ def to_feature_collection(zones: Iterable[ZonePublic]) -> dict[str, Any]:
 
 def parse_feature_collection(data: bytes | Any) -> list[ZoneCreate]:
     """Validated zones from a FeatureCollection; InvalidInput (document) / InvalidRows."""
-    if isinstance(data, bytes | bytearray):
-        try:
-            doc = json.loads(data)
-        except ValueError as e:
-            raise InvalidInput("(body)", f"body is not JSON: {e}", error="invalid_json") from None
-    else:
-        doc = data
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-        raise InvalidInput("type", f"expected a GeoJSON FeatureCollection, got {got!r}",
-                           error="invalid_geojson")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise InvalidInput("features", "a FeatureCollection needs a 'features' list",
-                           error="invalid_geojson")
-    if len(features) > MAX_IMPORT_FEATURES:
-        raise InvalidInput("features", f"more than {MAX_IMPORT_FEATURES} features",
-                           error="too_large")
+    features = feature_list(data, MAX_IMPORT_FEATURES)
     errors: list[dict[str, Any]] = []
     zones: list[ZoneCreate] = []
     for row, feat in enumerate(features, 1):

@@ -10,6 +10,7 @@ arguments (`lat=`, `lon=`) everywhere else, so the two can never be confused sil
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,30 @@ class InvalidRows(ValueError):
         super().__init__(f"{rows} of {total} rows invalid; nothing imported")
         self.errors = errors
         self.total = total
+
+
+def feature_list(data: bytes | Any, max_features: int, hint: str = "") -> list[Any]:
+    """The `features` of a GeoJSON FeatureCollection given as bytes or parsed JSON, or
+    InvalidInput naming what is wrong with the document itself (rows are checked by the caller)."""
+    if isinstance(data, bytes | bytearray):
+        try:
+            doc = json.loads(data)
+        except ValueError as e:
+            raise InvalidInput("(body)", f"body is not JSON: {e}", error="invalid_json") from None
+    else:
+        doc = data
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        raise InvalidInput("type", f"expected a GeoJSON FeatureCollection, got {got!r}",
+                           error="invalid_geojson")
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise InvalidInput("features", "a FeatureCollection needs a 'features' list",
+                           error="invalid_geojson")
+    if len(features) > max_features:
+        raise InvalidInput("features", f"more than {max_features} features{hint}",
+                           error="too_large")
+    return features
 
 
 def field_errors(e: ValidationError, prefix: str = "") -> list[dict[str, str]]:
