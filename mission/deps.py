@@ -32,6 +32,7 @@ from mission.missions.service import MissionService
 from mission.ratelimit import RateLimiter
 from mission.recording.service import RecordingService
 from mission.settings import Settings
+from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
 from telemetry.stream import StateEncoder
@@ -57,6 +58,7 @@ class AppState:
     auth: AuthService
     audit: AuditService
     limits: dict[str, RateLimiter] = field(default_factory=dict)
+    bus: BusNode | None = None
 
 
 def get_app_state(conn: HTTPConnection) -> AppState:

@@ -34,9 +34,14 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_BODY_BYTES | 1048576 | largest body of any other API request (imports: 20 MiB) |
 | NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
+| NAZORAT_BUS_URL | (none) | `redis://host:6379/0`: the bus between processes; unset: none |
+| NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
+| NAZORAT_BUS_OWNER_TTL_S | 3 | a vehicle not announced this long has no owner (lost) |
+| NAZORAT_LINK_MODE | inprocess | `workers`: only `nazorat link-worker`s link drones (bus needed) |
+| NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
 
-Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, DATABASE_URL) come only from the
-environment, are left out of `repr(Settings)` and are never logged.
+Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, DATABASE_URL, NAZORAT_BUS_URL) come
+only from the environment, are left out of `repr(Settings)` and are never logged.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "NAZORAT_"
+LINK_MODES = ("inprocess", "workers")
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,11 @@ class Settings:
     max_body_bytes: int = 1_048_576
     ws_max_message_bytes: int = 4096
     max_altitude_m: float = 120.0
+    bus_url: str = field(default="", repr=False)
+    bus_prefix: str = "nazorat"
+    bus_owner_ttl_s: float = 3.0
+    link_mode: str = "inprocess"
+    shard: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -136,7 +147,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if default_ui.is_dir():
             values["ui_dir"] = default_ui
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.link_mode not in LINK_MODES:
+        raise ValueError(f"NAZORAT_LINK_MODE: one of {', '.join(LINK_MODES)}, "
+                         f"not {settings.link_mode!r}")
+    if settings.link_mode == "workers" and not settings.bus_url:
+        raise ValueError("NAZORAT_LINK_MODE=workers needs NAZORAT_BUS_URL (the workers' bus)")
+    return settings
 
 
 def _convert(key: str, name: str, raw: str) -> Any:
