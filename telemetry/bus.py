@@ -262,15 +262,15 @@ class BusNode:
         self.mirrored += 1
 
     def _on_vehicle_message(self, channel: str, data: str) -> None:
-        kind = channel.rsplit(":", 1)[-1]
+        _, vid_text, kind = channel.rsplit(":", 2)
+        vid = int(vid_text)
+        if self._hub is None or self.owns(vid):
+            return  # our own publications come back too: skip them before parsing
         msg = json.loads(data)
         if kind == "s":
             self._on_state(msg)
             return
-        if self._hub is None or msg.get("o") == self.node:
-            return
-        vid = int(channel.split(":")[-2])
-        if self.owns(vid):
+        if msg.get("o") == self.node:
             return
         if kind == "e":
             self._hub.publish_event(codec.event_from_wire(msg["e"]))

@@ -74,14 +74,44 @@ def _state(c: httpx.Client, drone_id: int) -> dict[str, Any]:
     return state or {}
 
 
-async def _ws_frames(url: str, seconds: float) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
+async def _ws_timed(url: str, seconds: float) -> list[tuple[float, dict[str, Any]]]:
+    """Frames of one WebSocket for `seconds`, each with its arrival time (monotonic)."""
+    frames: list[tuple[float, dict[str, Any]]] = []
     async with websockets.connect(url) as ws:
         deadline = time.monotonic() + seconds
         with contextlib.suppress(TimeoutError):
             while (left := deadline - time.monotonic()) > 0:
-                frames.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
+                raw = await asyncio.wait_for(ws.recv(), left)
+                frames.append((time.monotonic(), json.loads(raw)))
     return frames
+
+
+async def _ws_frames(url: str, seconds: float) -> list[dict[str, Any]]:
+    return [f for _, f in await _ws_timed(url, seconds)]
+
+
+def _arrivals(frames: list[tuple[float, dict[str, Any]]]) -> dict[tuple[int, int], float]:
+    """(vehicle, position sample time_boot_ms) -> when that sample first arrived."""
+    out: dict[tuple[int, int], float] = {}
+    for t, f in frames:
+        for v in f.get("vehicles", ()):
+            if v["tb"] is not None:
+                out.setdefault((v["id"], v["tb"]), t)
+    return out
+
+
+async def _both(a_url: str, b_url: str, seconds: float
+                ) -> tuple[list[tuple[float, dict[str, Any]]], list[tuple[float, dict[str, Any]]]]:
+    return await asyncio.gather(_ws_timed(a_url, seconds), _ws_timed(b_url, seconds))
+
+
+async def _command_while_watching(
+    url: str, http: httpx.Client, path: str, body: dict[str, Any], seconds: float
+) -> tuple[httpx.Response, list[dict[str, Any]]]:
+    watch = asyncio.create_task(_ws_frames(url, seconds))
+    await asyncio.sleep(0.5)
+    r = await asyncio.to_thread(http.post, path, json=body)
+    return r, await watch
 
 
 def test_two_replicas_share_telemetry_and_commands(
@@ -99,18 +129,34 @@ def test_two_replicas_share_telemetry_and_commands(
                                for i in ids), 20, what="A's drones up with positions on B")
         health = cb.get("/api/health").json()
         assert health["link"]["vehicles"] == 0 and health["bus"]["remote_vehicles"] == 2
-        frames = asyncio.run(_ws_frames(b.ws_url("rate=5"), 2.5))
-        snap = frames[0]
+        on_a, on_b = asyncio.run(_both(a.ws_url("rate=50"), b.ws_url("rate=50"), 3.0))
+        snap = on_b[0][1]
         assert snap["type"] == "snapshot" and {v["id"] for v in snap["vehicles"]} == {1, 2}
-        updates = [v for f in frames if f["type"] == "update" for v in f["vehicles"]]
-        times = sorted({v["tb"] for v in updates if v["id"] == 1 and v["tb"] is not None})
-        assert len(times) >= 5, f"drone 1 position updates on B: {len(times)}"
+        # the same position samples reach B's clients, a few ms after A's
+        arr_a, arr_b = _arrivals(on_a[1:]), _arrivals(on_b[1:])
+        common = sorted(set(arr_a) & set(arr_b))
+        assert len(common) >= 20 and len(common) >= 0.8 * len(arr_a), (len(common), len(arr_a))
+        lag = sorted(arr_b[k] - arr_a[k] for k in common)
+        p50, p95 = lag[len(lag) // 2], lag[int(len(lag) * 0.95)]
+        print(f"position samples on A {len(arr_a)}, on B {len(arr_b)}, common {len(common)}; "
+              f"B later than A by p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
+        assert p50 < 0.1, f"bus adds {p50 * 1000:.0f} ms (p50)"
 
-        # (b) a command through B runs on A's link and returns A's result
-        t0 = time.monotonic()
-        r = cb.post("/api/drones/1/commands/set_mode", json={"mode": "GUIDED"})
+        # (b) a command through B runs on A's link and returns A's result; the mode change
+        # event reaches B's clients and is recorded once (by A, which links the drone)
+        r, frames = asyncio.run(_command_while_watching(
+            b.ws_url(), cb, "/api/drones/1/commands/set_mode", {"mode": "GUIDED"}, 2.5))
         assert r.status_code == 200 and r.json()["mode"] == "GUIDED", r.text
-        print(f"set_mode through B: {time.monotonic() - t0:.3f} s")
+        print(f"set_mode through B (HTTP round trip): {r.elapsed.total_seconds():.3f} s")
+        events = [e for f in frames if f["type"] == "events" for e in f["events"]]
+        assert any(e["kind"] == "mode_changed" and e["id"] == 1 for e in events), events
+        def recorded() -> list[dict[str, Any]]:
+            return [e for e in cb.get("/api/events", params={"drone_id": 1}).json()
+                    if e["kind"] == "mode_changed" and e["data"].get("new") == "GUIDED"]
+
+        wait_until(recorded, 5, what="the mode change recorded")
+        time.sleep(1.5)  # both recorders have flushed by now (interval 0.5 s)
+        assert len(recorded()) == 1, recorded()
         wait_until(lambda: _state(ca, 1).get("mode") == "GUIDED", 5, what="mode on A")
         wait_until(lambda: _state(cb, 1).get("mode") == "GUIDED", 5, what="mode seen on B")
         r = cb.post("/api/drones/2/commands/takeoff", json={"alt": 10})
@@ -147,7 +193,7 @@ def test_link_worker_serves_a_service_in_workers_mode(
     sim_fleet: FleetFactory, service_factory: ServiceFactory, bus_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    fleet = sim_fleet(count=1, speedup=5.0, ekf_delay=1.0)
+    fleet = sim_fleet(count=2, speedup=5.0, ekf_delay=1.0)
     svc = service_factory(env={**bus_env, "NAZORAT_LINK_MODE": "workers"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
     env.update(bus_env)
@@ -176,6 +222,19 @@ def test_link_worker_serves_a_service_in_workers_mode(
             assert state["sysid"] == fleet.sysid(0)
             hist = c.get("/api/drones/1/commands").json()
             assert [(h["name"], h["outcome"]) for h in hist] == [("set_mode", "accepted")]
+            # a drone added through the service is only stored there; the worker of its shard
+            # follows the database and links it
+            r = c.post("/api/drones", json={"url": fleet.mavsdk_url(1), "shard": "w1"})
+            assert r.status_code == 201 and r.json()["state"] is None, r.text
+            new_id = r.json()["id"]
+            wait_until(lambda: _state(c, new_id).get("link") == "up", 15,
+                       what=f"added drone linked by the worker\n{log_path.read_text()}")
+            assert c.get(f"/api/drones/{new_id}").json()["sysid"] == fleet.sysid(1)
+            # and deleted through the service: the worker unlinks it, the service forgets it
+            assert c.delete(f"/api/drones/{new_id}").status_code == 204
+            wait_until(lambda: new_id not in {v["id"] for v in asyncio.run(
+                _ws_frames(svc.ws_url(), 0.3))[0]["vehicles"]}, 10, interval_s=0.5,
+                what="deleted drone gone from the service's hub")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGTERM)
