@@ -216,9 +216,10 @@ class BusNode:
                 for v in vehicles:
                     pipe.set(self.key("owner", v.vehicle_id), self.node, px=ttl_ms,
                              nx=not v.attached)
-                    pipe.set(self.key("last", v.vehicle_id),
-                             codec.dumps({"o": self.node, "s": codec.state_to_wire(v.state)}),
-                             px=ttl_ms * 10)
+                    if v.attached:
+                        pipe.set(self.key("last", v.vehicle_id), codec.dumps(
+                            {"o": self.node, "s": codec.state_to_wire(v.state)}),
+                            px=ttl_ms * 10)
                 await pipe.execute()
                 now = {v.vehicle_id for v in vehicles}
                 if held - now:
