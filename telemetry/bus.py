@@ -111,7 +111,8 @@ class BusNode:
 
     async def start(self) -> None:
         self._redis = aioredis.from_url(self.url, decode_responses=True,
-                                        socket_connect_timeout=3.0, health_check_interval=10)
+                                        socket_connect_timeout=3.0, health_check_interval=10,
+                                        client_name=f"nazorat-{self.node}")
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.key("reply", self.node))

@@ -164,3 +164,31 @@ async def test_request_reply_typed_results_and_failures(nodes: tuple[BusNode, Bu
     # and after close() released ownership, a new command is refused at once
     with pytest.raises(OwnerGone):
         await client.request(5, "set_mode", {"mode": "GUIDED"}, 5.0)
+
+
+async def test_subscriber_connection_killed_is_reestablished(
+    nodes: tuple[BusNode, BusNode],
+) -> None:
+    """Redis dropping this node's connections (restart, failover, idle kill): subscriptions come
+    back by themselves and commands work again."""
+    owner, client = nodes
+
+    async def handler(vid: int, name: str, params: dict[str, Any]) -> CommandResult:
+        return CommandResult(name)
+
+    await owner.serve_link(_FakeLink(5), handler)  # type: ignore[arg-type]
+    await _wait_owner(client, 5)
+    assert (await client.request(5, "land", {}, 5.0)).command == "land"
+    killed = 0
+    for c in await client.redis.client_list():
+        if c.get("name") in ("nazorat-owner", "nazorat-client"):
+            killed += await client.redis.client_kill_filter(_id=c["id"])
+    assert killed >= 2
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert (await client.request(5, "land", {}, 2.0)).command == "land"
+            break
+        except (OwnerGone, CommandTimeout, CommandFailed):
+            assert time.monotonic() < deadline, "commands did not recover"
+            await asyncio.sleep(0.2)
