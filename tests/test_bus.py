@@ -127,6 +127,9 @@ def test_two_replicas_share_telemetry_and_commands(
         # (a) B links nothing itself, yet shows A's drones live
         wait_until(lambda: all(_state(cb, i).get("position") and _state(cb, i)["link"] == "up"
                                for i in ids), 20, what="A's drones up with positions on B")
+        # B cannot register a second drone on a URL A links (its own link could not tell)
+        r = cb.post("/api/drones", json={"url": fleet.mavsdk_url(0)})
+        assert r.status_code == 409 and r.json()["detail"]["field"] == "url", r.text
         health = cb.get("/api/health").json()
         assert health["link"]["vehicles"] == 0 and health["bus"]["remote_vehicles"] == 2
         on_a, on_b = asyncio.run(_both(a.ws_url("rate=50"), b.ws_url("rate=50"), 3.0))

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from mission.db import Database
 from mission.fleet.models import Drone, DroneCreate, DronePublic
-from telemetry.errors import FleetError, UnknownVehicle
+from telemetry.errors import DuplicateUrl, FleetError, UnknownVehicle
 from telemetry.link import FleetLink
 from telemetry.urls import InvalidUrl, parse_url
 
@@ -120,6 +120,15 @@ class FleetService:
         except InvalidUrl as e:
             raise FleetError(str(e), field="url") from None
         shard = self.shard if data.shard is None else data.shard
+        if self.sharded:
+            # Another process may link a drone with this URL: its link cannot see this one's
+            # refusal, so the shared database is where a duplicate is caught.
+            other = await self.db.run(lambda s: s.exec(
+                select(Drone).where(Drone.url == url, col(Drone.discovered).is_(False))
+            ).first())
+            if other is not None:
+                raise DuplicateUrl(f"{url} is already used by drone {other.id} (shard "
+                                   f"{other.shard!r})", field="url")
         drone = Drone(name=data.name, url=url, sysid=data.sysid, shard=shard)
         drone = await self.db.run(lambda s: _insert(s, drone))
         assert drone.id is not None
