@@ -238,6 +238,20 @@ def test_link_worker_serves_a_service_in_workers_mode(
             wait_until(lambda: new_id not in {v["id"] for v in asyncio.run(
                 _ws_frames(svc.ws_url(), 0.3))[0]["vehicles"]}, 10, interval_s=0.5,
                 what="deleted drone gone from the service's hub")
+            # a stored drone that no process links: refused with the reason, not "no drone"
+            r = c.post("/api/drones", json={"url": fleet.mavsdk_url(1), "shard": "nobody"})
+            assert r.status_code == 201, r.text
+            r = c.post(f"/api/drones/{r.json()['id']}/commands/arm")
+            assert r.status_code == 503 and "no live process" in r.json()["message"], r.text
+            # the worker stops cleanly: it gives up ownership at once, so the service shows the
+            # drone lost within a second or two and refuses commands to it at once
+            os.killpg(worker.pid, signal.SIGTERM)
+            assert worker.wait(timeout=15) == 0, log_path.read_text()
+            t0 = time.monotonic()
+            wait_until(lambda: _state(c, 1).get("link") == "lost", 5, what="lost after stop")
+            print(f"worker stopped: drone shown lost after {time.monotonic() - t0:.2f} s")
+            r = c.post("/api/drones/1/commands/set_mode", json={"mode": "LOITER"})
+            assert r.status_code == 503, r.text
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGTERM)

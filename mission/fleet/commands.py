@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from mission.audit import service as audit
 from mission.db import Database
-from mission.fleet.models import CommandRecord, CommandRecordPublic, utcnow
+from mission.fleet.models import CommandRecord, CommandRecordPublic, Drone, utcnow
 from mission.safety import SafetyLimits, SafetyRefused
 from telemetry import ardupilot as ap
 from telemetry import commands as cmd
@@ -217,13 +217,17 @@ class CommandService:
         self.safety = safety
         self.remote = remote
 
-    def _local(self, drone_id: int) -> Vehicle | None:
-        """The drone's vehicle on this process's link; None if another process links it;
-        UnknownVehicle if nobody does."""
+    async def _local(self, drone_id: int) -> Vehicle | None:
+        """The drone's vehicle on this process's link; None if it is for another process (one
+        links it, or it is a stored drone that no live process links: the bus then refuses it
+        with a clear reason); UnknownVehicle if there is no such drone."""
         try:
             return self.link.get(drone_id)
         except UnknownVehicle:
-            if self.remote is not None and self.remote.knows(drone_id):
+            if self.remote is not None and (
+                self.remote.knows(drone_id)
+                or await self.db.run(lambda s: s.get(Drone, drone_id)) is not None
+            ):
                 return None
             raise
 
@@ -236,7 +240,7 @@ class CommandService:
 
         if name not in COMMANDS:
             raise UnknownCommand(f"unknown command {name!r}; one of {', '.join(COMMANDS)}")
-        vehicle = self._local(drone_id)  # UnknownVehicle -> 404 before anything is recorded
+        vehicle = await self._local(drone_id)  # UnknownVehicle -> 404 before anything is recorded
         model, runner = COMMANDS[name]
         requested = utcnow()
         raw_params = body if isinstance(body, dict) else {"(body)": body}
@@ -324,7 +328,7 @@ class CommandService:
         return await self.db.run(q)
 
     async def download_mission(self, drone_id: int) -> list[dict[str, float | int]]:
-        vehicle = self._local(drone_id)
+        vehicle = await self._local(drone_id)
         if vehicle is not None:
             return await missions.download_mission(vehicle)
         assert self.remote is not None
