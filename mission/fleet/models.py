@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import JSON, Column, Field, SQLModel
 
 
@@ -80,6 +81,12 @@ def add_shard_column(engine: Engine) -> None:
     """Databases made before the `shard` column get it (empty = default shard). Idempotent;
     `create_all` only creates missing tables, never missing columns."""
     columns = {c["name"] for c in inspect(engine).get_columns("drone")}
-    if "shard" not in columns:
+    if "shard" in columns:
+        return
+    try:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE drone ADD COLUMN shard VARCHAR(64) NOT NULL DEFAULT ''"))
+    except DBAPIError:
+        # another process starting at the same time added it first
+        if "shard" not in {c["name"] for c in inspect(engine).get_columns("drone")}:
+            raise
