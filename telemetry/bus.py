@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 # CommandError subclass (or ValueError for parameters) exactly as the in-process path does.
 CommandHandler = Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]
 
+# Delete an ownership key only if it still names this node (KEYS[1] key, ARGV[1] node).
+_RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('del', KEYS[1]) else return 0 end")
 REPLY_MARGIN_S = 2.0  # the requester waits this much longer than the owner's own bound
 
 
@@ -191,8 +194,10 @@ class BusNode:
                         n += 1
                 for vid in removed & sent:
                     sent.discard(vid)
-                    pipe.publish(self.key("v", vid, "r"), codec.dumps({"o": self.node}))
+                    # Ownership goes first, so whoever sees the removal also finds no owner.
+                    pipe.eval(_RELEASE, 1, self.key("owner", vid), self.node)
                     pipe.delete(self.key("last", vid))
+                    pipe.publish(self.key("v", vid, "r"), codec.dumps({"o": self.node}))
                     n += 1
                 if n:
                     try:
@@ -232,10 +237,8 @@ class BusNode:
 
     async def _release(self, vehicle_ids: Any) -> None:
         """Delete our owner keys (only where the key still names this node)."""
-        script = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
-                  "return redis.call('del', KEYS[1]) else return 0 end")
         for vid in list(vehicle_ids):
-            await self.redis.eval(script, 1, self.key("owner", vid), self.node)
+            await self.redis.eval(_RELEASE, 1, self.key("owner", vid), self.node)
 
     # -- mirroring other nodes' vehicles ----------------------------------------------------------
 
