@@ -167,11 +167,15 @@ def test_two_replicas_share_telemetry_and_commands(
         body = r.json()
         assert body["outcome"] == "rejected" and body["reason"], body
         assert body.get("ack", {}).get("name") == "FAILED" or body.get("statustext"), body
+        print(f"takeoff while disarmed through B: {r.status_code} {body['reason']!r}")
+        direct = ca.post("/api/drones/2/commands/takeoff", json={"alt": 10}).json()
+        assert (direct["outcome"], direct.get("ack")) == (body["outcome"], body.get("ack"))
         # recorded once, by the replica that took the request, with its signed-in user
         hist = ca.get("/api/drones/1/commands").json()
         assert [(h["name"], h["outcome"], h["actor"]) for h in hist] == [
             ("set_mode", "accepted", "admin")]
-        assert [h["outcome"] for h in cb.get("/api/drones/2/commands").json()] == ["rejected"]
+        assert [(h["outcome"], h["actor"]) for h in cb.get("/api/drones/2/commands").json()
+                ] == [("rejected", "admin")] * 2
 
         # (c) A's process killed: a command through B fails fast and says why
         os.killpg(a.pid, signal.SIGKILL)
