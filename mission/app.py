@@ -23,6 +23,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 
 # Importing the models registers their tables before Database.start() creates them.
 import mission.audit.models  # noqa: F401
@@ -37,7 +38,7 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.routes import keys as keys_router
 from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
-from mission.auth.service import AuthService
+from mission.auth.service import AuthService, Refused
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
 from mission.fleet.commands import CommandService, local_handler
@@ -251,5 +252,12 @@ async def bootstrap_admin(auth: AuthService, settings: Settings) -> None:
         raise RuntimeError(f"NAZORAT_ADMIN_PASSWORD needs at least {MIN_PASSWORD} characters")
     if not re.match(USERNAME_PATTERN, settings.admin_user):
         raise RuntimeError("NAZORAT_ADMIN_USER: letters, digits and . _ @ - only")
-    await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
+    try:
+        await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
+    except (IntegrityError, Refused):
+        # Replicas on one database starting together: another one created it first.
+        if not await auth.has_users():
+            raise
+        log.info("the first admin was created by another process starting at the same time")
+        return
     log.info("created the first admin %r from NAZORAT_ADMIN_PASSWORD", settings.admin_user)
