@@ -1,6 +1,8 @@
 """The FastAPI application factory. Nothing connects at import time: `create_app()` builds the
 app, and its lifespan starts (and on shutdown stops, in reverse order) the database, the
-telemetry hub, the fleet link with its stored drones, and the recorder.
+telemetry hub, the fleet link with its stored drones, and the recorder. With NAZORAT_BUS_URL it
+also joins the bus (telemetry/bus.py): it mirrors the drones other processes link into its hub,
+publishes and serves its own, and with NAZORAT_LINK_MODE=workers links none itself.
 
 Every route requires a role (mission/deps.py; README "Users and roles") except the login, the
 public report intake, the Telegram webhook (its own secret), the liveness check, the
@@ -22,6 +24,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 
 # Importing the models registers their tables before Database.start() creates them.
 import mission.audit.models  # noqa: F401
@@ -36,10 +39,11 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.routes import keys as keys_router
 from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
-from mission.auth.service import AuthService
+from mission.auth.service import AuthService, Refused
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
-from mission.fleet.commands import CommandService
+from mission.fleet.commands import CommandService, local_handler
+from mission.fleet.models import add_shard_column
 from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
 from mission.incidents.routes import router as incidents_router
@@ -61,6 +65,7 @@ from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
 from mission.simfleet import SimFleet
 from mission.zones.routes import router as zones_router
+from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink, LinkConfig
 from telemetry.stream import StateEncoder
@@ -106,29 +111,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         logsafe.install()
         db = Database(settings.effective_database_url)
         await db.start()
+        await asyncio.to_thread(add_shard_column, db.engine)
         auth = AuthService(db, session_ttl_s=settings.session_ttl_h * 3600,
                            login_failures=settings.login_max_failures)
         hub = TelemetryHub()
         link = FleetLink(hub, link_config(settings))
-        recording = RecordingService(db, hub, interval_s=settings.track_interval_s)
+        linking = settings.link_mode != "workers"
+        bus = BusNode(settings.bus_url, prefix=settings.bus_prefix,
+                      owner_ttl_s=settings.bus_owner_ttl_s) if settings.bus_url else None
+        recording = RecordingService(db, hub, interval_s=settings.track_interval_s,
+                                     records=None if bus is None else bus.owns)
         recorder = asyncio.create_task(recording.run(), name="recorder")
         planner = PlannerPool()
         tracker = MissionTracker(db, hub)
         background: list[asyncio.Task[Any]] = [recorder]
         try:
             await bootstrap_admin(auth, settings)
+            if bus is not None:
+                await bus.start()
+                await bus.mirror(hub)
             await tracker.load()  # missions in flight at the last shutdown are reattached
             background.append(asyncio.create_task(tracker.run(), name="mission-tracker"))
             background.append(asyncio.create_task(planner.warm_up(), name="planner-warm-up"))
-            await link.start()
-            fleet = FleetService(db, link)
+            if linking:
+                await link.start()
+            fleet = FleetService(db, link, shard=settings.shard, sharded=bus is not None,
+                                 linking=linking)
             link.on_discovered = fleet.on_discovered
-            await fleet.startup(drones)
+            await fleet.startup(drones)  # in workers mode: stored only, a worker links them
+            if bus is not None and linking:
+                await bus.serve_link(link, local_handler(link))
+                background.append(asyncio.create_task(
+                    follow_database(fleet), name="fleet-reconcile"))
             safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m)
             commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
-                                      safety=safety, observe=metrics.observe_command)
+                                      safety=safety, observe=metrics.observe_command,
+                                      remote=bus)
             state = AppState(
-                settings=settings, db=db, hub=hub, link=link, fleet=fleet,
+                settings=settings, db=db, hub=hub, link=link, fleet=fleet, bus=bus,
                 commands=commands, recording=recording, encoder=StateEncoder(),
                 missions=MissionService(db, hub, commands, tracker, planner,
                                         max_altitude_m=settings.max_altitude_m),
@@ -151,6 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             planner.close()
+            if bus is not None:
+                await bus.close()
             hub.close()
             await link.stop()
             await db.stop()
@@ -203,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "drones": len(states),
             "links_up": sum(1 for s in states.values() if s.link.value == "up"),
             "link": app_state.link.stats(),
+            "bus": None if app_state.bus is None else app_state.bus.stats(),
             "ws_subscribers": app_state.hub.subscriber_count,
         }
 
@@ -221,6 +244,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+async def follow_database(fleet: FleetService, period_s: float = 3.0) -> None:
+    """With a bus, drones of this process's shard may be added or deleted through another
+    process's API: link and unlink them as the shared database says."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await fleet.reconcile()
+        except Exception:
+            log.exception("fleet reconcile failed")
+
+
 async def bootstrap_admin(auth: AuthService, settings: Settings) -> None:
     """The first admin, from NAZORAT_ADMIN_USER / NAZORAT_ADMIN_PASSWORD, when no user exists.
     Never a default password: without the variable nobody can log in until
@@ -235,5 +269,12 @@ async def bootstrap_admin(auth: AuthService, settings: Settings) -> None:
         raise RuntimeError(f"NAZORAT_ADMIN_PASSWORD needs at least {MIN_PASSWORD} characters")
     if not re.match(USERNAME_PATTERN, settings.admin_user):
         raise RuntimeError("NAZORAT_ADMIN_USER: letters, digits and . _ @ - only")
-    await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
+    try:
+        await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
+    except (IntegrityError, Refused):
+        # Replicas on one database starting together: another one created it first.
+        if not await auth.has_users():
+            raise
+        log.info("the first admin was created by another process starting at the same time")
+        return
     log.info("created the first admin %r from NAZORAT_ADMIN_PASSWORD", settings.admin_user)

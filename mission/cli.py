@@ -12,6 +12,8 @@
   mission/observability/logs.py). In json, uvicorn's error and access lines use the same
   formatter. The announcements above are plain lines on standard output, the log is on
   standard error.
+- `nazorat link-worker [--shard NAME] [--drones URL,...]`: the vehicle link for one shard of the
+  fleet in its own process, on the bus (NAZORAT_BUS_URL; mission/linkworker.py).
 - `nazorat create-admin USERNAME [--reset]`: the first admin (or, with --reset, a new password
   for an existing user, who becomes an active admin). The password comes from
   NAZORAT_ADMIN_PASSWORD, else a prompt (twice), else one line of standard input.
@@ -55,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sim-ekf-delay", type=float, default=None,
                    help="vehicle seconds until the simulated EKF has a position (default 40)")
     s.add_argument("--log-level", default="info")
+    w = sub.add_parser("link-worker", help="link a shard of the fleet and serve it over the bus")
+    w.add_argument("--shard", default=None,
+                   help="link the stored drones of this shard (default NAZORAT_SHARD, '')")
+    w.add_argument("--drones", default="", metavar="URL,...",
+                   help="also register (with this shard) and link these drones")
+    w.add_argument("--log-level", default="info")
     a = sub.add_parser("create-admin", help="create the first admin (or reset a password)")
     a.add_argument("username")
     a.add_argument("--reset", action="store_true",
@@ -175,6 +183,19 @@ def serve(args: argparse.Namespace, settings: Settings,
     return 0
 
 
+def link_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from mission.linkworker import run_worker
+
+    if not settings.bus_url:
+        print("nazorat: link-worker needs NAZORAT_BUS_URL (e.g. redis://127.0.0.1:6379/0)",
+              file=sys.stderr)
+        return 2
+    shard = settings.shard if args.shard is None else args.shard
+    drones = tuple(u.strip() for u in args.drones.split(",") if u.strip())
+    asyncio.run(run_worker(settings.with_overrides(shard=shard), shard, drones))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = getattr(args, "log_level", "info")
@@ -187,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     log_config = logs.configure(logs.resolve_format(settings.log_format), level)
     if args.command == "create-admin":
         return create_admin(args, settings)
+    if args.command == "link-worker":
+        return link_worker(args, settings)
     for name in SECRET_VARIABLES:  # read once; not passed on to anything this process starts
         os.environ.pop(name, None)
     return serve(args, settings, log_config)

@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 T = TypeVar("T")
@@ -54,7 +55,16 @@ class Database:
         engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(engine)
+        for attempt in range(3):
+            try:
+                SQLModel.metadata.create_all(engine)
+                break
+            except DBAPIError:
+                # Several processes on one database starting together (replicas, link workers):
+                # between create_all's check and its CREATE another one made the table. The
+                # next pass skips what exists.
+                if attempt == 2:
+                    raise
         self._engine = engine
 
     async def stop(self) -> None:

@@ -33,6 +33,7 @@ from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
 from mission.recording.service import RecordingService
 from mission.settings import Settings
+from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
 from telemetry.stream import StateEncoder
@@ -59,6 +60,7 @@ class AppState:
     audit: AuditService
     metrics: ServiceMetrics
     limits: dict[str, RateLimiter] = field(default_factory=dict)
+    bus: BusNode | None = None
 
 
 def get_app_state(conn: HTTPConnection) -> AppState:

@@ -36,9 +36,15 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
 | NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
+| NAZORAT_BUS_URL | (none) | `redis://host:6379/0`: the bus between processes; unset: none |
+| NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
+| NAZORAT_BUS_OWNER_TTL_S | 3 | a vehicle not announced this long has no owner (lost) |
+| NAZORAT_LINK_MODE | inprocess | `workers`: only `nazorat link-worker`s link drones (bus needed) |
+| NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
 
-Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL)
-come only from the environment, are left out of `repr(Settings)` and are never logged.
+Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
+NAZORAT_BUS_URL) come only from the environment, are left out of `repr(Settings)` and are never
+logged.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from typing import Any
 
 PREFIX = "NAZORAT_"
 LOG_FORMATS = ("auto", "json", "text")
+LINK_MODES = ("inprocess", "workers")
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,12 @@ class Settings:
     max_altitude_m: float = 120.0
     metrics_token: str = field(default="", repr=False)
     log_format: str = "auto"
+
+    bus_url: str = field(default="", repr=False)
+    bus_prefix: str = "nazorat"
+    bus_owner_ttl_s: float = 3.0
+    link_mode: str = "inprocess"
+    shard: str = ""
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
@@ -146,7 +159,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if default_ui.is_dir():
             values["ui_dir"] = default_ui
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.link_mode not in LINK_MODES:
+        raise ValueError(f"NAZORAT_LINK_MODE: one of {', '.join(LINK_MODES)}, "
+                         f"not {settings.link_mode!r}")
+    if settings.link_mode == "workers" and not settings.bus_url:
+        raise ValueError("NAZORAT_LINK_MODE=workers needs NAZORAT_BUS_URL (the workers' bus)")
+    return settings
 
 
 def _convert(key: str, name: str, raw: str) -> Any:

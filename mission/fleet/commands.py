@@ -6,6 +6,11 @@ under an overall time bound, records the attempt (who, what, when, parameters, o
 autopilot's reason) in the command record and the audit log (one transaction), and returns or
 raises the link's typed result. Routes only map that to HTTP. Each recorded attempt is also
 handed to the optional `observe` callable (metrics: command latency by name and outcome).
+
+With a bus, a drone linked by another process (another replica or a `nazorat link-worker`) is
+commanded through `RemoteCommands.request()`: validation, interlocks and the record stay here,
+on the process that took the request, so each attempt is recorded once; the owning process only
+runs it (`local_handler`) and returns its typed result or error.
 """
 
 from __future__ import annotations
@@ -15,14 +20,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import col, select
 
 from mission.audit import service as audit
 from mission.db import Database
-from mission.fleet.models import CommandRecord, CommandRecordPublic, utcnow
+from mission.fleet.models import CommandRecord, CommandRecordPublic, Drone, utcnow
 from mission.safety import SafetyLimits, SafetyRefused
 from telemetry import ardupilot as ap
 from telemetry import commands as cmd
@@ -169,15 +174,71 @@ def _field_errors(e: ValidationError) -> list[dict[str, str]]:
     return out
 
 
+DOWNLOAD_MISSION = "download_mission"  # the mission read-back, over the bus
+
+
+class RemoteCommands(Protocol):
+    """Commands to drones another process links (telemetry.bus.BusNode)."""
+
+    def knows(self, vehicle_id: int) -> bool:
+        """Another process links (or linked) this vehicle."""
+        ...
+
+    async def request(self, vehicle_id: int, command: str, params: dict[str, Any],
+                      timeout_s: float) -> CommandResult:
+        """Run it there: its CommandResult, or raises its CommandError (ValueError for
+        parameters); fails fast when no process links the vehicle."""
+        ...
+
+
+def local_handler(
+    link: FleetLink,
+) -> Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]:
+    """The owner's side of a bus command: run an already validated command on `link`."""
+
+    async def handle(vehicle_id: int, name: str, body: dict[str, Any]) -> CommandResult:
+        vehicle = link.get(vehicle_id)
+        if name == DOWNLOAD_MISSION:  # a read, not a command: no generation bump
+            return CommandResult(name, {"items": await missions.download_mission(vehicle)})
+        if name not in COMMANDS:
+            raise UnknownCommand(f"unknown command {name!r}")
+        model, runner = COMMANDS[name]
+        try:
+            params = model.model_validate(body)
+        except ValidationError as e:
+            raise ValueError(f"{name}: {_field_errors(e)}") from None
+        cmd.begin(vehicle)
+        result = await runner(vehicle, params)
+        return CommandResult(name, result.detail, result.outcome)
+
+    return handle
+
+
 class CommandService:
     def __init__(self, db: Database, link: FleetLink, *, timeout_s: float = 60.0,
                  safety: SafetyLimits | None = None,
-                 observe: CommandObserver | None = None) -> None:
+                 observe: CommandObserver | None = None,
+                 remote: RemoteCommands | None = None) -> None:
         self.db = db
         self.link = link
         self.timeout_s = timeout_s
         self.safety = safety
         self.observe = observe
+        self.remote = remote
+
+    async def _local(self, drone_id: int) -> Vehicle | None:
+        """The drone's vehicle on this process's link; None if it is for another process (one
+        links it, or it is a stored drone that no live process links: the bus then refuses it
+        with a clear reason); UnknownVehicle if there is no such drone."""
+        try:
+            return self.link.get(drone_id)
+        except UnknownVehicle:
+            if self.remote is not None and (
+                self.remote.knows(drone_id)
+                or await self.db.run(lambda s: s.get(Drone, drone_id)) is not None
+            ):
+                return None
+            raise
 
     async def execute(
         self, drone_id: int, name: str, body: Any, *, actor: str, mission_id: int | None = None,
@@ -188,7 +249,7 @@ class CommandService:
 
         if name not in COMMANDS:
             raise UnknownCommand(f"unknown command {name!r}; one of {', '.join(COMMANDS)}")
-        vehicle = self.link.get(drone_id)  # UnknownVehicle -> 404 before anything is recorded
+        vehicle = await self._local(drone_id)  # UnknownVehicle -> 404 before anything is recorded
         model, runner = COMMANDS[name]
         requested, started = utcnow(), time.monotonic()
         raw_params = body if isinstance(body, dict) else {"(body)": body}
@@ -206,9 +267,17 @@ class CommandService:
                 await self._record(drone_id, name, actor, raw_params, requested, "refused",
                                    e.to_dict(), mission_id, started)
                 raise
-        cmd.begin(vehicle)
+        if vehicle is not None:
+            cmd.begin(vehicle)
+            running: Awaitable[CommandResult] = runner(vehicle, params)
+            bound = self.timeout_s
+        else:
+            assert self.remote is not None
+            running = self.remote.request(drone_id, name, params.model_dump(mode="json"),
+                                          self.timeout_s)
+            bound = self.timeout_s + 5.0  # the bus has its own, slightly longer, bound
         try:
-            result = await asyncio.wait_for(runner(vehicle, params), self.timeout_s)
+            result = await asyncio.wait_for(running, bound)
         except TimeoutError:
             err: CommandError = CommandTimeout(name, f"no result within {self.timeout_s:.0f} s")
             await self._record(drone_id, name, actor, raw_params, requested, err.outcome.value,
@@ -275,8 +344,10 @@ class CommandService:
         return await self.db.run(q)
 
     async def download_mission(self, drone_id: int) -> list[dict[str, float | int]]:
-        try:
-            vehicle = self.link.get(drone_id)
-        except UnknownVehicle:
-            raise
-        return await missions.download_mission(vehicle)
+        vehicle = await self._local(drone_id)
+        if vehicle is not None:
+            return await missions.download_mission(vehicle)
+        assert self.remote is not None
+        result = await self.remote.request(drone_id, DOWNLOAD_MISSION, {}, self.timeout_s)
+        items: list[dict[str, float | int]] = result.detail.get("items", [])
+        return items

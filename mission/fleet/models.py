@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import JSON, Column, Field, SQLModel
 
 
@@ -25,15 +28,24 @@ class Drone(DroneBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     discovered: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    # Which link process serves the drone when there is a bus (NAZORAT_SHARD / link-worker
+    # --shard); "" is the default shard. Without a bus every drone is linked in-process.
+    shard: str = Field(default="", max_length=64, index=True)
 
 
 class DroneCreate(DroneBase):
     """POST /api/drones body."""
 
+    shard: str | None = Field(
+        default=None, max_length=64,
+        description="link shard (with a bus); default: the shard of the service that adds it",
+    )
+
 
 class DronePublic(DroneBase):
     id: int
     discovered: bool
+    shard: str = ""
     created_at: datetime
     state: dict[str, Any] | None = None
 
@@ -63,3 +75,18 @@ class CommandRecordPublic(SQLModel):
     finished_at: datetime | None
     outcome: str
     result: dict[str, Any]
+
+
+def add_shard_column(engine: Engine) -> None:
+    """Databases made before the `shard` column get it (empty = default shard). Idempotent;
+    `create_all` only creates missing tables, never missing columns."""
+    columns = {c["name"] for c in inspect(engine).get_columns("drone")}
+    if "shard" in columns:
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE drone ADD COLUMN shard VARCHAR(64) NOT NULL DEFAULT ''"))
+    except DBAPIError:
+        # another process starting at the same time added it first
+        if "shard" not in {c["name"] for c in inspect(engine).get_columns("drone")}:
+            raise

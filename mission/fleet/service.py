@@ -5,18 +5,26 @@ A drone is inserted first (to get its id), then connected; if the link refuses i
 system id, unreachable, bad URL) the row is deleted again, so the two never disagree for long.
 At startup every stored drone is re-connected without probing (an offline drone simply stays
 `connecting` until it answers).
+
+With a bus (telemetry/bus.py) several processes share the database, and each drone is linked by
+one of them: a service or `nazorat link-worker` links only the stored drones of its shard
+(`sharded`), plus any URLs it was given to register (`pinned`); `reconcile()` lets a worker follow
+drones added or deleted through the API of another process. A service in `workers` link mode
+(`linking` False) only stores drones; its link never starts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 
 from sqlmodel import Session, col, select
 
 from mission.db import Database
 from mission.fleet.models import Drone, DroneCreate, DronePublic
-from telemetry.errors import FleetError, UnknownVehicle
+from telemetry.errors import DuplicateUrl, FleetError, UnknownVehicle
 from telemetry.link import FleetLink
 from telemetry.urls import InvalidUrl, parse_url
 
@@ -30,15 +38,33 @@ class DroneNotFound(LookupError):
 
 
 class FleetService:
-    def __init__(self, db: Database, link: FleetLink) -> None:
+    def __init__(self, db: Database, link: FleetLink, *, shard: str = "", sharded: bool = False,
+                 linking: bool = True) -> None:
         self.db = db
         self.link = link
+        self.shard = shard
+        self.sharded = sharded
+        self.linking = linking
+        self.pinned: set[str] = set()
+        self._failed: set[int] = set()
+        self._lock = asyncio.Lock()  # add_drone and reconcile never link the same row twice
+
+    def _wants(self, d: Drone) -> bool:
+        if not self.linking:
+            return False
+        if not self.sharded:
+            return True
+        return d.shard == self.shard or _normal(d.url) in self.pinned
 
     async def startup(self, register_urls: tuple[str, ...] = ()) -> None:
-        """Reconnect stored drones, then register `register_urls` not stored yet."""
+        """Reconnect stored drones (of this shard, with a bus), then register `register_urls`
+        not stored yet. Stored drones among `register_urls` are linked whatever their shard."""
+        self.pinned = {_normal(u) for u in register_urls}
         drones = await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
         for d in drones:
             assert d.id is not None
+            if not self._wants(d):
+                continue
             try:
                 await self.link.add_vehicle(d.id, d.url, sysid=d.sysid, name=d.name, probe=False)
             except FleetError as e:
@@ -52,14 +78,63 @@ class FleetService:
             except FleetError as e:
                 log.error("drone %s not registered: %s", url, e.message)
 
+    async def reconcile(self) -> None:
+        """Link stored drones this process should link and does not; drop deleted ones."""
+        async with self._lock:
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        drones = await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
+        wanted = {d.id: d for d in drones if self._wants(d)}
+        for vehicle in self.link.vehicles():
+            if vehicle.vehicle_id not in wanted:
+                log.info("drone %s is gone from the database or the shard: unlinking",
+                         vehicle.vehicle_id)
+                with contextlib.suppress(UnknownVehicle):
+                    await self.link.remove_vehicle(vehicle.vehicle_id)
+        linked = {v.vehicle_id for v in self.link.vehicles()}
+        for vid, d in wanted.items():
+            if vid in linked or vid is None:
+                continue
+            try:
+                state = await self.link.add_vehicle(vid, d.url, sysid=d.sysid, name=d.name,
+                                                    probe=d.sysid is None)
+            except FleetError as e:
+                if vid not in self._failed:
+                    self._failed.add(vid)
+                    log.error("drone %s (%s) not connected: %s", vid, d.url, e.message)
+                continue
+            self._failed.discard(vid)
+            log.info("drone %s (%s) linked", vid, d.url)
+            if d.sysid != state.sysid:
+                d.sysid = state.sysid
+                await self.db.run(functools.partial(_insert, drone=d))
+
     async def add_drone(self, data: DroneCreate) -> DronePublic:
+        async with self._lock:
+            return await self._add_drone(data)
+
+    async def _add_drone(self, data: DroneCreate) -> DronePublic:
         try:
             url = parse_url(data.url).url
         except InvalidUrl as e:
             raise FleetError(str(e), field="url") from None
-        drone = Drone(name=data.name, url=url, sysid=data.sysid)
+        shard = self.shard if data.shard is None else data.shard
+        if self.sharded:
+            # Another process may link a drone with this URL: its link cannot see this one's
+            # refusal, so the shared database is where a duplicate is caught.
+            other = await self.db.run(lambda s: s.exec(
+                select(Drone).where(Drone.url == url, col(Drone.discovered).is_(False))
+            ).first())
+            if other is not None:
+                raise DuplicateUrl(f"{url} is already used by drone {other.id} (shard "
+                                   f"{other.shard!r})", field="url")
+        drone = Drone(name=data.name, url=url, sysid=data.sysid, shard=shard)
         drone = await self.db.run(lambda s: _insert(s, drone))
         assert drone.id is not None
+        if not self._wants(drone):
+            # Another process links it (a link worker of its shard); only stored here.
+            return self.public(drone)
         try:
             state = await self.link.add_vehicle(
                 drone.id, url, sysid=data.sysid, name=drone.name
@@ -76,7 +151,8 @@ class FleetService:
         """Link callback for a vehicle heard on a discovery port: store it, return its id."""
         name = f"discovered-{sysid}"
         drone = await self.db.run(
-            lambda s: _insert(s, Drone(name=name, url=url, sysid=sysid, discovered=True))
+            lambda s: _insert(s, Drone(name=name, url=url, sysid=sysid, discovered=True,
+                                       shard=self.shard))
         )
         assert drone.id is not None
         log.info("discovered vehicle sysid %s on %s as drone %s", sysid, url, drone.id)
@@ -104,7 +180,7 @@ class FleetService:
         latest = self.link.hub.latest(drone.id)
         return DronePublic(
             id=drone.id, name=drone.name, url=drone.url, sysid=drone.sysid,
-            discovered=drone.discovered, created_at=drone.created_at,
+            discovered=drone.discovered, created_at=drone.created_at, shard=drone.shard,
             state=None if latest is None else latest.to_dict(),
         )
 

@@ -5,12 +5,16 @@ of each drone that changed (the hub coalesces, so this *is* the downsampling) an
 since, and writes them in one transaction in a worker thread. A slow database therefore delays
 only the recorder; if it falls far behind, the hub's bounded event buffer drops the oldest events
 and the recorder logs how many.
+
+With a bus, every process records only the drones its own link serves (`records`), so a track or
+event of a drone is written once however many replicas mirror it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class RecordingService:
-    def __init__(self, db: Database, hub: TelemetryHub, *, interval_s: float = 1.0) -> None:
+    def __init__(self, db: Database, hub: TelemetryHub, *, interval_s: float = 1.0,
+                 records: Callable[[int], bool] | None = None) -> None:
         self.db = db
         self.hub = hub
         self.interval_s = interval_s
+        self.records = records  # None: every drone in the hub
         self._last: dict[int, tuple[float, float, float, str, bool]] = {}
         self._last_t: dict[int, float] = {}
         self.points_written = 0
@@ -52,6 +58,10 @@ class RecordingService:
         events, dropped = sub.take_events()
         if dropped:
             log.warning("recorder fell behind: %d events dropped", dropped)
+        keep = self.records
+        if keep is not None:
+            states = {vid: st for vid, st in states.items() if keep(vid)}
+            events = [e for e in events if keep(e.vehicle_id)]
         points = [p for s in states.values() if (p := self._point(s)) is not None]
         records = [_event_record(e) for e in events]
         if not points and not records:

@@ -1,0 +1,433 @@
+"""The bus between processes: telemetry, link ownership and commands over Redis.
+
+Why Redis (redis-py's `redis.asyncio`) rather than NATS: the deployment already needs Redis-like
+shared state for link ownership (a key per vehicle with a TTL, refreshed by its owner), and Redis
+gives that, pub/sub fan-out and a cheap "is anybody listening" answer (PUBLISH returns the number
+of receivers, so a command to a dead owner fails at once) from one small dependency and one
+connection URL. Nothing here needs JetStream's persistence: telemetry is latest-wins and a
+command must never be replayed later.
+
+Names (P = the key prefix, `NAZORAT_BUS_PREFIX`, default `nazorat`; pub/sub channels are not
+scoped by the Redis database number, so the prefix is what separates deployments and tests):
+
+| name | kind | what |
+|---|---|---|
+| `P:v:{id}:s` | channel | its whole `VehicleState` after each change (`{"o": node, "s": {}}`) |
+| `P:v:{id}:e` | channel | a vehicle's events (`{"o": node, "e": {...}}`) |
+| `P:v:{id}:r` | channel | the vehicle was removed from its owner's link |
+| `P:owner:{id}` | key, TTL | the node that links the vehicle; refreshed every TTL/3 |
+| `P:last:{id}` | key, TTL | its latest state, for a replica that starts later |
+| `P:cmd:{node}` | channel | command requests to that node's link |
+| `P:reply:{node}` | channel | replies to that node's requests, matched by correlation id |
+
+`BusNode` is one process's end of the bus. `serve_link()` publishes what the local link does
+(only vehicles on that link, so mirrored states never echo back), announces ownership and runs
+the commands it is sent through a handler the caller gives (the link does not know command
+names). `mirror()` feeds every other node's vehicles into the local `TelemetryHub`, so anything
+reading the hub (the WebSocket stream, the REST state, interlocks) works unchanged; a mirrored
+vehicle whose owner stops announcing is shown with link `lost` and a `link_lost` event.
+`request()` sends a command to the owning node and waits for its typed result: no owner or no
+listener fails at once (`OwnerGone`, outcome link_lost), an owner that disappears mid-command or
+never answers fails with `CommandFailed` / `CommandTimeout`; never a silent success. A Redis
+outage is logged and retried; it never stops the local link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from telemetry import buscodec as codec
+from telemetry.errors import (
+    CommandError,
+    CommandFailed,
+    CommandResult,
+    CommandTimeout,
+    LinkDown,
+    UnknownVehicle,
+)
+from telemetry.hub import TelemetryHub
+from telemetry.link import FleetLink
+from telemetry.state import EventKind, LinkState, make_event
+
+log = logging.getLogger(__name__)
+
+# The owner side of a command: (vehicle_id, command name, JSON parameters) -> result, raising a
+# CommandError subclass (or ValueError for parameters) exactly as the in-process path does.
+CommandHandler = Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]
+
+# Delete an ownership key only if it still names this node (KEYS[1] key, ARGV[1] node).
+_RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('del', KEYS[1]) else return 0 end")
+REPLY_MARGIN_S = 2.0  # the requester waits this much longer than the owner's own bound
+
+
+class OwnerGone(LinkDown):
+    """Refused without sending: no live process links the vehicle (or none is listening)."""
+
+
+class BusNode:
+    """One process on the bus. `start()` connects (raises if Redis is unreachable), `close()`
+    stops every task and the connection. Everything else is optional and composable."""
+
+    def __init__(self, url: str, *, prefix: str = "nazorat", owner_ttl_s: float = 3.0,
+                 node: str | None = None) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.owner_ttl_s = owner_ttl_s
+        self.node = node or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._redis: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._hub: TelemetryHub | None = None
+        self._link: FleetLink | None = None
+        self._handler: CommandHandler | None = None
+        self._remote: dict[int, str] = {}  # mirrored vehicle -> its owner node
+        self.published = 0
+        self.mirrored = 0
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def key(self, *parts: object) -> str:
+        return ":".join([self.prefix, *(str(p) for p in parts)])
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise RuntimeError("bus not started")
+        return self._redis
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._redis = aioredis.from_url(self.url, decode_responses=True,
+                                        socket_connect_timeout=3.0, health_check_interval=10,
+                                        client_name=f"nazorat-{self.node}")
+        await self._redis.ping()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.key("reply", self.node))
+        self._spawn(self._listen(), "bus-listen")
+        log.info("bus: node %s on %s (prefix %r)", self.node, _safe_url(self.url), self.prefix)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._link is not None and self._redis is not None:
+            # Give up ownership at once so other nodes fail fast instead of waiting for the TTL.
+            with contextlib.suppress(RedisError, OSError):
+                await self._release(v.vehicle_id for v in self._link.vehicles())
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.cancel()
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+        self._redis = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- serving a local link ---------------------------------------------------------------------
+
+    async def serve_link(self, link: FleetLink, handler: CommandHandler | None) -> None:
+        """Publish `link`'s vehicles, announce ownership, and run commands sent to this node."""
+        self._link = link
+        self._handler = handler
+        if handler is not None:
+            await self._pubsub.subscribe(self.key("cmd", self.node))
+        self._spawn(self._forward(link), "bus-forward")
+        self._spawn(self._announce(link), "bus-announce")
+
+    def owns(self, vehicle_id: int) -> bool:
+        link = self._link
+        if link is None:
+            return False
+        try:
+            link.get(vehicle_id)
+        except UnknownVehicle:
+            return False
+        return True
+
+    async def _forward(self, link: FleetLink) -> None:
+        sent: set[int] = set()
+        with link.hub.subscribe(max_events=2048) as sub:
+            while not sub.closed:
+                await sub.wait(1.0)
+                await asyncio.sleep(0.01)  # let a burst of changes coalesce into one pipeline
+                states = sub.take_states()
+                events, dropped = sub.take_events()
+                removed = sub.take_removed()
+                if dropped:
+                    log.warning("bus: %d events not forwarded (publisher fell behind)", dropped)
+                pipe = self.redis.pipeline(transaction=False)
+                n = 0
+                for vid, st in states.items():
+                    if self.owns(vid):
+                        pipe.publish(self.key("v", vid, "s"),
+                                     codec.dumps({"o": self.node, "s": codec.state_to_wire(st)}))
+                        sent.add(vid)
+                        n += 1
+                for ev in events:
+                    if self.owns(ev.vehicle_id):
+                        pipe.publish(self.key("v", ev.vehicle_id, "e"),
+                                     codec.dumps({"o": self.node, "e": codec.event_to_wire(ev)}))
+                        n += 1
+                for vid in removed & sent:
+                    sent.discard(vid)
+                    # Ownership goes first, so whoever sees the removal also finds no owner.
+                    pipe.eval(_RELEASE, 1, self.key("owner", vid), self.node)
+                    pipe.delete(self.key("last", vid))
+                    pipe.publish(self.key("v", vid, "r"), codec.dumps({"o": self.node}))
+                    n += 1
+                if n:
+                    try:
+                        await pipe.execute()
+                        self.published += n
+                    except (RedisError, OSError) as e:
+                        log.warning("bus: publish failed (%s); continuing", e)
+                        await asyncio.sleep(0.5)
+
+    async def _announce(self, link: FleetLink) -> None:
+        """Refresh `owner` (and `last` state) keys of every vehicle on the local link.
+
+        An attached vehicle (its System answers) claims the key outright; one still connecting
+        only takes it if nobody else holds it, so a process that merely has it configured never
+        steals it from the process that actually talks to it."""
+        ttl_ms = int(self.owner_ttl_s * 1000)
+        held: set[int] = set()
+        while True:
+            try:
+                vehicles = link.vehicles()
+                pipe = self.redis.pipeline(transaction=False)
+                for v in vehicles:
+                    pipe.set(self.key("owner", v.vehicle_id), self.node, px=ttl_ms,
+                             nx=not v.attached)
+                    if v.attached:
+                        pipe.set(self.key("last", v.vehicle_id), codec.dumps(
+                            {"o": self.node, "s": codec.state_to_wire(v.state)}),
+                            px=ttl_ms * 10)
+                await pipe.execute()
+                now = {v.vehicle_id for v in vehicles}
+                if held - now:
+                    await self._release(held - now)
+                held = now
+            except (RedisError, OSError) as e:
+                log.warning("bus: ownership heartbeat failed (%s); retrying", e)
+            await asyncio.sleep(self.owner_ttl_s / 3)
+
+    async def _release(self, vehicle_ids: Any) -> None:
+        """Delete our owner keys (only where the key still names this node)."""
+        for vid in list(vehicle_ids):
+            await self.redis.eval(_RELEASE, 1, self.key("owner", vid), self.node)
+
+    # -- mirroring other nodes' vehicles ----------------------------------------------------------
+
+    async def mirror(self, hub: TelemetryHub) -> None:
+        """Feed other nodes' vehicles into `hub`: the latest known states now, then live."""
+        self._hub = hub
+        await self._pubsub.psubscribe(self.key("v", "*"))
+        try:
+            keys = [k async for k in self.redis.scan_iter(match=self.key("last", "*"), count=500)]
+            raws = await self.redis.mget(keys) if keys else []
+            for raw in raws:
+                if raw:
+                    self._on_state(json.loads(raw))
+        except (RedisError, OSError, ValueError) as e:
+            log.warning("bus: initial mirror load failed: %s", e)
+        self._spawn(self._watch_owners(hub), "bus-watch-owners")
+
+    def _on_state(self, msg: dict[str, Any]) -> None:
+        if self._hub is None or msg.get("o") == self.node:
+            return
+        state = codec.state_from_wire(msg["s"])
+        if self.owns(state.vehicle_id):
+            return
+        self._remote[state.vehicle_id] = str(msg["o"])
+        self._hub.publish(state)
+        self.mirrored += 1
+
+    def _on_vehicle_message(self, channel: str, data: str) -> None:
+        _, vid_text, kind = channel.rsplit(":", 2)
+        vid = int(vid_text)
+        if self._hub is None or self.owns(vid):
+            return  # our own publications come back too: skip them before parsing
+        msg = json.loads(data)
+        if kind == "s":
+            self._on_state(msg)
+            return
+        if msg.get("o") == self.node:
+            return
+        if kind == "e":
+            self._hub.publish_event(codec.event_from_wire(msg["e"]))
+        elif kind == "r" and self._remote.get(vid) == msg.get("o"):
+            del self._remote[vid]
+            self._hub.remove_vehicle(vid)
+
+    async def _watch_owners(self, hub: TelemetryHub) -> None:
+        """Show a mirrored vehicle as lost when its owner's key has expired (owner gone)."""
+        while True:
+            await asyncio.sleep(min(1.0, self.owner_ttl_s / 3))
+            vids = [v for v in self._remote if not self.owns(v)]
+            if not vids:
+                continue
+            try:
+                owners = await self.redis.mget([self.key("owner", v) for v in vids])
+            except (RedisError, OSError) as e:
+                log.warning("bus: owner check failed: %s", e)
+                continue
+            now = time.time()
+            for vid, owner in zip(vids, owners, strict=True):
+                st = hub.latest(vid)
+                if owner is None and st is not None and st.link is not LinkState.LOST:
+                    hub.publish(dataclasses.replace(st, link=LinkState.LOST, updated_at=now))
+                    hub.publish_event(make_event(
+                        EventKind.LINK_LOST, vid,
+                        f"the process linking this vehicle ({self._remote[vid]}) stopped "
+                        "announcing it", now=now, owner=self._remote[vid]))
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def knows(self, vehicle_id: int) -> bool:
+        """A vehicle another node links (or linked: it may be shown as lost now)."""
+        return vehicle_id in self._remote
+
+    async def owner_of(self, vehicle_id: int) -> str | None:
+        owner = await self.redis.get(self.key("owner", vehicle_id))
+        return None if owner is None else str(owner)
+
+    async def request(self, vehicle_id: int, command: str, params: dict[str, Any],
+                      timeout_s: float) -> CommandResult:
+        """Run `command` on the node that links `vehicle_id`; its result or its typed error."""
+        try:
+            owner = await self.owner_of(vehicle_id)
+        except (RedisError, OSError) as e:
+            raise CommandFailed(command, f"the bus is unreachable: {e}") from None
+        if owner is None:
+            raise OwnerGone(command, f"vehicle {vehicle_id}: no live process links it (no "
+                                     "ownership heartbeat on the bus)")
+        cid = secrets.token_hex(8)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[cid] = fut
+        try:
+            req = {"id": cid, "reply": self.key("reply", self.node), "v": vehicle_id,
+                   "c": command, "p": params, "t": timeout_s}
+            try:
+                listeners = await self.redis.publish(self.key("cmd", owner), codec.dumps(req))
+            except (RedisError, OSError) as e:
+                raise CommandFailed(command, f"the bus is unreachable: {e}") from None
+            if listeners == 0:
+                raise OwnerGone(command, f"vehicle {vehicle_id}: its link process {owner} is "
+                                         "not listening (stopped or disconnected)")
+            return codec.reply_from_wire(await self._await_reply(
+                fut, vehicle_id, command, owner, timeout_s + REPLY_MARGIN_S))
+        finally:
+            self._pending.pop(cid, None)
+
+    async def _await_reply(self, fut: asyncio.Future[dict[str, Any]], vehicle_id: int,
+                           command: str, owner: str, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CommandTimeout(command, f"no reply from link process {owner} within "
+                                              f"{timeout_s:.0f} s")
+            done, _ = await asyncio.wait({fut}, timeout=min(0.5, remaining))
+            if done:
+                return fut.result()
+            # The owner's subscription ends with its connection: a killed owner shows here
+            # within half a second, long before its ownership key expires.
+            with contextlib.suppress(RedisError, OSError):
+                numsub = await self.redis.pubsub_numsub(self.key("cmd", owner))
+                if not numsub or int(numsub[0][1]) == 0:
+                    raise CommandFailed(command, f"link process {owner} went away while the "
+                                                 "command was in flight; its outcome is unknown")
+
+    async def _serve_command(self, raw: str) -> None:
+        req = json.loads(raw)
+        name = str(req.get("c", ""))
+        try:
+            assert self._handler is not None
+            result = await asyncio.wait_for(
+                self._handler(int(req["v"]), name, dict(req.get("p") or {})), float(req["t"]))
+            reply = codec.result_to_wire(result)
+        except TimeoutError:
+            reply = codec.error_to_wire(CommandTimeout(name, f"no result within "
+                                                             f"{float(req['t']):.0f} s"))
+        except UnknownVehicle as e:
+            reply = codec.error_to_wire(OwnerGone(name, f"{e} (no longer on {self.node})"))
+        except CommandError as e:
+            e.command = e.command or name
+            reply = codec.error_to_wire(e)
+        except ValueError as e:
+            reply = codec.invalid_to_wire(str(e))
+        except Exception as e:
+            log.exception("bus: command %s failed", name)
+            reply = codec.error_to_wire(CommandFailed(name, f"{type(e).__name__}: {e}"[:500]))
+        reply["id"] = req.get("id")
+        try:
+            await self.redis.publish(str(req["reply"]), codec.dumps(reply))
+        except (RedisError, OSError) as e:
+            log.warning("bus: reply to %s lost: %s", req.get("reply"), e)
+
+    def _on_reply(self, data: str) -> None:
+        msg = json.loads(data)
+        fut = self._pending.get(str(msg.get("id")))
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    # -- the one subscriber connection ------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        reply_chan = self.key("reply", self.node)
+        cmd_chan = self.key("cmd", self.node)
+        while True:
+            try:
+                msg = await self._pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError) as e:
+                log.warning("bus: subscriber connection failed (%s); reconnecting", e)
+                await asyncio.sleep(1.0)
+                continue
+            if msg is None:
+                continue
+            try:
+                channel, data = str(msg["channel"]), str(msg["data"])
+                if channel == reply_chan:
+                    self._on_reply(data)
+                elif channel == cmd_chan:
+                    self._spawn(self._serve_command(data), "bus-command")
+                elif msg["type"] == "pmessage":
+                    self._on_vehicle_message(channel, data)
+            except Exception:
+                log.exception("bus: bad message on %s", msg.get("channel"))
+
+    def stats(self) -> dict[str, Any]:
+        return {"node": self.node, "published": self.published, "mirrored": self.mirrored,
+                "remote_vehicles": len(self._remote)}
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
