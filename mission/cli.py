@@ -31,7 +31,6 @@ from pathlib import Path
 import uvicorn
 
 from mission import migrations
-from mission.app import create_app
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN, Role, UserCreate
 from mission.auth.passwords import generate_password
 from mission.auth.service import AuthService
@@ -191,6 +190,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"nazorat: log in at {base}/login.html (no user yet? `nazorat create-admin "
               f"NAME`)", flush=True)
+    from mission.app import create_app  # the whole service: not needed by `db`, `create-admin`
+
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
         log_level=args.log_level.lower(), ws_per_message_deflate=False,
