@@ -82,6 +82,13 @@ def _drop_leftovers() -> None:
             drop(sqlalchemy_url(name))
 
 
+def _where() -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(ADMIN_URL)
+    return f"{url.host or 'localhost'}:{url.port or 5432}"
+
+
 def probe() -> str | None:
     """None when PostgreSQL answers and lets the admin user in, else why not."""
     try:
@@ -96,6 +103,6 @@ def probe() -> str | None:
 if __name__ == "__main__":
     reason = probe()
     if reason is not None:
-        print(f"PostgreSQL lane skipped: {ADMIN_URL} not usable ({reason})")
+        print(f"PostgreSQL lane skipped: PostgreSQL at {_where()} not reachable ({reason})")
         sys.exit(1)
     sys.exit(0)
