@@ -26,6 +26,11 @@ from mission import migrations
 
 T = TypeVar("T")
 
+# Integer columns, row ids included, are 32-bit on PostgreSQL: a larger value in a query is an
+# error there ("integer out of range"), not an empty result as on SQLite. Inputs that name a row
+# are bounded by this, and a bound beyond it ("ids below N") means no bound.
+MAX_ID = 2**31 - 1
+
 
 class Database:
     """Owns the engine. `start()`/`stop()` are called by the app's lifespan."""

@@ -363,6 +363,23 @@ def test_audit_log_is_append_only(svc: RunningService) -> None:
         engine.dispose()
 
 
+def test_ids_and_prefixes_behave_alike_in_every_database(svc: RunningService) -> None:
+    """Row ids are 32-bit in PostgreSQL: a larger id is refused (422) or means "no bound", never
+    a database error; an action prefix is case-sensitive (LIKE is not, on SQLite)."""
+    with svc.client() as admin:
+        assert audit(admin, action="auth.") and audit(admin, action="AUTH.") == []
+        newest = audit(admin, limit=1)[0]["id"]
+        assert audit(admin, before_id=2**40, limit=1)[0]["id"] == newest
+        for body, field in [({"drones": [2**40]}, "drones"),
+                            ({"drones": [1], "incidents": [2**31]}, "incidents"),
+                            ({"drones": [1], "zones": [{"zone_id": 2**33}]}, "zones")]:
+            r = admin.post("/api/missions/plan", json=body)
+            assert r.status_code == 422 and field in r.text, r.text
+        r = admin.post("/api/missions/quick", json={"lat": 1, "lon": 1, "incident_id": 2**40})
+        assert r.status_code == 422, r.text
+        assert admin.get("/api/audit", params={"drone_id": 2**40}).status_code == 422
+
+
 def test_security_headers_and_cors(svc: RunningService) -> None:
     page = httpx.get(f"{svc.base_url}/")
     assert page.status_code == 200
