@@ -7,8 +7,9 @@ an open connection in `config.attributes["connection"]`; `alembic -c ...` with
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection
 
+from mission.db import make_engine
 from mission.migrations import target_metadata
 
 config = context.config
@@ -33,7 +34,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no database: set sqlalchemy.url or pass a connection")
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = make_engine(url)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
