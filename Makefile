@@ -66,7 +66,8 @@ pg-lane:
 	if ! why=$$($(PY) tests/pg_database.py); then echo "== $$why"; exit 0; fi; \
 	echo "== PostgreSQL lane: $(words $(PG_TESTS)) test files on PostgreSQL"; \
 	start=$$(date +%s); rc=0; \
-	NAZORAT_TEST_DATABASE=postgresql $(PY) -m pytest -q $(PG_TESTS) $(PYTEST_ARGS) || rc=$$?; \
+	NAZORAT_TEST_DATABASE=postgresql $(PY) -m pytest -q -m "not nopg" $(PG_TESTS) $(PYTEST_ARGS) \
+		|| rc=$$?; \
 	echo "== PostgreSQL lane: $$(( $$(date +%s) - start )) s, pytest exit $$rc"; \
 	[ $$rc -eq 0 ] || [ $$rc -eq 5 ]  # 5: PYTEST_ARGS selected none of these tests
 

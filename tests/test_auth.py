@@ -495,6 +495,7 @@ def _create_admin_then_serve(tmp_path: Path, env: dict[str, str]) -> None:
         svc.stop()
 
 
+@pytest.mark.nopg  # a simulated run always has its own SQLite file
 def test_simulated_run_prints_how_to_log_in(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
     env.pop("DATABASE_URL", None)

@@ -29,7 +29,7 @@ _PG_REASON = pg_database.probe()
 APPEND_ONLY = ("audit_record", "incident_status_change", "mission_log")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.nopg), "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of each kind (PostgreSQL skipped when not reachable)."""
     if request.param == "sqlite":
@@ -122,6 +122,7 @@ async def test_partial_unknown_database_is_refused(url: str, engine: Engine) -> 
     assert migrations.current(engine) is None
 
 
+@pytest.mark.nopg  # SQLite; the same code as the PostgreSQL cases above
 def test_nazorat_db_cli(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NAZORAT_") and k != "DATABASE_URL"}
