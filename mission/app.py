@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-# Importing the models registers their tables before Database.start() creates them.
+# The models, imported for their tables (the schema itself comes from mission/migrations).
 import mission.audit.models  # noqa: F401
 import mission.auth.models  # noqa: F401
 import mission.fleet.models  # noqa: F401
