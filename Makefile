@@ -8,8 +8,15 @@ STAMP := $(VENV)/.installed
 # mypy refuses a directory with no .py files (benchmarks/ starts empty), so skip such directories.
 LINT_PATHS := $(foreach d,mission telemetry sitl tests benchmarks,$(if $(wildcard $(d)/*.py $(d)/*/*.py),$(d)))
 PYTEST_ARGS ?=
+# The PostgreSQL lane of `make test`: the tests that exercise the database through the real
+# service and the stores, run again with NAZORAT_TEST_DATABASE=postgresql (a fresh database per
+# service, tests/pg_database.py) when PostgreSQL answers (NAZORAT_TEST_PG_URL, default
+# postgresql://postgres@127.0.0.1:5432/postgres). PG_LANE=0 leaves it out.
+PG_TESTS := tests/test_migrations.py $(sort $(wildcard tests/test_incidents_*.py tests/test_zones_*.py)) \
+	tests/test_auth.py tests/test_intake.py tests/test_missions_e2e.py
+PG_LANE ?= 1
 
-.PHONY: venv run test bench lint ui browser
+.PHONY: venv run test test-pg pg-lane bench lint ui browser
 
 venv: $(STAMP)
 
@@ -44,8 +51,25 @@ browser:
 run: venv ui
 	$(PY) -m mission.cli serve --sim 3
 
+# The whole suite on SQLite, then the PostgreSQL lane; fails if either failed.
 test: venv ui browser
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@rc=0; \
+	$(PY) -m pytest -q $(PYTEST_ARGS) || rc=1; \
+	$(MAKE) --no-print-directory pg-lane || rc=1; \
+	exit $$rc
+
+# Only the PostgreSQL lane.
+test-pg: venv ui browser pg-lane
+
+pg-lane:
+	@if [ "$(PG_LANE)" = 0 ]; then echo "== PostgreSQL lane skipped (PG_LANE=0)"; exit 0; fi; \
+	if ! why=$$($(PY) tests/pg_database.py); then echo "== $$why"; exit 0; fi; \
+	echo "== PostgreSQL lane: $(words $(PG_TESTS)) test files on PostgreSQL"; \
+	start=$$(date +%s); rc=0; \
+	NAZORAT_TEST_DATABASE=postgresql $(PY) -m pytest -q -m "not nopg" $(PG_TESTS) $(PYTEST_ARGS) \
+		|| rc=$$?; \
+	echo "== PostgreSQL lane: $$(( $$(date +%s) - start )) s, pytest exit $$rc"; \
+	[ $$rc -eq 0 ] || [ $$rc -eq 5 ]  # 5: PYTEST_ARGS selected none of these tests
 
 bench: venv
 	@set -e; for f in benchmarks/bench_*.py; do \

@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
-# Importing the models registers their tables before Database.start() creates them.
+# The models, imported for their tables (the schema itself comes from mission/migrations).
 import mission.audit.models  # noqa: F401
 import mission.auth.models  # noqa: F401
 import mission.fleet.models  # noqa: F401
@@ -43,7 +43,6 @@ from mission.auth.service import AuthService, Refused
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
 from mission.fleet.commands import CommandService, local_handler
-from mission.fleet.models import add_shard_column
 from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
 from mission.incidents.routes import router as incidents_router
@@ -111,7 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         logsafe.install()
         db = Database(settings.effective_database_url)
         await db.start()
-        await asyncio.to_thread(add_shard_column, db.engine)
         auth = AuthService(db, session_ttl_s=settings.session_ttl_h * 3600,
                            login_failures=settings.login_max_failures)
         hub = TelemetryHub()

@@ -17,6 +17,9 @@
 - `nazorat create-admin USERNAME [--reset]`: the first admin (or, with --reset, a new password
   for an existing user, who becomes an active admin). The password comes from
   NAZORAT_ADMIN_PASSWORD, else a prompt (twice), else one line of standard input.
+- `nazorat db upgrade`: bring the database (DATABASE_URL, else data/nazorat.db) to the newest
+  schema revision; `serve` does the same at every start. `nazorat db current`: the database's
+  revision and the newest one this version knows.
 """
 
 from __future__ import annotations
@@ -34,11 +37,11 @@ from typing import Any
 
 import uvicorn
 
-from mission.app import create_app
+from mission import migrations
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN, Role, UserCreate
 from mission.auth.passwords import generate_password
 from mission.auth.service import AuthService
-from mission.db import Database
+from mission.db import Database, make_engine
 from mission.observability import logs
 from mission.settings import Settings, load_settings
 
@@ -67,7 +70,38 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("username")
     a.add_argument("--reset", action="store_true",
                    help="the user exists: set a new password and make them an active admin")
+    d = sub.add_parser("db", help="database schema migrations (Alembic)")
+    d.add_argument("action", choices=["upgrade", "current"],
+                   help="upgrade: to the newest revision; current: show the revision")
     return p
+
+
+def db_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`nazorat db upgrade|current`. The URL is never printed (it may hold a password)."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        head = migrations.head()
+        if args.action == "upgrade":
+            before, after = migrations.upgrade(engine)
+            if before == after:
+                print(f"nazorat: database already at revision {after} (head)")
+            else:
+                print(f"nazorat: database upgraded from {before or 'empty'} to {after}")
+            return 0
+        current = migrations.current(engine)
+        if current is None:
+            print(f"nazorat: database not migrated yet (head is {head}; `nazorat db upgrade`, "
+                  "or start the service)")
+            return 1
+        print(f"nazorat: database at revision {current}"
+              + (" (head)" if current == head else f" (head is {head}: `nazorat db upgrade`)"))
+        return 0 if current == head else 1
+    except Exception as e:  # noqa: BLE001 - one line for the operator, not a traceback
+        print(f"nazorat: database: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+              file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
 
 
 def _read_password() -> str:
@@ -173,6 +207,8 @@ def serve(args: argparse.Namespace, settings: Settings,
     else:
         print(f"nazorat: log in at {base}/login.html (no user yet? `nazorat create-admin "
               f"NAME`)", flush=True)
+    from mission.app import create_app  # the whole service: not needed by `db`, `create-admin`
+
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
         log_level=args.log_level.lower(), log_config=log_config, ws_per_message_deflate=False,
@@ -210,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         return create_admin(args, settings)
     if args.command == "link-worker":
         return link_worker(args, settings)
+    if args.command == "db":
+        return db_command(args, settings)
     for name in SECRET_VARIABLES:  # read once; not passed on to anything this process starts
         os.environ.pop(name, None)
     return serve(args, settings, log_config)

@@ -4,7 +4,10 @@ SQLAlchemy's sync API is used from worker threads: `Database.run(fn)` calls `fn(
 thread (anyio's pool, bounded by a per-database limiter), commits, and returns the result, so no
 blocking database call ever runs on the event loop. SQLite is the default (WAL mode, so readers
 do not block the recorder's writes); PostgreSQL works by DATABASE_URL
-(`postgresql+psycopg://...`; install the `psycopg` driver).
+(`postgresql+psycopg://user@host/db`, the `psycopg` driver is a dependency).
+
+The schema is managed by Alembic (mission/migrations): `start()` upgrades the database to the
+newest revision before anything uses it, in a worker thread, like every other database call.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ import anyio
 import anyio.to_thread
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
+
+from mission import migrations
 
 T = TypeVar("T")
+
+# Integer columns, row ids included, are 32-bit on PostgreSQL: a larger value in a query is an
+# error there ("integer out of range"), not an empty result as on SQLite. Inputs that name a row
+# are bounded by this, and a bound beyond it ("ids below N") means no bound.
+MAX_ID = 2**31 - 1
 
 
 class Database:
@@ -40,31 +49,17 @@ class Database:
         return self._engine
 
     async def start(self) -> None:
-        """Create the engine and the tables (models must be imported before this)."""
+        """Create the engine and bring the schema to the newest migration (`upgrade head`;
+        a database made before migrations existed is stamped first, see mission.migrations)."""
         await anyio.to_thread.run_sync(self._start_sync)
 
     def _start_sync(self) -> None:
-        url = make_url(self.url)
-        kwargs: dict[str, Any] = {}
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            if url.database and url.database != ":memory:":
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            kwargs["pool_pre_ping"] = True
-        engine = create_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            event.listen(engine, "connect", _sqlite_pragmas)
-        for attempt in range(3):
-            try:
-                SQLModel.metadata.create_all(engine)
-                break
-            except DBAPIError:
-                # Several processes on one database starting together (replicas, link workers):
-                # between create_all's check and its CREATE another one made the table. The
-                # next pass skips what exists.
-                if attempt == 2:
-                    raise
+        engine = make_engine(self.url)
+        try:
+            migrations.upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         self._engine = engine
 
     async def stop(self) -> None:
@@ -81,6 +76,24 @@ class Database:
             result = fn(session)
             session.commit()
             return result
+
+
+def make_engine(url: str) -> Engine:
+    """The engine for `url` with this project's settings (SQLite: WAL, foreign keys, a file
+    whose directory is created; others: pre-ping). Creates no table."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -20,7 +20,6 @@ from typing import Any
 from mission.app import follow_database, link_config
 from mission.db import Database
 from mission.fleet.commands import local_handler
-from mission.fleet.models import add_shard_column
 from mission.fleet.service import FleetService
 from mission.recording.service import RecordingService
 from mission.settings import Settings
@@ -43,7 +42,6 @@ async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
             loop.add_signal_handler(sig, stop.set)
     db = Database(settings.effective_database_url)
     await db.start()
-    await asyncio.to_thread(add_shard_column, db.engine)
     hub = TelemetryHub()
     link = FleetLink(hub, link_config(settings))
     bus = BusNode(settings.bus_url, prefix=settings.bus_prefix,

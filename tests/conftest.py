@@ -1,11 +1,15 @@
-"""Shared fixtures: simulated (and, when a binary is found, real ArduPilot SITL) fleets."""
+"""Shared fixtures: simulated (and, when a binary is found, real ArduPilot SITL) fleets, and
+the database the store tests use (`database_url`: a temporary SQLite file, or a fresh PostgreSQL
+database in the PostgreSQL lane, NAZORAT_TEST_DATABASE=postgresql; see tests/pg_database.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import pg_database
 from sitl.ardupilot import find_arducopter
 from sitl_fleet import NO_BINARY_REASON, FleetFactory, fleet_factory
 
@@ -31,3 +35,14 @@ def sim_fleet() -> Iterator[FleetFactory]:
     """Like ``sitl_fleet`` but on our simulator only (fault injection through ``control``)."""
     with fleet_factory("sim") as start:
         yield start
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database for one test: SQLite by default, PostgreSQL in the PostgreSQL lane
+    (created for the test, dropped after it)."""
+    if not pg_database.enabled():
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    with pg_database.database() as url:
+        yield url

@@ -12,6 +12,11 @@ admin by default; `client(role="operator", username="op-7")` for another user (c
 use, through the admin API), `client(role=None)` for none. `ws_url()` carries the token as
 `?token=` the same way. `integration_key()` makes an intake key. `RUNNING` maps base URLs to
 services (the browser fixture logs its pages in through it).
+
+Database: SQLite in the service's data directory, unless the environment given has DATABASE_URL
+or the suite runs in the PostgreSQL lane (NAZORAT_TEST_DATABASE=postgresql, tests/pg_database.py):
+then each service gets a fresh PostgreSQL database at its first start, kept across `restart()`
+and dropped by `stop()` (also when the start fails, and at exit for anything left over).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+import pg_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
@@ -60,6 +67,13 @@ class RunningService:
     _log: Any = field(default=None, repr=False)
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
     passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    _own_database: str | None = field(default=None, repr=False)
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the service's database."""
+        url = self.env.get("NAZORAT_DATABASE_URL") or self.env.get("DATABASE_URL")
+        return url or f"sqlite:///{self.data_dir / 'nazorat.db'}"
 
     @property
     def base_url(self) -> str:
@@ -147,7 +161,17 @@ class RunningService:
         if not self.env.get("NAZORAT_ADMIN_PASSWORD"):
             self.env["NAZORAT_ADMIN_USER"] = self.env.get("NAZORAT_ADMIN_USER", "admin")
             self.env["NAZORAT_ADMIN_PASSWORD"] = secrets.token_urlsafe(16)
+        if (pg_database.enabled() and self._own_database is None
+                and not self.env.get("DATABASE_URL") and not self.env.get("NAZORAT_DATABASE_URL")):
+            self._own_database = self.env["DATABASE_URL"] = pg_database.create()
         RUNNING[self.base_url] = self
+        try:
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _launch(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "mission.cli", "serve", "--host", "127.0.0.1",
@@ -166,10 +190,17 @@ class RunningService:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"service not healthy in {START_TIMEOUT_S} s:\n{self.log_text()}")
 
     def stop(self) -> None:
+        """Stop the process and drop the PostgreSQL database the service was given."""
+        self._stop_process()
+        own, self._own_database = self._own_database, None
+        if own is not None:
+            self.env.pop("DATABASE_URL", None)
+            pg_database.drop(own)
+
+    def _stop_process(self) -> None:
         if RUNNING.get(self.base_url) is self:
             del RUNNING[self.base_url]
         proc, self._proc = self._proc, None
@@ -187,7 +218,8 @@ class RunningService:
             self._log = None
 
     def restart(self) -> None:
-        self.stop()
+        """Stop and start again: same port, data directory and database."""
+        self._stop_process()
         self.start()
 
     def log_text(self) -> str:

@@ -7,8 +7,8 @@ read); the rest runs against one real service (subprocess, no drones) for the mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,13 +20,17 @@ import fastapi.routing
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 pytest.register_assert_rewrite("service_fixture")
 
 import websockets  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+import pg_database  # noqa: E402
 from mission.app import create_app  # noqa: E402
+from mission.db import make_engine  # noqa: E402
 from mission.settings import Settings  # noqa: E402
 from service_fixture import REPO_ROOT, TEST_ENV, RunningService, free_port  # noqa: E402
 
@@ -351,14 +355,31 @@ def test_audit_log_is_append_only(svc: RunningService) -> None:
         page = audit(admin, before_id=rid, limit=2)
         assert all(r["id"] < rid for r in page)
         assert admin.get("/api/audit", params={"from": "not a time"}).status_code == 422
-    db = sqlite3.connect(svc.data_dir / "nazorat.db")
+    engine = make_engine(svc.database_url)  # the service's own database, SQLite or PostgreSQL
     try:
         for sql in ("UPDATE audit_record SET actor = 'someone else'",
                     "DELETE FROM audit_record"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                db.execute(sql)
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(sql))
     finally:
-        db.close()
+        engine.dispose()
+
+
+def test_ids_and_prefixes_behave_alike_in_every_database(svc: RunningService) -> None:
+    """Row ids are 32-bit in PostgreSQL: a larger id is refused (422) or means "no bound", never
+    a database error; an action prefix is case-sensitive (LIKE is not, on SQLite)."""
+    with svc.client() as admin:
+        assert audit(admin, action="auth.") and audit(admin, action="AUTH.") == []
+        newest = audit(admin, limit=1)[0]["id"]
+        assert audit(admin, before_id=2**40, limit=1)[0]["id"] == newest
+        for body, field in [({"drones": [2**40]}, "drones"),
+                            ({"drones": [1], "incidents": [2**31]}, "incidents"),
+                            ({"drones": [1], "zones": [{"zone_id": 2**33}]}, "zones")]:
+            r = admin.post("/api/missions/plan", json=body)
+            assert r.status_code == 422 and field in r.text, r.text
+        r = admin.post("/api/missions/quick", json={"lat": 1, "lon": 1, "incident_id": 2**40})
+        assert r.status_code == 422, r.text
+        assert admin.get("/api/audit", params={"drone_id": 2**40}).status_code == 422
 
 
 def test_security_headers_and_cors(svc: RunningService) -> None:
@@ -443,6 +464,13 @@ def test_create_admin_cli_and_first_start(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
     env.pop("DATABASE_URL", None)
     env.update({"NAZORAT_DATA_DIR": str(tmp_path), "NAZORAT_ADMIN_PASSWORD": "boss password 1"})
+    with contextlib.ExitStack() as stack:
+        if pg_database.enabled():  # the CLI and then the service on the same database
+            env["DATABASE_URL"] = stack.enter_context(pg_database.database())
+        _create_admin_then_serve(tmp_path, env)
+
+
+def _create_admin_then_serve(tmp_path: Path, env: dict[str, str]) -> None:
 
     def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "mission.cli", *args], cwd=REPO_ROOT,
@@ -469,6 +497,7 @@ def test_create_admin_cli_and_first_start(tmp_path: Path) -> None:
         svc.stop()
 
 
+@pytest.mark.nopg  # a simulated run always has its own SQLite file
 def test_simulated_run_prints_how_to_log_in(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
     env.pop("DATABASE_URL", None)

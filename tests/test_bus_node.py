@@ -71,26 +71,6 @@ def test_settings_link_mode() -> None:
     assert "secret" not in repr(s)
 
 
-def test_shard_column_added_to_an_old_database(tmp_path: Any) -> None:
-    import sqlite3
-
-    from sqlmodel import create_engine
-
-    from mission.fleet.models import add_shard_column
-
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as c:
-        c.execute("CREATE TABLE drone (id INTEGER PRIMARY KEY, name VARCHAR, url VARCHAR, "
-                  "sysid INTEGER, discovered BOOLEAN, created_at DATETIME)")
-        c.execute("INSERT INTO drone (name, url) VALUES ('a', 'tcpout://127.0.0.1:5760')")
-    engine = create_engine(f"sqlite:///{path}")
-    add_shard_column(engine)
-    add_shard_column(engine)  # idempotent
-    engine.dispose()
-    with sqlite3.connect(path) as c:
-        assert c.execute("SELECT id, shard FROM drone").fetchall() == [(1, "")]
-
-
 class _FakeLink:
     """Enough of FleetLink for `serve_link`: one vehicle, attached, with a fixed state."""
 

@@ -36,6 +36,8 @@ from mission.zones.geo import (
     parse_bbox,
 )
 
+pytestmark = pytest.mark.nopg  # no database, no service
+
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 S = Status
 

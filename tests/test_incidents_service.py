@@ -1,11 +1,11 @@
-"""The incident service as the planner/missions layer calls it (no HTTP), on a temp SQLite."""
+"""The incident service as the planner/missions layer calls it (no HTTP), on a
+temporary database (SQLite, or PostgreSQL in its lane)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'incidents.db'}")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
     await database.start()
     yield database
     await database.stop()

@@ -49,6 +49,7 @@ def incidents(svc: RunningService, **params: Any) -> list[dict[str, Any]]:
         return rows
 
 
+@pytest.mark.nopg  # the page's requests are the intake API's, checked on PostgreSQL below
 def test_report_page_in_the_browser(svc: RunningService, open_console: OpenConsole) -> None:
     cp = open_console(svc.base_url, "/report", role=None)
     page = cp.page
@@ -178,6 +179,7 @@ def test_telegram_webhook(svc: RunningService) -> None:
         assert two["description"] == "drug dealing near the school gate"
 
 
+@pytest.mark.nopg  # the browser side of the sign-in; test_auth signs in on PostgreSQL
 def test_login_page_signs_in_and_goes_on(svc: RunningService, open_console: OpenConsole) -> None:
     with svc.client() as admin:
         assert admin.post("/api/users", json={"username": "chief", "password": "chief password",

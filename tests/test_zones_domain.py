@@ -17,6 +17,8 @@ from mission.zones.geo import InvalidInput, InvalidRows
 from mission.zones.geometry import validate_polygon
 from mission.zones.models import ZoneCreate, ZoneKind, ZonePublic, ZoneUpdate
 
+pytestmark = pytest.mark.nopg  # no database, no service
+
 # A block in Tashkent, [lon, lat]
 SQUARE = [[69.24, 41.30], [69.25, 41.30], [69.25, 41.31], [69.24, 41.31], [69.24, 41.30]]
 HOLE = [[69.244, 41.304], [69.246, 41.304], [69.246, 41.306], [69.244, 41.304]]

@@ -1,9 +1,9 @@
-"""The zone service as the planner/missions layer calls it (no HTTP), on a temp SQLite."""
+"""The zone service as the planner/missions layer calls it (no HTTP), on a
+temporary database (SQLite, or PostgreSQL in its lane)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'zones.db'}")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
     await database.start()
     yield database
     await database.stop()

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from mission.audit.models import AuditPublic, AuditRecord
 from mission.auth import context
-from mission.db import Database
+from mission.db import MAX_ID, Database
 from mission.incidents.models import utcnow
 
 MAX_TEXT = 1000
@@ -93,9 +93,10 @@ class AuditService:
             if f.actor is not None:
                 stmt = stmt.where(AuditRecord.actor == f.actor)
             if f.action is not None:
-                if f.action.endswith("."):
-                    stmt = stmt.where(col(AuditRecord.action).startswith(f.action,
-                                                                         autoescape=True))
+                if f.action.endswith("."):  # a prefix, case-sensitive in every database
+                    # (LIKE is case-insensitive on SQLite and case-sensitive on PostgreSQL)
+                    stmt = stmt.where(func.substr(col(AuditRecord.action), 1,
+                                                  len(f.action)) == f.action)
                 else:
                     stmt = stmt.where(AuditRecord.action == f.action)
             if f.drone_id is not None:
@@ -108,7 +109,7 @@ class AuditService:
                 stmt = stmt.where(col(AuditRecord.at) >= f.at_from)
             if f.at_to is not None:
                 stmt = stmt.where(col(AuditRecord.at) <= f.at_to)
-            if f.before_id is not None:
+            if f.before_id is not None and f.before_id <= MAX_ID:  # beyond: every id is below
                 stmt = stmt.where(col(AuditRecord.id) < f.before_id)
             rows = s.exec(stmt.order_by(col(AuditRecord.id).desc()).limit(limit))
             return [AuditPublic.model_validate(r) for r in rows]

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import text
 from sqlmodel import JSON, Column, Field, SQLModel
 
 
@@ -30,7 +28,8 @@ class Drone(DroneBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Which link process serves the drone when there is a bus (NAZORAT_SHARD / link-worker
     # --shard); "" is the default shard. Without a bus every drone is linked in-process.
-    shard: str = Field(default="", max_length=64, index=True)
+    shard: str = Field(default="", max_length=64, index=True,
+                       sa_column_kwargs={"server_default": text("''")})
 
 
 class DroneCreate(DroneBase):
@@ -75,18 +74,3 @@ class CommandRecordPublic(SQLModel):
     finished_at: datetime | None
     outcome: str
     result: dict[str, Any]
-
-
-def add_shard_column(engine: Engine) -> None:
-    """Databases made before the `shard` column get it (empty = default shard). Idempotent;
-    `create_all` only creates missing tables, never missing columns."""
-    columns = {c["name"] for c in inspect(engine).get_columns("drone")}
-    if "shard" in columns:
-        return
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE drone ADD COLUMN shard VARCHAR(64) NOT NULL DEFAULT ''"))
-    except DBAPIError:
-        # another process starting at the same time added it first
-        if "shard" not in {c["name"] for c in inspect(engine).get_columns("drone")}:
-            raise

@@ -6,7 +6,7 @@ separate column and only `IncidentWithContact` carries it: a later issue decides
 and `IncidentPublic` is the shape without it.
 
 The status history is append-only: rows are only ever inserted (the ORM refuses updates and
-deletes, and on SQLite a trigger refuses them too).
+deletes, and database triggers refuse them too: mission/migrations 0001 and 0002).
 """
 
 from __future__ import annotations

@@ -242,7 +242,9 @@ class IncidentService:
             return [
                 Report(id=r.id, lat=r.lat, lon=r.lon, severity=r.severity,
                        reported_at=r.reported_at, category=r.category)
-                for r in s.exec(_query(f).limit(MAX_EXPORT)) if r.id is not None
+                # id order: the same reports (and clusters) whatever order the database keeps
+                for r in s.exec(_query(f).order_by(col(Incident.id)).limit(MAX_EXPORT))
+                if r.id is not None
             ]
 
         reports = await self.db.run(q)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mission.db import MAX_ID
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -27,6 +29,8 @@ class OrbitIn(_In):
 
 OnStation = Annotated[LoiterIn | OrbitIn, Field(discriminator="kind")]
 PriorityName = Literal["low", "normal", "high"]
+# A drone, incident or zone id: a row id (32-bit in PostgreSQL, mission.db.MAX_ID).
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class HotspotIn(_In):
@@ -34,7 +38,7 @@ class HotspotIn(_In):
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    incident_ids: list[int] = Field(default_factory=list, max_length=500)
+    incident_ids: list[RowId] = Field(default_factory=list, max_length=500)
     priority: PriorityName | None = None
     label: str = Field(default="", max_length=200)
 
@@ -51,7 +55,7 @@ class PointIn(_In):
 class ZoneTargetIn(_In):
     """A red zone to cover: lawnmower sweeps or laps of its perimeter."""
 
-    zone_id: int
+    zone_id: RowId
     pattern: Literal["lawnmower", "perimeter"] = "lawnmower"
     spacing_m: float = Field(default=40.0, ge=5, le=1000)
     heading_deg: float = Field(default=0.0, ge=0, lt=360)
@@ -61,8 +65,8 @@ class ZoneTargetIn(_In):
 
 class PlanIn(_In):
     name: str = Field(default="", max_length=128)
-    drones: list[int] = Field(min_length=1, max_length=100)
-    incidents: list[int] = Field(default_factory=list, max_length=500)
+    drones: list[RowId] = Field(min_length=1, max_length=100)
+    incidents: list[RowId] = Field(default_factory=list, max_length=500)
     hotspots: list[HotspotIn] = Field(default_factory=list, max_length=200)
     points: list[PointIn] = Field(default_factory=list, max_length=200)
     zones: list[ZoneTargetIn] = Field(default_factory=list, max_length=50)
@@ -76,7 +80,7 @@ class PlanIn(_In):
 
 
 class RetaskIn(_In):
-    incident_id: int | None = None
+    incident_id: RowId | None = None
     point: PointIn | None = None
     on_station: OnStation = Field(default_factory=LoiterIn)
 
@@ -84,7 +88,7 @@ class RetaskIn(_In):
 class QuickDispatchIn(_In):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    incident_id: int | None = None
+    incident_id: RowId | None = None
     on_station: OnStation = Field(default_factory=lambda: LoiterIn(seconds=60.0))
     altitude_m: float = Field(default=40.0, gt=0)
     battery_reserve_pct: float = Field(default=25.0, ge=5, le=90)
@@ -93,7 +97,7 @@ class QuickDispatchIn(_In):
 class ControlIn(_In):
     """pause / resume / recall for one drone of the mission, or all when `drone_id` is null."""
 
-    drone_id: int | None = None
+    drone_id: RowId | None = None
 
 
 class LegPublic(BaseModel):

@@ -268,7 +268,7 @@ class MissionService:
                     row.first_seq, row.last_seq = v.first_seq, v.last_seq
                 elif info.key in dropped:
                     d = dropped[info.key]
-                    row.dropped_reason = f"{d.reason.value}: {d.detail}"
+                    row.dropped_reason = f"{d.reason.value}: {d.detail}"[:1000]
                 else:
                     row.dropped_reason = "not planned"
                 s.add(row)

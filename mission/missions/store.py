@@ -46,8 +46,9 @@ def targets(s: Session, mission_id: int) -> list[MissionTarget]:
 
 def log(s: Session, mission_id: int, actor: str, kind: str, message: str = "",
         drone_id: int | None = None, **data: Any) -> None:
-    s.add(MissionLog(mission_id=mission_id, drone_id=drone_id, actor=actor, kind=kind,
-                     message=message, data=data))
+    # VARCHAR lengths are enforced by PostgreSQL (not by SQLite): cut, never fail to log
+    s.add(MissionLog(mission_id=mission_id, drone_id=drone_id, actor=actor[:128], kind=kind,
+                     message=message[:2000], data=data))
 
 
 def set_status(s: Session, row: PatrolMission, status: str, reason: str | None = None, *,

@@ -117,7 +117,7 @@ class MissionTracker:
         """Reattach to the legs that were in the air when the service last stopped."""
         def q(s: Session) -> list[_Leg]:
             legs = s.exec(select(MissionLeg).where(
-                col(MissionLeg.status).in_([x.value for x in ACTIVE])))
+                col(MissionLeg.status).in_([x.value for x in ACTIVE])).order_by(col(MissionLeg.id)))
             out = []
             for leg in legs:
                 targets = [t for t in store.targets(s, leg.mission_id)
