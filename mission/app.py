@@ -13,10 +13,9 @@ NAZORAT_CORS_ORIGINS."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -86,6 +85,16 @@ def link_config(settings: Settings) -> LinkConfig:
         ),
         discovery_urls=settings.discovery_urls,
     )
+
+
+async def bounded(what: str, aw: Awaitable[Any], timeout_s: float) -> None:
+    """Await a shutdown step for at most `timeout_s`; log (not raise) when it overruns or fails."""
+    try:
+        await asyncio.wait_for(aw, timeout_s)
+    except TimeoutError:
+        log.warning("shutdown: %s did not stop within %g s; going on without it", what, timeout_s)
+    except Exception:
+        log.exception("shutdown: stopping %s failed", what)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -161,19 +170,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lifecycle.complete = True
             yield {"nazorat": state}
         finally:
+            # Every step is bounded: a stop must never hang on a drone in the air (a supervisor
+            # would kill the process mid-cleanup). A step that overruns is named in the log.
             lifecycle.complete = False
             metrics.detach()
             for task in background:
                 task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await bounded("background tasks", asyncio.gather(*background, return_exceptions=True),
+                          5.0)
             planner.close()
             if bus is not None:
-                await bus.close()
+                await bounded("the bus", bus.close(), 5.0)
             hub.close()
-            await link.stop()
-            await db.stop()
+            await bounded("the fleet link", link.stop(), 12.0)
+            await bounded("the database", db.stop(), 5.0)
             if sim is not None:
                 await asyncio.to_thread(sim.stop)
 

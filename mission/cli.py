@@ -32,6 +32,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +218,7 @@ def serve(args: argparse.Namespace, settings: Settings,
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
-    return 0
+    return exit_past_stuck_threads(0)
 
 
 def link_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -229,7 +231,28 @@ def link_worker(args: argparse.Namespace, settings: Settings) -> int:
     shard = settings.shard if args.shard is None else args.shard
     drones = tuple(u.strip() for u in args.drones.split(",") if u.strip())
     asyncio.run(run_worker(settings.with_overrides(shard=shard), shard, drones))
-    return 0
+    return exit_past_stuck_threads(0)
+
+
+def exit_past_stuck_threads(code: int, grace_s: float = 2.0) -> int:
+    """After the service has stopped: a MAVSDK request that never returns keeps a link executor
+    thread alive, and Python joins such threads at exit, so the process would hang with
+    everything already closed. Give them `grace_s`, then leave without them."""
+    main_thread = threading.main_thread()
+    deadline = time.monotonic() + grace_s
+    for t in threading.enumerate():
+        if t is not main_thread and not t.daemon:
+            t.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threading.enumerate()
+             if t is not main_thread and not t.daemon and t.is_alive()]
+    if not stuck:
+        return code
+    logging.getLogger(__name__).warning(
+        "exiting with %d thread(s) still inside blocking calls: %s", len(stuck), ", ".join(stuck))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -122,7 +123,8 @@ class FleetLink:
         self.started = False
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 3.0)
         if self._ingest is not None:
             self._ingest.close()
         for vehicle in self._vehicles.values():
@@ -131,20 +133,18 @@ class FleetLink:
             # Blocking MAVSDK requests end on their own (bounded by MAVSDK's retries); wait for
             # them briefly so no worker is inside the library when it is destroyed.
             executor = self._executor
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.to_thread(executor.shutdown, True, cancel_futures=True), 5.0
-                )
+            if not await in_daemon_thread(
+                lambda: executor.shutdown(True, cancel_futures=True), 5.0, "link-executor-stop"
+            ):
+                log.warning("MAVSDK requests still running after 5 s; stopping without them")
         mavsdk, self._mavsdk = self._mavsdk, None
         self._connections.clear()
-        if mavsdk is not None:
-            # destroy() joins MAVSDK's threads; with a request still retrying towards a silent
-            # vehicle it can block for seconds. Shutdown must stay bounded: give it a few
-            # seconds in a thread, then let the process exit without it.
-            try:
-                await asyncio.wait_for(asyncio.to_thread(mavsdk.destroy), 3.0)
-            except TimeoutError:
-                log.warning("MAVSDK did not shut down within 3 s; exiting without waiting")
+        # destroy() joins MAVSDK's threads; with a request still retrying towards a silent
+        # vehicle it can block for seconds. Shutdown must stay bounded: give it a few seconds,
+        # then let the process exit without it.
+        if mavsdk is not None and not await in_daemon_thread(mavsdk.destroy, 3.0,
+                                                             "mavsdk-destroy"):
+            log.warning("MAVSDK did not shut down within 3 s; exiting without waiting")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -490,3 +490,31 @@ def _route_mavsdk_logs() -> None:
         return True
 
     log_subscribe(on_log)
+
+
+async def in_daemon_thread(fn: Callable[[], object], timeout_s: float, name: str) -> bool:
+    """Run a blocking `fn` in a daemon thread and wait for it at most `timeout_s`; True if it
+    finished. Not `asyncio.to_thread`: asyncio.run joins the default executor's threads when the
+    loop ends, so a call stuck in MAVSDK there would hang the process's exit after all."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finished() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("%s failed", name)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+                loop.call_soon_threadsafe(finished)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    try:
+        await asyncio.wait_for(asyncio.shield(done), timeout_s)
+    except TimeoutError:
+        return False
+    return True
