@@ -68,6 +68,7 @@ class RunningService:
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
     passwords: dict[str, str] = field(default_factory=dict, repr=False)
     _own_database: str | None = field(default=None, repr=False)
+    killed_at_stop: bool = False  # the last stop needed SIGKILL (SIGTERM not honoured in 15 s)
 
     @property
     def database_url(self) -> str:
@@ -209,7 +210,10 @@ class RunningService:
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
+                self.killed_at_stop = False
             except subprocess.TimeoutExpired:
+                # a supervisor would do the same; tests that restart assert it did not happen
+                self.killed_at_stop = True
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
