@@ -29,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,34 @@ class RunningService:
 
 ServiceFactory = Callable[..., RunningService]
 
+
+def service_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a service under test: this process's, without any NAZORAT_ setting or
+    DATABASE_URL of the developer's, plus TEST_ENV, its own data directory and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
+    env.pop("DATABASE_URL", None)
+    env.update(TEST_ENV)
+    env["NAZORAT_DATA_DIR"] = str(data_dir)
+    env.update(extra or {})
+    return env
+
+
+def module_service(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, name: str,
+    extra: Mapping[str, str] | None = None,
+) -> Iterator[RunningService]:
+    """Body of a module-scoped fixture: one service (no drones) for all of a module's tests,
+    its log printed at the end if any of them failed. `yield from module_service(...)`."""
+    data_dir = tmp_path_factory.mktemp(name)
+    service = RunningService(free_port(), data_dir, service_env(data_dir, extra),
+                             data_dir / "service.log")
+    failed_before = request.session.testsfailed
+    service.start()
+    yield service
+    service.stop()
+    if request.session.testsfailed > failed_before:
+        print(f"--- service log ({service.log_path}) ---\n{service.log_text()}")
+
 RUNNING: dict[str, RunningService] = {}
 
 
@@ -250,12 +278,7 @@ def service_factory(
         n = len(started)
         data_dir = tmp_path / f"service{n}"
         data_dir.mkdir()
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
-        full_env.pop("DATABASE_URL", None)
-        full_env.update(TEST_ENV)
-        full_env["NAZORAT_DATA_DIR"] = str(data_dir)
-        full_env["NAZORAT_DRONES"] = ",".join(drones)
-        full_env.update(env or {})
+        full_env = service_env(data_dir, {"NAZORAT_DRONES": ",".join(drones), **(env or {})})
         svc = RunningService(free_port(), data_dir, full_env, data_dir / "service.log")
         started.append(svc)
         svc.start()

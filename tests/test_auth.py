@@ -32,7 +32,7 @@ import pg_database  # noqa: E402
 from mission.app import create_app  # noqa: E402
 from mission.db import make_engine  # noqa: E402
 from mission.settings import Settings  # noqa: E402
-from service_fixture import REPO_ROOT, TEST_ENV, RunningService, free_port  # noqa: E402
+from service_fixture import REPO_ROOT, RunningService, free_port, module_service  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -98,19 +98,8 @@ def test_every_route_declares_who_may_call_it_and_commanders_only_read() -> None
 def svc(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[RunningService]:
-    data_dir = tmp_path_factory.mktemp("auth-service")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
-    env.pop("DATABASE_URL", None)
-    env.update(TEST_ENV)
-    env.update({"NAZORAT_DATA_DIR": str(data_dir), "NAZORAT_LOGIN_MAX_FAILURES": "3",
-                "NAZORAT_CORS_ORIGINS": ORIGIN})
-    service = RunningService(free_port(), data_dir, env, data_dir / "service.log")
-    failed_before = request.session.testsfailed
-    service.start()
-    yield service
-    service.stop()
-    if request.session.testsfailed > failed_before:
-        print(f"--- service log ({service.log_path}) ---\n{service.log_text()}")
+    yield from module_service(tmp_path_factory, request, "auth-service",
+                              {"NAZORAT_LOGIN_MAX_FAILURES": "3", "NAZORAT_CORS_ORIGINS": ORIGIN})
 
 
 def audit(c: httpx.Client, **params: Any) -> list[dict[str, Any]]:

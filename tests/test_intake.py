@@ -5,7 +5,6 @@ the public report endpoint with its per-address limit and honeypot; and in Chrom
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 pytest.register_assert_rewrite("service_fixture", "browser_fixture")
 
 from browser_fixture import OpenConsole  # noqa: E402
-from service_fixture import TEST_ENV, RunningService, free_port  # noqa: E402
+from service_fixture import RunningService, module_service  # noqa: E402
 
 pytest_plugins = ["browser_fixture"]
 pytestmark = pytest.mark.timeout(120)
@@ -28,19 +27,9 @@ REPORTS_PER_HOUR = 8
 def svc(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[RunningService]:
-    data_dir = tmp_path_factory.mktemp("intake-service")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
-    env.pop("DATABASE_URL", None)
-    env.update(TEST_ENV)
-    env.update({"NAZORAT_DATA_DIR": str(data_dir), "NAZORAT_TELEGRAM_SECRET": SECRET,
-                "NAZORAT_REPORT_PER_HOUR": str(REPORTS_PER_HOUR)})
-    service = RunningService(free_port(), data_dir, env, data_dir / "service.log")
-    failed_before = request.session.testsfailed
-    service.start()
-    yield service
-    service.stop()
-    if request.session.testsfailed > failed_before:
-        print(f"--- service log ({service.log_path}) ---\n{service.log_text()}")
+    yield from module_service(tmp_path_factory, request, "intake-service",
+                              {"NAZORAT_TELEGRAM_SECRET": SECRET,
+                   "NAZORAT_REPORT_PER_HOUR": str(REPORTS_PER_HOUR)})
 
 
 def incidents(svc: RunningService, **params: Any) -> list[dict[str, Any]]:

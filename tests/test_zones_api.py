@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 
 pytest.register_assert_rewrite("service_fixture")
 
-from service_fixture import TEST_ENV, RunningService, free_port  # noqa: E402
+from service_fixture import RunningService, module_service  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,18 +20,8 @@ pytestmark = pytest.mark.timeout(60)
 def svc(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[RunningService]:
-    data_dir = tmp_path_factory.mktemp("zones-service")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
-    env.pop("DATABASE_URL", None)
-    env.update(TEST_ENV)
-    env.update({"NAZORAT_DATA_DIR": str(data_dir), "NAZORAT_UI_DIR": str(data_dir / "no-ui")})
-    service = RunningService(free_port(), data_dir, env, data_dir / "service.log")
-    failed_before = request.session.testsfailed
-    service.start()
-    yield service
-    service.stop()
-    if request.session.testsfailed > failed_before:
-        print(f"--- service log ({service.log_path}) ---\n{service.log_text()}")
+    yield from module_service(tmp_path_factory, request, "zones-service",
+                              {"NAZORAT_UI_DIR": str(tmp_path_factory.getbasetemp() / "no-ui")})
 
 
 @pytest.fixture
