@@ -519,6 +519,12 @@ def test_simulated_run_prints_how_to_log_in(tmp_path: Path) -> None:
         import signal
 
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-        log.close()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # never leave the service and its simulator behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+            raise
+        finally:
+            log.close()
     assert password not in (tmp_path / "out.log").read_text()
