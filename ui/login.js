@@ -3,6 +3,8 @@
 // the console (commanders to its read-only view). Strings in English and Russian; the choice is
 // shared with the console (localStorage "nazorat.lang").
 
+import { initialLanguage, rememberLanguage } from "./lang-choice.js";
+
 const STRINGS = {
   en: {
     title: "Nazorat — sign in",
@@ -33,22 +35,7 @@ const STRINGS = {
     expired: "Сеанс завершён. Войдите снова.",
   },
 };
-const LANG_KEY = "nazorat.lang";
-
-function initialLang() {
-  const q = new URLSearchParams(location.search).get("lang");
-  if (q in STRINGS) return q;
-  try {
-    const stored = localStorage.getItem(LANG_KEY);
-    if (stored in STRINGS) return stored;
-  } catch {
-    // storage blocked
-  }
-  const nav = (navigator.language || "en").slice(0, 2).toLowerCase();
-  return nav in STRINGS ? nav : "en";
-}
-
-let lang = initialLang();
+let lang = initialLanguage();
 let lastError = null; // [key, params] so a language switch re-renders it
 
 function t(key, params = {}) {
@@ -132,11 +119,7 @@ function start() {
   for (const btn of document.querySelectorAll("[data-lang]")) {
     btn.addEventListener("click", () => {
       lang = btn.dataset.lang;
-      try {
-        localStorage.setItem(LANG_KEY, lang);
-      } catch {
-        // not persisted
-      }
+      rememberLanguage(lang);
       render();
     });
   }

@@ -8,6 +8,8 @@ import config from "./config.js";
 const CATEGORIES = ["drug_activity", "disturbance", "theft", "traffic", "suspicious_person",
   "suspicious_vehicle", "other"];
 
+import { initialLanguage, rememberLanguage } from "./lang-choice.js";
+
 const STRINGS = {
   en: {
     title: "Report an incident",
@@ -64,22 +66,7 @@ const STRINGS = {
     "cat.other": "Другое",
   },
 };
-const LANG_KEY = "nazorat.lang";
-
-function initialLang() {
-  const q = new URLSearchParams(location.search).get("lang");
-  if (q in STRINGS) return q;
-  try {
-    const stored = localStorage.getItem(LANG_KEY);
-    if (stored in STRINGS) return stored;
-  } catch {
-    // storage blocked
-  }
-  const nav = (navigator.language || "en").slice(0, 2).toLowerCase();
-  return nav in STRINGS ? nav : "en";
-}
-
-const state = { lang: initialLang(), point: null, marker: null, map: null, message: null };
+const state = { lang: initialLanguage(), point: null, marker: null, map: null, message: null };
 
 function t(key, params = {}) {
   const s = STRINGS[state.lang][key] ?? STRINGS.en[key] ?? key;
@@ -233,11 +220,7 @@ function start() {
   for (const btn of document.querySelectorAll("[data-lang]")) {
     btn.addEventListener("click", () => {
       state.lang = btn.dataset.lang;
-      try {
-        localStorage.setItem(LANG_KEY, state.lang);
-      } catch {
-        // not persisted
-      }
+      rememberLanguage(state.lang);
       render();
     });
   }

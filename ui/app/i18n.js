@@ -6,26 +6,14 @@
 
 import en from "../i18n/en.js";
 import ru from "../i18n/ru.js";
+import { LANGUAGES, initialLanguage, rememberLanguage } from "../lang-choice.js";
 
-const STORAGE_KEY = "nazorat.lang";
-export const LANGUAGES = ["en", "ru"];
+export { LANGUAGES };
+
 const dictionaries = { en: { ...en }, ru: { ...ru } };
 const listeners = new Set();
 
 let current = initialLanguage();
-
-function initialLanguage() {
-  const fromQuery = new URLSearchParams(location.search).get("lang");
-  if (LANGUAGES.includes(fromQuery)) return fromQuery;
-  try {
-    const stored = localStorage.getItem(STORAGE_KEY);
-    if (LANGUAGES.includes(stored)) return stored;
-  } catch {
-    // storage blocked: fall through
-  }
-  const nav = (navigator.language || "en").slice(0, 2).toLowerCase();
-  return LANGUAGES.includes(nav) ? nav : "en";
-}
 
 export function lang() {
   return current;
@@ -53,11 +41,7 @@ export function has(key) {
 export function setLang(language) {
   if (!LANGUAGES.includes(language) || language === current) return;
   current = language;
-  try {
-    localStorage.setItem(STORAGE_KEY, language);
-  } catch {
-    // not persisted, still switched
-  }
+  rememberLanguage(language);
   applyTo(document);
   for (const fn of listeners) fn(language);
 }
