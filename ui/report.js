@@ -152,7 +152,7 @@ function locate() {
 }
 
 function start() {
-  document.getElementById("report-form").addEventListener("report.submit", submit);
+  document.getElementById("report-form").addEventListener("submit", submit);
   document.getElementById("locate").addEventListener("click", locate);
   startMap();
   startLanguage(document.querySelector(".lang"), render);
