@@ -24,8 +24,8 @@ export default {
   "conn.bannerTrying": "Xizmatga qayta ulanmoqda… Koʻrsatilgan maʼlumotlar eskirgan boʻlishi mumkin.",
   "conn.schema": "Xizmat telemetriya sxemasining v{v} versiyasida ishlaydi; bu konsol v1 ni tushunadi. Sahifani qayta yuklang.",
 
-  "panel.fleet": "Dronlar parki",
-  "panel.alerts": "Ogohlantirishlar",
+  "panel.fleet": "Dronlar",
+  "panel.alerts": "Signallar",
 
   "fleet.empty": "Hali dronlar yoʻq.",
   "fleet.col.name": "Dron",
