@@ -1,7 +1,8 @@
 """Incident intake from outside the unit, through one real service for the module: integration
 keys with per-key rate limits and payload limits, the Telegram webhook with its secret token,
 the public report endpoint with its per-address limit and honeypot; and in Chromium, the public
-/report page and the sign-in page."""
+/report page and the sign-in page, also in the residents' languages (Uzbek, Kazakh, Tajik), and
+the bot's answer in the sender's language."""
 
 from __future__ import annotations
 

@@ -10,8 +10,6 @@
 export const PUBLIC_LANGUAGES = ["uz", "uz-Cyrl", "kk", "tg", "ru", "en"];
 /** Languages of the operators' console. */
 export const CONSOLE_LANGUAGES = ["en", "ru", "uz"];
-/** Kept for older imports: the console's languages. */
-export const LANGUAGES = CONSOLE_LANGUAGES;
 
 /** The switcher's label (short, in the language itself) and full native name of each language. */
 export const LANGUAGE_NAMES = {
@@ -46,8 +44,8 @@ export function matchLanguage(tag, available) {
 }
 
 export function initialLanguage(search = location.search, available = CONSOLE_LANGUAGES) {
-  const fromQuery = new URLSearchParams(search).get("lang");
-  if (available.includes(fromQuery)) return fromQuery;
+  const fromQuery = matchLanguage(new URLSearchParams(search).get("lang"), available);
+  if (fromQuery) return fromQuery;
   try {
     const stored = matchLanguage(localStorage.getItem(STORAGE_KEY), available);
     if (stored) return stored;

@@ -1,7 +1,8 @@
 // Public report page (/report, no login): pin a point on the map, choose a category, describe,
 // optionally leave a contact, send to POST /api/intake/report. The service limits reports per
 // address (429 with Retry-After) and drops submissions that fill in the hidden spam-trap field.
-// Map tiles and the starting view come from config.js, as in the console.
+// Map tiles and the starting view come from config.js, as in the console. Text in the resident's
+// language (Uzbek, Kazakh, Tajik, Russian, English): ui/i18n/public/ through public-i18n.js.
 
 import config from "./config.js";
 
