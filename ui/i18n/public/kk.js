@@ -37,7 +37,7 @@ export default {
   "login.username": "Пайдаланушы аты",
   "login.password": "Құпиясөз",
   "login.submit": "Кіру",
-  "login.busy": "Кіріп жатыр…",
+  "login.busy": "Кіру…",
   "login.missing": "Пайдаланушы аты мен құпиясөзді енгізіңіз.",
   "login.invalid": "Пайдаланушы аты немесе құпиясөз қате.",
   "login.throttled": {

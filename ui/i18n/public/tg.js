@@ -11,7 +11,7 @@ export default {
   "report.contact": "Тамос (ихтиёрӣ: телефон ё e-mail)",
   "report.privacy": "Тамоси шуморо танҳо операторони милитсия, ки хабарҳоро баррасӣ мекунанд, мебинанд.",
   "report.submit": "Фиристодан",
-  "report.busy": "Фиристода истодааст…",
+  "report.busy": "Фиристода мешавад…",
   "report.noPoint": "Ҷой ҳанӯз интихоб нашудааст: харитаро пахш кунед.",
   "report.point": "Ҷой: {lat}; {lon}",
   "report.needPoint": "Аввал ҷойро дар харита интихоб кунед.",
@@ -37,7 +37,7 @@ export default {
   "login.username": "Номи корбар",
   "login.password": "Рамз",
   "login.submit": "Ворид шудан",
-  "login.busy": "Ворид шуда истодааст…",
+  "login.busy": "Воридшавӣ…",
   "login.missing": "Номи корбар ва рамзро ворид кунед.",
   "login.invalid": "Номи корбар ё рамз нодуруст аст.",
   "login.throttled": {
