@@ -15,7 +15,8 @@ stored as *absolute* (AMSL) altitudes, GLOBAL_RELATIVE_ALT (3, 6) as metres abov
 terrain frames (10, 11) as metres above terrain. Nazorat has no terrain model, so terrain frames
 are refused unless the caller says terrain is configured (and then resolves them itself).
 
-Deliberately left out although ArduCopter flies them: NAV_GUIDED_ENABLE (92, the path is then
+Deliberately left out although ArduCopter flies them: NAV_SPLINE_WAYPOINT (82, a curve that
+can bulge beyond its waypoints), NAV_GUIDED_ENABLE (92, the path is then
 the companion computer's), NAV_PAYLOAD_PLACE (94), DO_SET_MODE (176) and DO_LAND_START (189)
 (they change what the vehicle does next outside the mission), DO_PARACHUTE (208, drops the
 vehicle wherever it is), DO_REPOSITION (192) and the fence items (5001-5004, mission type FENCE,
@@ -34,7 +35,6 @@ NAV_LOITER_TIME: Final = 19
 NAV_RETURN_TO_LAUNCH: Final = 20
 NAV_LAND: Final = 21
 NAV_TAKEOFF: Final = 22
-NAV_SPLINE_WAYPOINT: Final = 82
 NAV_DELAY: Final = 93
 # -- commands run alongside (no movement of their own, or they move the RTL point) ----------
 CONDITION_DELAY: Final = 112
@@ -61,7 +61,6 @@ ALLOWED_COMMANDS: Final[dict[int, str]] = {
     NAV_RETURN_TO_LAUNCH: "NAV_RETURN_TO_LAUNCH",
     NAV_LAND: "NAV_LAND",
     NAV_TAKEOFF: "NAV_TAKEOFF",
-    NAV_SPLINE_WAYPOINT: "NAV_SPLINE_WAYPOINT",
     NAV_DELAY: "NAV_DELAY",
     CONDITION_DELAY: "CONDITION_DELAY",
     CONDITION_DISTANCE: "CONDITION_DISTANCE",
@@ -84,7 +83,6 @@ ALLOWED_COMMANDS: Final[dict[int, str]] = {
 # means "where the vehicle is" (ArduCopter), a zero altitude "the altitude it is at".
 FLOWN_LOCATION: Final = frozenset({
     NAV_WAYPOINT, NAV_LOITER_UNLIM, NAV_LOITER_TURNS, NAV_LOITER_TIME, NAV_LAND, NAV_TAKEOFF,
-    NAV_SPLINE_WAYPOINT,
 })
 # Commands whose x/y/z are a location that is not flown to (checked for range and ceiling only,
 # except DO_SET_HOME, which moves the point RTL flies to).
@@ -97,6 +95,7 @@ REFUSED_COMMANDS: Final[dict[int, str]] = {
     30: "NAV_CONTINUE_AND_CHANGE_ALT is a plane command",
     31: "NAV_LOITER_TO_ALT is a plane command",
     83: "NAV_ALTITUDE_WAIT is a plane/balloon command",
+    82: "NAV_SPLINE_WAYPOINT flies a curve that the no-fly check does not model",
     84: "NAV_VTOL_TAKEOFF is a VTOL (QuadPlane) command",
     85: "NAV_VTOL_LAND is a VTOL (QuadPlane) command",
     92: "NAV_GUIDED_ENABLE hands the path to a companion computer, which no check can judge",
