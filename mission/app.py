@@ -158,7 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings, db=db, hub=hub, link=link, fleet=fleet, bus=bus,
                 commands=commands, recording=recording, encoder=StateEncoder(),
                 missions=MissionService(db, hub, commands, tracker, planner,
-                                        max_altitude_m=settings.max_altitude_m),
+                                        max_altitude_m=settings.max_altitude_m,
+                                        import_radius_m=settings.import_radius_m),
                 auth=auth, audit=AuditService(db), metrics=metrics,
                 limits={
                     "intake": RateLimiter(60, 60.0),
