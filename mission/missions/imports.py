@@ -165,11 +165,11 @@ def notes(imported: ImportedMission, drone: Drone, label: str, route: FlownRoute
     h = imported.items[0]
     if h.lat != 0.0 or h.lon != 0.0:
         moved = metres(LatLon(h.lat, h.lon), drone.base)
-        out.append(f"the file's home slot (seq 0) is replaced by {label}'s home "
+        out.append(f"the file's home slot (seq 0) is replaced by the home of {label} "
                    f"({drone.base.lat:.6f}, {drone.base.lon:.6f}), {_km(moved)} from the "
-                   "file's: RTL flies to the drone's home")
+                   "file's: RTL flies to the drone's home, never the file's")
     else:
-        out.append(f"the file has no home (seq 0 is 0, 0): {label}'s home is used")
+        out.append(f"the file has no home (seq 0 is 0, 0): the home of {label} is used")
     back = (f"{_km(route.transit_back_m)} back to home" if route.returns_home
             else "no return: the route lands away from home")
     out.append(f"transit from {label} to the route: {_km(route.transit_out_m)} out, {back} "
