@@ -63,7 +63,7 @@ def _import(c: httpx.Client, operator: dict[str, str], text: str) -> httpx.Respo
 def test_far_plane_and_commented_files_from_a_drone_near_canberra(
     sim_fleet: FleetFactory, service_factory: ServiceFactory
 ) -> None:
-    with drone_at_canberra(sim_fleet, service_factory) as (_, c, operator, home):
+    with drone_at_canberra(sim_fleet, service_factory) as (fleet, c, operator, home):
         assert abs(home["lat"] + 35.363261) < 1e-4, home
         # the file of the issue: home and waypoints at San Francisco airport
         sfo = wpl((*SFO[0], 4.0), [(3, 22, 0, 0, 30), *((3, 16, a, b, 30) for a, b in SFO[1:]),
@@ -110,6 +110,19 @@ def test_far_plane_and_commented_files_from_a_drone_near_canberra(
                    for w in m["warnings"]), m["warnings"]
         assert any(w.startswith("transit from drone 1") and ": 300 m out" in w
                    for w in m["warnings"]), m["warnings"]
+
+        # the interlocks see the transit: a no-fly zone only the leg from the drone to the
+        # route crosses, and a battery too low for the flight with its transit legs
+        box = [_offset(home, n, e) for n, e in ((100, -30), (100, 30), (200, 30), (200, -30))]
+        ring = [[lon, lat] for lat, lon in [*box, box[0]]]
+        assert c.post("/api/zones", json={"name": "school", "kind": "no_fly", "geometry": {
+            "type": "Polygon", "coordinates": [ring]}}).status_code == 201
+        fleet.control("battery", vehicle=0, percent=30)
+        wait_until(lambda: (_state(c, 1).get("battery_pct") or 100) <= 31, 20, what="battery")
+        r = c.post(f"/api/missions/{m['id']}/dispatch", headers=operator)
+        assert r.status_code == 409, r.text
+        assert "school" in r.text and "battery 30 %" in r.text, r.text
+        assert c.get(f"/api/missions/{m['id']}").json()["status"] == "planned"
 
 
 def _vehicle_clock(fleet: SitlFleet) -> tuple[float, bool]:
