@@ -68,9 +68,12 @@ def check(imported: ImportedMission, max_altitude_m: float, home_amsl_m: float) 
         why = vi.command_problem(it.command) or vi.frame_problem(it.command, it.frame)
         if why is not None:
             raise MissionInputError("(body)", f"item {it.seq}: {why}")
-        if not all(math.isfinite(v) for v in (it.lat, it.lon, it.alt)):
+        values = (it.param1, it.param2, it.param3, it.param4, it.lat, it.lon, it.alt)
+        located = it.command in vi.FLOWN_LOCATION | vi.OTHER_LOCATION
+        if any(math.isinf(v) for v in values) or (
+                located and not all(math.isfinite(v) for v in (it.lat, it.lon, it.alt))):
             raise MissionInputError("(body)", f"item {it.seq} ({vi.command_name(it.command)}): "
-                                              "position or altitude is not a number")
+                                              "a value is not a finite number")
         if not (-90 <= it.lat <= 90 and -180 <= it.lon <= 180):
             raise MissionInputError("(body)", f"item {it.seq}: position out of range")
         alt = alt_above_home(it, home_amsl_m)
@@ -82,20 +85,22 @@ def check(imported: ImportedMission, max_altitude_m: float, home_amsl_m: float) 
 
 def check_reach(imported: ImportedMission, drone: Drone, label: str, radius_m: float,
                 reserve_pct: float) -> None:
-    """Refuse a route whose home slot or first positioned item is farther from the drone than
-    it can fly out and back with its reserve, or than the import radius: such a file was
-    written for somewhere else, and flying it means a transit nobody planned."""
+    """Refuse a route whose home slot or any position (its first waypoint, a later one, a
+    DO_SET_HOME) is farther from the drone than it can fly out and back with its reserve, or
+    than the import radius: such a file was written for somewhere else, and flying it means a
+    transit nobody planned."""
     here = drone.position or drone.base
     reach = reach_m(drone.airframe, drone.battery_pct, reserve_pct)
     limit = min(reach, radius_m)
     home = imported.items[0]
-    first = next((it for it in imported.items[1:] if positioned(it)), None)
     checks: list[tuple[str, MissionItem]] = []
     if home.lat != 0.0 or home.lon != 0.0:  # 0, 0: the writer had no home; nothing to judge
         checks.append(("home slot (seq 0)", home))
-    if first is not None:
-        checks.append((f"first waypoint (item {first.seq}, "
-                       f"{vi.command_name(first.command)})", first))
+    located = [it for it in imported.items[1:] if positioned(it)
+               or (it.command == vi.DO_SET_HOME and (it.lat != 0.0 or it.lon != 0.0))]
+    for n, it in enumerate(located):
+        what = "first waypoint" if n == 0 else "item"
+        checks.append((f"{what} (item {it.seq}, {vi.command_name(it.command)})", it))
     for what, it in checks:
         d = metres(here, LatLon(it.lat, it.lon))
         if d > limit:
@@ -114,7 +119,8 @@ def _km(m: float) -> str:
 def _finite(v: float) -> float:
     """QGroundControl writes NaN ("keep the vehicle's current value", mostly yaw) as null. JSON
     (the database, the API) cannot carry NaN, and ArduCopter ignores these params on the
-    commands a patrol uses (NAV_WAYPOINT/TAKEOFF yaw), so they are stored as 0."""
+    commands a patrol uses (NAV_WAYPOINT/TAKEOFF yaw) and on the x/y/z of items without a
+    location (check() refuses NaN in a location), so they are stored as 0."""
     return 0.0 if math.isnan(v) else v
 
 
@@ -151,8 +157,8 @@ def leg_from(mission_id: int, drone_id: int, items: Sequence[MissionItem],
         mission_id=mission_id, drone_id=drone_id,
         items=[{"seq": i.seq, "frame": i.frame, "command": i.command,
                 "param1": _finite(i.param1), "param2": _finite(i.param2),
-                "param3": _finite(i.param3), "param4": _finite(i.param4), "lat": i.lat,
-                "lon": i.lon, "alt": i.alt} for i in items],
+                "param3": _finite(i.param3), "param4": _finite(i.param4), "lat": _finite(i.lat),
+                "lon": _finite(i.lon), "alt": _finite(i.alt)} for i in items],
         last_item_seq=len(items) - 1,
     )
     apply_estimate(leg, route)
