@@ -1,7 +1,10 @@
 """Drone commands as the API offers them: parameter schemas, dispatch and the audit record.
 
 `CommandService.execute()` validates the JSON parameters for the named command, checks the
-safety interlocks (mission.safety: altitude ceiling, no-fly zones), runs it on the fleet link
+safety interlocks (mission.safety: the one mission check of mission.planning.mission_check for
+every command that puts items on the vehicle or flies them: upload_mission, set_mission_current,
+start_mission, goto, takeoff; the vehicle's stored mission is read back for the ones that fly
+what it holds), runs it on the fleet link
 under an overall time bound, records the attempt (who, what, when, parameters, outcome, the
 autopilot's reason) in the command record and the audit log (one transaction), and returns or
 raises the link's typed result. Routes only map that to HTTP. Each recorded attempt is also
@@ -262,7 +265,7 @@ class CommandService:
             raise InvalidParameters(name, errors) from None
         if self.safety is not None:
             try:
-                await self.safety.check(drone_id, name, params)
+                await self.safety.check(drone_id, name, params, self.download_mission)
             except SafetyRefused as e:
                 await self._record(drone_id, name, actor, raw_params, requested, "refused",
                                    e.to_dict(), mission_id, started)
