@@ -138,3 +138,13 @@ def test_absolute_frame_without_home_altitude_refused() -> None:
     start = Start(HOME[0], HOME[1], 0.0, HOME[0], HOME[1], None)
     r = check_mission([TAKEOFF, wp(*SOUTH, 600, frame=0)], start, [], max_altitude_m=CEILING)
     assert r is not None and r.check == "altitude_frame" and r.index == 1
+
+
+def test_tiny_loiter_radius_is_not_an_empty_region() -> None:
+    """Found by the property test: a loiter radius of 1e-239 m made an empty disc, and the
+    climb from it into a zone's band was not seen."""
+    corner = (-35.360, 149.163)  # the zone's south-west corner
+    start = Start(*corner, 0.0, HOME[0], HOME[1], 584.0)
+    items = [Item(18, 3, *corner, 0.0, param1=1, param3=2.7e-239), Item(22, 3, 0, 0, 5.0)]
+    r = check_mission(items, start, [zone(5, None)], max_altitude_m=CEILING)
+    assert r is not None and r.check == "no_fly" and r.index == 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -177,6 +178,18 @@ def _field_errors(e: ValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as strings: JSON (and PostgreSQL's json) has no such
+    numbers, and the record of a refused command must still be written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 DOWNLOAD_MISSION = "download_mission"  # the mission read-back, over the bus
 
 
@@ -320,6 +333,7 @@ class CommandService:
         log.info("command %s to drone %s: %s in %.3f s", name, drone_id, outcome, seconds,
                  extra={"drone_id": drone_id, "command": name, "outcome": outcome,
                         "duration_s": round(seconds, 3), "mission_id": mission_id})
+        params = _json_safe(params)  # a refused NaN is still recorded (PostgreSQL JSON has none)
         rec = CommandRecord(
             drone_id=drone_id, name=name, actor=actor, params=params, requested_at=requested,
             finished_at=finished, outcome=outcome, result=result,

@@ -51,7 +51,7 @@ class Refusal:
 
 
 def _disc(lat: float, lon: float, radius_m: float) -> BaseGeometry:
-    if radius_m <= 0:
+    if radius_m < 0.001:  # a smaller buffer degenerates to an empty polygon (found by hypothesis)
         return Point(lon, lat)
     dlat = radius_m / M_PER_DEG * _WIDEN
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
