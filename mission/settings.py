@@ -35,6 +35,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
 | NAZORAT_IMPORT_RADIUS_M | 20000 | refuse an imported route whose home or start is farther away |
+| NAZORAT_RTL_ALT_M | 15 | the fleet's RTL_ALT (m): the altitude the no-fly check gives RTL legs |
 | NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 | NAZORAT_BUS_URL | (none) | `redis://host:6379/0`: the bus between processes; unset: none |
@@ -101,6 +102,7 @@ class Settings:
     ws_max_message_bytes: int = 4096
     max_altitude_m: float = 120.0
     import_radius_m: float = 20_000.0
+    rtl_alt_m: float = 15.0
     metrics_token: str = field(default="", repr=False)
     log_format: str = "auto"
 

@@ -44,6 +44,7 @@ from mission.missions.schemas import (
 )
 from mission.missions.tracker import MissionTracker
 from mission.planning.errors import PlanningError, UnreachableTargetError
+from mission.planning.flight_path import DEFAULT_RTL_ALT_M
 from mission.planning.model import (
     AltitudePolicy,
     DroneRoute,
@@ -57,7 +58,7 @@ from mission.planning.model import (
     Priority,
     Target,
 )
-from mission.safety import SafetyRefused, route_problems
+from mission.safety import SafetyRefused, mission_refusal
 from mission.zones.domain import ZoneKind
 from mission.zones.service import ZoneNotFound, ZoneService
 from telemetry.errors import CommandError
@@ -105,11 +106,12 @@ class MissionService:
     def __init__(
         self, db: Database, hub: TelemetryHub, commands: CommandService,
         tracker: MissionTracker, planner: PlannerPool, *, max_altitude_m: float = 120.0,
-        import_radius_m: float = 20_000.0,
+        import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
     ) -> None:
         self.db = db
         self.max_altitude_m = max_altitude_m
         self.import_radius_m = import_radius_m
+        self.rtl_alt_m = rtl_alt_m
         self.hub = hub
         self.commands = commands
         self.tracker = tracker
@@ -321,12 +323,17 @@ class MissionService:
             if found is not None:
                 problems.append({"drone_id": leg.drone_id, "check": found[0],
                                  "message": found[1]})
-            top = max([leg.altitude_m, *(float(i.get("alt", 0.0)) for i in leg.items
-                                        if i.get("frame") == 3)])
-            for p in route_problems([(a, b) for a, b in leg.path], top, zones,
-                                    self.max_altitude_m):
-                problems.append({"drone_id": leg.drone_id, "check": p.check,
-                                 "message": p.message})
+            # the same check the upload will pass, on the items as the vehicle will fly them
+            refused = mission_refusal(self.hub.latest(leg.drone_id), _upload_items(leg.items),
+                                      zones, self.max_altitude_m, rtl_alt_m=self.rtl_alt_m)
+            if refused is not None:
+                problem: dict[str, Any] = {"drone_id": leg.drone_id, "check": refused.check,
+                                           "message": refused.message}
+                if refused.index >= 0:
+                    problem["item"] = refused.index
+                if refused.zone_id is not None:
+                    problem["zone_id"] = refused.zone_id
+                problems.append(problem)
         if not problems:
             return
         err = InterlockRefused(mission_id, problems)
