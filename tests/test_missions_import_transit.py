@@ -152,6 +152,7 @@ def test_nearby_route_estimate_includes_the_transit_flown_on_the_simulator(
         r = c.post(f"/api/missions/{m['id']}/dispatch", headers=operator)
         assert r.status_code == 200, r.text
         estimate = r.json()["legs"][0]["duration_s"]
+        assert r.json()["makespan_s"] == pytest.approx(estimate)
         armed_at = disarmed_at = None
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and disarmed_at is None:

@@ -317,7 +317,7 @@ class MissionService:
         zones = await self.zones.no_fly_shapes()
         problems: list[dict[str, Any]] = []
         if mission.plan.get("solver") == "imported":
-            problems += await self._refresh_imported(legs, reserve)
+            problems += await self._refresh_imported(mission_id, legs, reserve)
         for leg in legs:
             found = _interlock(self.hub.latest(leg.drone_id), leg, reserve)
             if found is not None:
@@ -347,7 +347,7 @@ class MissionService:
         await self.db.run(record)
         raise err
 
-    async def _refresh_imported(self, legs: list[MissionLeg],
+    async def _refresh_imported(self, mission_id: int, legs: list[MissionLeg],
                                 reserve: float) -> list[dict[str, Any]]:
         """An imported route is estimated again from where its drone is now (transit legs,
         home slot, reach), and stored, so the interlocks and the upload see today's flight."""
@@ -366,6 +366,10 @@ class MissionService:
         def save(s: Session) -> None:
             for leg in legs:
                 s.merge(leg)
+            m = store.load(s, mission_id)
+            longest = max(leg.duration_s for leg in legs)
+            m.plan = {**m.plan, "makespan_s": longest, "total_time_s": longest}
+            s.add(m)
 
         await self.db.run(save)
         return problems
