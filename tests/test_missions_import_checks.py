@@ -73,3 +73,19 @@ def test_absolute_altitudes_are_judged_above_home() -> None:
         imports.check(file_with(high), 120.0, 455.0)
     imports.check(file_with(MissionItem(2, 0, 16, lat=at(100, 0).lat, lon=at(100, 0).lon,
                                         alt=455.0 + 100)), 120.0, 455.0)
+
+
+def test_dispatch_re_estimates_from_where_the_drone_is_now() -> None:
+    """The drone moved 600 m east after the import: the stored leg's path starts there, its
+    home slot is the drone's home, the estimate grows; 5 km away it may not fly at all."""
+    items = imports.with_drone_home(file_with(wp(2, 500), MissionItem(3, 3, 20)).items, DRONE)
+    route = imports.flown(items, DRONE)
+    leg = imports.leg_from(1, 1, items, route)
+    moved = Drone("1", BASE, 100.0, position=at(0, 600), base_amsl_m=455.0)
+    assert imports.refresh(leg, moved, "drone 1", 20_000.0, 25.0) is None
+    assert leg.path[0] == pytest.approx([at(0, 600).lat, at(0, 600).lon])
+    assert leg.items[0]["lat"] == round(BASE.lat, 7)
+    assert leg.distance_m > route.distance_m + 200
+    far = Drone("1", BASE, 100.0, position=at(0, 5000), base_amsl_m=455.0)
+    why = imports.refresh(leg, far, "drone 1", 20_000.0, 25.0)
+    assert why is not None and "km from drone 1" in why
