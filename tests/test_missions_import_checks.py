@@ -89,3 +89,12 @@ def test_dispatch_re_estimates_from_where_the_drone_is_now() -> None:
     far = Drone("1", BASE, 100.0, position=at(0, 5000), base_amsl_m=455.0)
     why = imports.refresh(leg, far, "drone 1", 20_000.0, 25.0)
     assert why is not None and "km from drone 1" in why
+
+
+def test_what_the_dispatch_check_refuses_anyway_is_refused_at_import_by_seq() -> None:
+    bad_jump = file_with(wp(2, 100), MissionItem(3, 0, 177, 9.0, 2.0))
+    with pytest.raises(MissionInputError, match=r"^\(body\): item 3 DO_JUMP \(177\): jump "):
+        imports.check(bad_jump, 120.0, 455.0)
+    here_home = file_with(wp(2, 100), MissionItem(3, 0, 179, 1.0))
+    with pytest.raises(MissionInputError, match="item 3 DO_SET_HOME"):
+        imports.check(here_home, 120.0, 455.0)

@@ -24,6 +24,8 @@ from mission.missions.models import MissionLeg, PatrolMission
 from mission.missions.schemas import MissionPublic
 from mission.planning import vehicle_items as vi
 from mission.planning.errors import PlanningError
+from mission.planning.flight_path import Item as FlightItem
+from mission.planning.flight_path import static_problems
 from mission.planning.flown_route import (
     FlownRoute,
     alt_above_home,
@@ -81,6 +83,16 @@ def check(imported: ImportedMission, max_altitude_m: float, home_amsl_m: float) 
             raise MissionInputError(
                 "(body)", f"item {it.seq} ({vi.command_name(it.command)}): altitude {alt:g} m "
                           f"above home is above the legal maximum {max_altitude_m:g} m")
+    # the rest of what the dispatch check will refuse whatever the flight (jump targets, a
+    # DO_SET_HOME to "wherever it is then"), said now rather than at dispatch
+    problem = static_problems([FlightItem(
+        it.command, it.frame, *(_finite(v) for v in (it.lat, it.lon, it.alt, it.param1,
+                                                     it.param2, it.param3, it.param4)))
+        for it in items[1:]])  # as stored: NaN (QGC's null) is 0
+    if problem is not None:
+        i = problem.index
+        raise MissionInputError("(body)", problem.message.replace(f"items[{i}]",
+                                                                  f"item {i + 1}", 1))
 
 
 def check_reach(imported: ImportedMission, drone: Drone, label: str, radius_m: float,
