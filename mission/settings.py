@@ -34,7 +34,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_BODY_BYTES | 1048576 | largest body of any other API request (imports: 20 MiB) |
 | NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
-| NAZORAT_IMPORT_RADIUS_M | 20000 | refuse an imported route whose home or start is farther away |
+| NAZORAT_IMPORT_RADIUS_M | 20000 | refuse imported routes with a position farther from the drone |
 | NAZORAT_RTL_ALT_M | 15 | the fleet's RTL_ALT (m): the altitude the no-fly check gives RTL legs |
 | NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
