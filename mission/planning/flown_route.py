@@ -34,7 +34,7 @@ from mission.planning.model import Airframe, LatLon, MissionItem
 
 EARTH_RADIUS_M = 6_371_000.0
 MAX_UNROLLED_ITEMS = 10_000  # DO_JUMP loops expanded beyond this are refused as unbounded
-DEFAULT_CIRCLE_RADIUS_M = 5.0  # ArduCopter CIRCLE_RADIUS default, for NAV_LOITER_TURNS radius 0
+DEFAULT_CIRCLE_RADIUS_M = 10.0  # ArduCopter CIRCLE_RADIUS default (1000 cm), for a radius 0
 
 
 class UnboundedRouteError(PlanningError):
