@@ -88,14 +88,8 @@ def test_reach_is_out_and_back_on_the_usable_charge() -> None:
     assert reach_m(a, 20.0, 25.0) == 0.0
 
 
-def test_simulator_flies_the_transit_in_about_the_estimated_time() -> None:
-    """The file's route starts 800 m from the drone; the flown time (vehicle clock) matches the
-    estimate with its transit legs within the planner's tolerance, and not the estimate
-    without them."""
-    items = route(at(800, 0), [at(800, 0), at(850, 50), at(800, 100)])
-    est = fly(items, BASE, BASE, 455.0)
-    own = fly(items, at(800, 0), at(800, 0), 455.0)
-
+def flown_on_simulator(items: list[MissionItem], limit_s: float) -> float:
+    """Vehicle seconds from AUTO to disarmed for `items` flown by the project's simulator."""
     v = Vehicle(0, 1, (BASE.lat, BASE.lon, 455.0, 0.0), ekf_delay=1.0)
     while not v.position_ok:
         v.step(TICK_S)
@@ -107,11 +101,34 @@ def test_simulator_flies_the_transit_in_about_the_estimated_time() -> None:
     assert v.set_mode(Mode.AUTO) == mi.ACCEPTED
     v.runner.start_or_resume()
     start = v.time
-    while v.armed and v.time - start < 3 * est.duration_s:
+    while v.armed and v.time - start < limit_s:
         v.step(TICK_S)
-    flown = v.time - start
     assert not v.armed, "the vehicle should have landed and disarmed"
+    return v.time - start
+
+
+def test_simulator_flies_the_transit_in_about_the_estimated_time() -> None:
+    """The file's route starts 800 m from the drone; the flown time (vehicle clock) matches the
+    estimate with its transit legs within the planner's tolerance, and not the estimate
+    without them."""
+    items = route(at(800, 0), [at(800, 0), at(850, 50), at(800, 100)])
+    est = fly(items, BASE, BASE, 455.0)
+    own = fly(items, at(800, 0), at(800, 0), 455.0)
+    flown = flown_on_simulator(items, 3 * est.duration_s)
     print(f"estimate {est.duration_s:.0f} s (without transit {own.duration_s:.0f} s), "
           f"flown {flown:.0f} s")
     assert 0.7 * est.duration_s < flown < 1.4 * est.duration_s
     assert not 0.7 * own.duration_s < flown < 1.4 * own.duration_s
+
+
+def test_simulator_flies_holds_circles_and_speed_changes_in_about_the_estimated_time() -> None:
+    p, q = at(400, 0), at(400, 300)
+    items = [MissionItem(0, 0, 16), MissionItem(1, 3, 22, alt=25.0),
+             MissionItem(2, 2, 178, 1.0, 6.0, -1.0),  # DO_CHANGE_SPEED 6 m/s
+             MissionItem(3, 3, 19, 20.0, lat=p.lat, lon=p.lon, alt=25.0),  # hold 20 s
+             MissionItem(4, 3, 18, 1.0, 0.0, 40.0, lat=q.lat, lon=q.lon, alt=40.0),  # 1 turn
+             MissionItem(5, 3, 20)]
+    est = fly(items, BASE, BASE, 455.0)
+    flown = flown_on_simulator(items, 3 * est.duration_s)
+    print(f"holds/circle: estimate {est.duration_s:.0f} s, flown {flown:.0f} s")
+    assert 0.7 * est.duration_s < flown < 1.4 * est.duration_s
