@@ -182,7 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await bus.serve_link(link, local_handler(link))
                 background.append(asyncio.create_task(
                     follow_database(fleet), name="fleet-reconcile"))
-            safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m)
+            safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
+                                  rtl_alt_m=settings.rtl_alt_m)
             commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
                                       safety=safety, observe=metrics.observe_command,
                                       remote=bus)
@@ -190,7 +191,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings, db=db, hub=hub, link=link, fleet=fleet, bus=bus,
                 commands=commands, recording=recording, encoder=StateEncoder(),
                 missions=MissionService(db, hub, commands, tracker, planner,
-                                        max_altitude_m=settings.max_altitude_m),
+                                        max_altitude_m=settings.max_altitude_m,
+                                        import_radius_m=settings.import_radius_m,
+                                        rtl_alt_m=settings.rtl_alt_m),
                 auth=auth, audit=AuditService(db), metrics=metrics,
                 limits={
                     "intake": RateLimiter(60, 60.0),

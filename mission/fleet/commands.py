@@ -1,7 +1,10 @@
 """Drone commands as the API offers them: parameter schemas, dispatch and the audit record.
 
 `CommandService.execute()` validates the JSON parameters for the named command, checks the
-safety interlocks (mission.safety: altitude ceiling, no-fly zones), runs it on the fleet link
+safety interlocks (mission.safety: the one mission check of mission.planning.mission_check for
+every command that puts items on the vehicle or flies them: upload_mission, set_mission_current,
+start_mission, goto, takeoff; the vehicle's stored mission is read back for the ones that fly
+what it holds), runs it on the fleet link
 under an overall time bound, records the attempt (who, what, when, parameters, outcome, the
 autopilot's reason) in the command record and the audit log (one transaction), and returns or
 raises the link's typed result. Routes only map that to HTTP. Each recorded attempt is also
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -174,6 +178,18 @@ def _field_errors(e: ValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as strings: JSON (and PostgreSQL's json) has no such
+    numbers, and the record of a refused command must still be written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 DOWNLOAD_MISSION = "download_mission"  # the mission read-back, over the bus
 
 
@@ -262,7 +278,7 @@ class CommandService:
             raise InvalidParameters(name, errors) from None
         if self.safety is not None:
             try:
-                await self.safety.check(drone_id, name, params)
+                await self.safety.check(drone_id, name, params, self.download_mission)
             except SafetyRefused as e:
                 await self._record(drone_id, name, actor, raw_params, requested, "refused",
                                    e.to_dict(), mission_id, started)
@@ -318,6 +334,7 @@ class CommandService:
         log.info("command %s to drone %s: %s in %.3f s", name, drone_id, outcome, seconds,
                  extra={"drone_id": drone_id, "command": name, "outcome": outcome,
                         "duration_s": round(seconds, 3), "mission_id": mission_id})
+        params = _json_safe(params)  # a refused NaN is still recorded (PostgreSQL JSON has none)
         rec = CommandRecord(
             drone_id=drone_id, name=name, actor=actor, params=params, requested_at=requested,
             finished_at=finished, outcome=outcome, result=result,
