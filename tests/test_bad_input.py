@@ -27,10 +27,11 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as oa_checks
 
 pytest.register_assert_rewrite("service_fixture")
@@ -104,8 +105,27 @@ def _headers(svc: RunningService, method: str, path: str) -> dict[str, str]:
     return svc.auth_headers()
 
 
+def _array_parameters(schema: Any, op: Any) -> set[str]:
+    params = schema.raw_schema["paths"][op.path][op.method.lower()].get("parameters", [])
+    return {p["name"] for p in params if p.get("in") == "query" and "array" in json.dumps(p)}
+
+
+def _invalid_part_is_sent(case: Any, arrays: set[str]) -> bool:
+    """Whether a negative case still carries its invalid part once sent, so that accepting it
+    would be a fault. Not so when the invalid part is the credentials header (the campaign sends
+    real ones), or a list or mapping given to a scalar query parameter: requests leaves out an
+    empty one and sends the items of another as repeated parameters, of which the server reads
+    the last, often valid. Schemathesis reported such cases as ST201 in about one
+    full run in three, depending on what it generated."""
+    negative = {loc for loc, c in case.meta.components.items() if c.mode.is_negative}
+    if any(v is None or (isinstance(v, list | dict) and k not in arrays)
+           for k, v in (case.query or {}).items()):
+        return False
+    return bool(negative - {ParameterLocation.HEADER})
+
+
 def _run_operation(svc: RunningService, op: Any, mode: GenerationMode,
-                   session: requests.Session) -> None:
+                   session: requests.Session, arrays: set[str]) -> None:
     method, path = op.method.upper(), op.path
 
     @settings(max_examples=FEWER.get((method, path), EXAMPLES), deadline=None,
@@ -113,6 +133,8 @@ def _run_operation(svc: RunningService, op: Any, mode: GenerationMode,
               phases=[Phase.explicit, Phase.generate])
     @given(op.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
+        if mode == GenerationMode.NEGATIVE:
+            assume(_invalid_part_is_sent(case, arrays))
         headers = {**(case.headers or {}), **_headers(svc, method, path)}
         case.call_and_validate(headers=headers, checks=CHECKS, timeout=30, session=session)
 
@@ -135,7 +157,7 @@ def test_openapi_campaign(campaign: RunningService) -> None:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             ran += 1
             try:
-                _run_operation(campaign, op, mode, session)
+                _run_operation(campaign, op, mode, session, _array_parameters(schema, op))
             except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
                 continue
             except (Exception, BaseExceptionGroup) as e:  # noqa: BLE001 - reported below

@@ -20,7 +20,8 @@ from mission.incidents.models import Category
 
 
 class _Tg(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # strict: Telegram sends typed JSON; a boolean where an id belongs is not a Telegram update
+    model_config = ConfigDict(extra="allow", populate_by_name=True, strict=True)
 
 
 class TgUser(_Tg):
