@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
@@ -272,7 +272,7 @@ def _top_only(mission: list[Item], start: Start, zones: list[ZoneShape],
 def test_the_property_catches_a_weakened_check() -> None:
     """The oracle can fail: with the old top-altitude check Hypothesis finds a mission that is
     accepted and enters a zone."""
-    @settings(max_examples=400, deadline=None, database=None,
+    @settings(max_examples=400, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=[HealthCheck.too_slow])
     @given(flights())
     def weakened(flight: tuple[list[Item], Sample, int, list[Box]]) -> None:
