@@ -92,6 +92,7 @@ def fly(items: Sequence[Item], start: Sample, first: int) -> list[Sample]:
     home, home_alt = (0.0, 0.0), 0.0
     out: list[Sample] = []  # what the vehicle flies (a drone that does not move is not judged)
     runs: dict[int, int] = {}
+    circle = 10.0  # ArduCopter's CIRCLE_RADIUS default, kept until a LOITER_TURNS sets one
 
     def go(nx: float, ny: float, nalt: float) -> None:
         nonlocal x, y, alt
@@ -124,7 +125,8 @@ def fly(items: Sequence[Item], start: Sample, first: int) -> list[Sample]:
             break  # loiters until told otherwise
         elif it.command == 18:
             cx, cy = where(it)
-            r, a = abs(it.param3), resolve(it)
+            circle = abs(it.param3) or circle
+            r, a = circle, resolve(it)
             d = math.hypot(x - cx, y - cy)
             ex, ey = (cx + r, cy) if d < 1e-9 else (cx + (x - cx) * r / d, cy + (y - cy) * r / d)
             go(ex, ey, a)
@@ -192,7 +194,7 @@ def items(draw: st.DrawFn) -> list[Item]:
             out.append(Item(17, frame, lat, lon, alt))
         elif kind == "turns":
             out.append(Item(18, frame, lat, lon, alt, param1=1,
-                            param3=draw(st.floats(-150, 150))))
+                            param3=draw(st.one_of(st.just(0.0), st.floats(-150, 150)))))
         elif kind == "land":
             here = draw(st.booleans())
             out.append(Item(21, 3, 0 if here else lat, 0 if here else lon, 0))
