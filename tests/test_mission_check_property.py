@@ -223,6 +223,15 @@ def flights(draw: st.DrawFn) -> tuple[list[Item], Sample, int, list[Box]]:
     start = (draw(coord), draw(coord), draw(height)) if airborne else (0.0, 0.0, 0.0)
     first = draw(st.integers(0, len(mission) - 1)) if airborne else 0
     zones = draw(st.lists(boxes(), min_size=1, max_size=3))
+    # half the time, move a zone next to a point of the flight: the near misses are the cases
+    # that tell a right check from a lucky one
+    points = [start[:2]] + [to_xy(it.lat, it.lon) for it in mission if it.lat != 0]
+    for k, z in enumerate(zones):
+        if draw(st.booleans()):
+            px, py = draw(st.sampled_from(points))
+            dx, dy = draw(st.floats(-160, 20)), draw(st.floats(-160, 20))
+            zones[k] = Box(px + dx, py + dy, px + dx + z.x1 - z.x0, py + dy + z.y1 - z.y0,
+                           z.lo, z.hi)
     return mission, start, first, zones
 
 
