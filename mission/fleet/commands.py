@@ -293,7 +293,8 @@ class CommandService:
                                           self.timeout_s)
             bound = self.timeout_s + 5.0  # the bus has its own, slightly longer, bound
         try:
-            result = await asyncio.wait_for(running, bound)
+            async with asyncio.timeout(bound):
+                result = await running
         except TimeoutError:
             err: CommandError = CommandTimeout(name, f"no result within {self.timeout_s:.0f} s")
             await self._record(drone_id, name, actor, raw_params, requested, err.outcome.value,
