@@ -258,7 +258,7 @@ def _property(checker: Checker, mission: list[Item], start: Sample, first: int,
                          f"{mission=} {start=} {first=} {zones=}")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flights())
 def test_no_accepted_mission_enters_a_zone(flight: tuple[list[Item], Sample, int, list[Box]]
                                            ) -> None:
