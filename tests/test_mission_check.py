@@ -68,8 +68,19 @@ def test_do_jump_forever_is_refused() -> None:
 def test_do_set_home_inside_the_zone_then_rtl() -> None:
     set_home = Item(179, 3, -35.359, 149.165, 0.0)
     r = check([TAKEOFF, wp(*SOUTH, 30), set_home, RTL])
+    assert r is not None and r.check == "no_fly" and r.index == 2
+    assert "DO_SET_HOME" in r.message and "where RTL lands" in r.message
+    # without the RTL too: a failsafe RTL would land there
+    assert check([TAKEOFF, wp(*SOUTH, 30), set_home]) is not None
+
+
+def test_do_set_home_moves_the_rtl_leg_across_the_zone() -> None:
+    north = Item(179, 3, -35.356, 149.165, 0.0)  # a new home north of the zone, outside it
+    r = check([TAKEOFF, wp(*SOUTH, 30), north, RTL])
     assert r is not None and r.check == "no_fly" and r.index == 3
-    assert "NAV_RETURN_TO_LAUNCH" in r.message
+    assert "NAV_RETURN_TO_LAUNCH" in r.message and "to home" in r.message
+    # the same RTL to the old home is clear
+    assert check([TAKEOFF, wp(*SOUTH, 30), RTL]) is None
 
 
 def test_zone_banded_0_60_entered_at_20_m_on_a_route_whose_top_is_100_m() -> None:

@@ -17,6 +17,8 @@ the climb from the ground through a zone's band). The model follows ArduCopter i
   so the next leg starts from the whole disc);
 - DO_JUMP is unrolled with ArduPilot's per-jump counters (repeat count N: jumped N times);
   "forever" (-1) is refused, and so is a mission that unrolls beyond MAX_STEPS;
+- a new home (DO_SET_HOME) is judged as the column an RTL descends there, whether or not the
+  mission flies an RTL: a failsafe (battery, link) flies one;
 - flying resumes after LAND/RTL (a copter can take off again in AUTO): checking those items too
   costs nothing and misses nothing.
 
@@ -212,6 +214,11 @@ class _Flight:
         elif c == vi.DO_SET_HOME:
             self.home = (it.lat, it.lon)
             self.home_alt = self.altitude(i, it, zero_is_current=False)
+            # not flown now, but every later RTL (a failsafe's too) descends there
+            assert self.legs is not None
+            self.legs.append(Leg(i, f"{name}: the new home, where RTL lands", self.home,
+                                 self.home, min(GROUND_M, self.home_alt),
+                                 self.home_alt + self.rtl_alt_m))
 
 
 def expand(items: Sequence[Item], start: Start, *, first: int = 0,
