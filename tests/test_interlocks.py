@@ -84,6 +84,9 @@ def test_dispatch_interlocks_and_command_limits(
         zone = r.json()["id"]
         detail = _refused(c.post(dispatch), "no_fly")
         assert "stadium" in detail["message"] and detail["field"] == "legs"
+        # the one mission check names the item (index in the uploaded items) and the zone
+        hit = next(i for i in detail["interlocks"] if i["check"] == "no_fly")
+        assert hit["zone_id"] == zone and f"items[{hit['item']}]" in hit["message"], hit
         assert c.get(f"/api/missions/{mission}").json()["status"] == "planned"
         # an admin is refused the same way: there is no override
         _refused(admin.post(dispatch), "no_fly")

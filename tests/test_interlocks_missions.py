@@ -98,8 +98,14 @@ def test_issue_10_mission_bypasses_are_refused_and_recorded(
         # DO_SET_HOME inside the zone, then RTL
         set_home = {"command": 179, "lat": _at(home, 110, 0)[0], "lon": _at(home, 110, 0)[1],
                     "alt": 0}
-        _refused(c.post(UPLOAD, json={"items": [takeoff, _wp(south, 30), set_home, rtl]}),
-                 "no_fly", 3, school)
+        body = _refused(c.post(UPLOAD, json={"items": [takeoff, _wp(south, 30), set_home, rtl]}),
+                        "no_fly", 2, school)
+        assert "DO_SET_HOME" in body["message"]
+        # a new home beyond the zone: the RTL leg to it crosses the zone
+        beyond = {**set_home, "lat": _at(home, 300, 0)[0]}
+        body = _refused(c.post(UPLOAD, json={"items": [takeoff, _wp(south, 30), beyond, rtl]}),
+                        "no_fly", 3, school)
+        assert "NAV_RETURN_TO_LAUNCH" in body["message"]
 
         # the clinic is closed from 0 to 60 m: entered at 20 m on a route whose top is 100 m
         items = [{"command": 22, "alt": 20}, _wp(_at(home, -110, 0), 20),

@@ -68,8 +68,19 @@ def test_do_jump_forever_is_refused() -> None:
 def test_do_set_home_inside_the_zone_then_rtl() -> None:
     set_home = Item(179, 3, -35.359, 149.165, 0.0)
     r = check([TAKEOFF, wp(*SOUTH, 30), set_home, RTL])
+    assert r is not None and r.check == "no_fly" and r.index == 2
+    assert "DO_SET_HOME" in r.message and "where RTL lands" in r.message
+    # without the RTL too: a failsafe RTL would land there
+    assert check([TAKEOFF, wp(*SOUTH, 30), set_home]) is not None
+
+
+def test_do_set_home_moves_the_rtl_leg_across_the_zone() -> None:
+    north = Item(179, 3, -35.356, 149.165, 0.0)  # a new home north of the zone, outside it
+    r = check([TAKEOFF, wp(*SOUTH, 30), north, RTL])
     assert r is not None and r.check == "no_fly" and r.index == 3
-    assert "NAV_RETURN_TO_LAUNCH" in r.message
+    assert "NAV_RETURN_TO_LAUNCH" in r.message and "to home" in r.message
+    # the same RTL to the old home is clear
+    assert check([TAKEOFF, wp(*SOUTH, 30), RTL]) is None
 
 
 def test_zone_banded_0_60_entered_at_20_m_on_a_route_whose_top_is_100_m() -> None:
@@ -148,3 +159,14 @@ def test_tiny_loiter_radius_is_not_an_empty_region() -> None:
     items = [Item(18, 3, *corner, 0.0, param1=1, param3=2.7e-239), Item(22, 3, 0, 0, 5.0)]
     r = check_mission(items, start, [zone(5, None)], max_altitude_m=CEILING)
     assert r is not None and r.check == "no_fly" and r.index == 1
+
+
+def test_loiter_turns_radius_0_circles_at_the_vehicle_radius() -> None:
+    """Radius 0 keeps the vehicle's circle radius (CIRCLE_RADIUS, 10 m by default, or the last
+    LOITER_TURNS radius), it is not a point."""
+    near = (-35.36008, 149.165)  # about 9 m south of the zone
+    assert check([TAKEOFF, Item(18, 3, *near, 30, param1=1, param3=0), RTL]) is not None
+    far = Item(18, 3, *SOUTH, 30, param1=1, param3=150)  # sets the radius to 150 m ...
+    r = check([TAKEOFF, far, Item(18, 3, -35.361, 149.165, 30, param1=1, param3=0), RTL])
+    assert r is not None and r.index == 2  # ... which the next radius-0 circle keeps
+    assert check([TAKEOFF, Item(18, 3, -35.361, 149.165, 30, param1=1, param3=0), RTL]) is None

@@ -324,8 +324,9 @@ class MissionService:
                 problems.append({"drone_id": leg.drone_id, "check": found[0],
                                  "message": found[1]})
             # the same check the upload will pass, on the items as the vehicle will fly them
-            refused = mission_refusal(self.hub.latest(leg.drone_id), _upload_items(leg.items),
-                                      zones, self.max_altitude_m, rtl_alt_m=self.rtl_alt_m)
+            refused = await asyncio.to_thread(
+                mission_refusal, self.hub.latest(leg.drone_id), _upload_items(leg.items),
+                zones, self.max_altitude_m, rtl_alt_m=self.rtl_alt_m)
             if refused is not None:
                 problem: dict[str, Any] = {"drone_id": leg.drone_id, "check": refused.check,
                                            "message": refused.message}

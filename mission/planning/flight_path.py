@@ -12,10 +12,13 @@ the climb from the ground through a zone's band). The model follows ArduCopter i
   altitude "the altitude it is at";
 - NAV_TAKEOFF climbs (or stays) where the vehicle is; NAV_LAND flies there at its altitude and
   descends to the ground; RTL climbs to RTL_ALT above home (or stays higher), flies home and
-  descends; NAV_LOITER_TURNS circles its radius (the vehicle then leaves from anywhere on the
-  circle, so the next leg starts from the whole disc);
+  descends; NAV_LOITER_TURNS circles its radius (0: the radius the vehicle already has,
+  CIRCLE_RADIUS or an earlier LOITER_TURNS; the vehicle then leaves from anywhere on the circle,
+  so the next leg starts from the whole disc);
 - DO_JUMP is unrolled with ArduPilot's per-jump counters (repeat count N: jumped N times);
   "forever" (-1) is refused, and so is a mission that unrolls beyond MAX_STEPS;
+- a new home (DO_SET_HOME) is judged as the column an RTL descends there, whether or not the
+  mission flies an RTL: a failsafe (battery, link) flies one;
 - flying resumes after LAND/RTL (a copter can take off again in AUTO): checking those items too
   costs nothing and misses nothing.
 
@@ -35,6 +38,9 @@ from mission.planning import vehicle_items as vi
 
 MAX_STEPS = 20_000  # items executed once DO_JUMPs are unrolled
 DEFAULT_RTL_ALT_M = 15.0  # ArduCopter's RTL_ALT default (1500 cm)
+# A LOITER_TURNS radius of 0 keeps the circle radius the vehicle has: CIRCLE_RADIUS (default
+# 1000 cm) or the last radius a LOITER_TURNS set (ModeAuto::circle_movetoedge_start).
+DEFAULT_CIRCLE_RADIUS_M = 10.0
 GROUND_M = 0.0
 _FIELDS = ("lat", "lon", "alt", "param1", "param2", "param3", "param4")
 
@@ -145,6 +151,7 @@ class _Flight:
     radius: float = 0.0  # the vehicle is anywhere within this radius of (lat, lon)
     home: tuple[float, float] = (0.0, 0.0)
     home_alt: float = 0.0  # height of the current home above the datum
+    circle_radius: float = DEFAULT_CIRCLE_RADIUS_M
     legs: list[Leg] | None = None
 
     def altitude(self, i: int, it: Item, *, zero_is_current: bool = True) -> float:
@@ -192,8 +199,10 @@ class _Flight:
             self.fly(i, name, *self._at(it, self.altitude(i, it)))
         elif c == vi.NAV_LOITER_TURNS:
             (centre, r), alt = self.target(it), self.altitude(i, it)
+            if it.param3 != 0.0:
+                self.circle_radius = abs(it.param3)
             self.fly(i, name, centre, alt, r)
-            self.fly(i, f"{name}: circle", centre, alt, r + abs(it.param3))
+            self.fly(i, f"{name}: circle", centre, alt, r + self.circle_radius)
         elif c == vi.NAV_LAND:
             self.fly(i, name, *self._at(it, self.alt))
             self.fly(i, f"{name}: descent", (self.lat, self.lon), GROUND_M, self.radius)
@@ -205,6 +214,11 @@ class _Flight:
         elif c == vi.DO_SET_HOME:
             self.home = (it.lat, it.lon)
             self.home_alt = self.altitude(i, it, zero_is_current=False)
+            # not flown now, but every later RTL (a failsafe's too) descends there
+            assert self.legs is not None
+            self.legs.append(Leg(i, f"{name}: the new home, where RTL lands", self.home,
+                                 self.home, min(GROUND_M, self.home_alt),
+                                 self.home_alt + self.rtl_alt_m))
 
 
 def expand(items: Sequence[Item], start: Start, *, first: int = 0,
