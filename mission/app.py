@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.effective_database_url)
         await db.start()
         auth = AuthService(db, session_ttl_s=settings.session_ttl_h * 3600,
-                           login_failures=settings.login_max_failures)
+                           login_failures=settings.login_max_failures,
+                           max_hashes=settings.login_max_hashes)
         hub = TelemetryHub()
         link = FleetLink(hub, link_config(settings))
         linking = settings.link_mode != "workers"
