@@ -6,9 +6,9 @@ publishes and serves its own, and with NAZORAT_LINK_MODE=workers links none itse
 
 Every route requires a role (mission/deps.py; README "Users and roles") except the login, the
 public report intake, the Telegram webhook (its own secret), the liveness check, the
-orchestrator's `/healthz` and `/readyz`, `/metrics` (its own optional token) and the static
-pages. Middleware limits request bodies and adds security headers; CORS only for
-NAZORAT_CORS_ORIGINS."""
+orchestrator's `/healthz` and `/readyz`, `/metrics` (its own token; open only in a simulated
+run) and the console's static files (an allow-list: mission/console_files.py). Middleware
+limits request bodies and adds security headers; CORS only for NAZORAT_CORS_ORIGINS."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
 # The models, imported for their tables (the schema itself comes from mission/migrations).
@@ -39,6 +38,7 @@ from mission.auth.routes import keys as keys_router
 from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
 from mission.auth.service import AuthService, Refused
+from mission.console_files import ConsoleFiles
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
 from mission.fleet.commands import CommandService, local_handler
@@ -249,7 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(page, media_type="text/html")
 
     if ui_dir is not None and (ui_dir / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+        app.mount("/", ConsoleFiles(directory=ui_dir, html=True), name="ui")
     return app
 
 

@@ -35,7 +35,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_BODY_BYTES | 1048576 | largest body of any other API request (imports: 20 MiB) |
 | NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
-| NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
+| NAZORAT_METRICS_TOKEN | (none) | GET /metrics needs it as bearer; unset: 403 (open if --sim) |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 | NAZORAT_BUS_URL | (none) | `redis://host:6379/0`: the bus between processes; unset: none |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
