@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 # The models, imported for their tables (the schema itself comes from mission/migrations).
@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.lifecycle = lifecycle
+    app.add_exception_handler(RecursionError, too_deep)
     app.include_router(observability_router)
     app.include_router(auth_router)
     app.include_router(users_router)
@@ -251,6 +252,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if ui_dir is not None and (ui_dir / "index.html").is_file():
         app.mount("/", ConsoleFiles(directory=ui_dir, html=True), name="ui")
     return app
+
+
+async def too_deep(_request: Request, _exc: Exception) -> JSONResponse:
+    """The backstop for input nested beyond what any parser or validator can walk (JSON bodies
+    are refused earlier, mission/jsonsafe.py): a client error, never a 500."""
+    return JSONResponse({"detail": {"error": "too_deep", "field": "(body)",
+                                    "message": "the input is nested too deeply"}},
+                        status_code=400)
 
 
 async def follow_database(fleet: FleetService, period_s: float = 3.0) -> None:

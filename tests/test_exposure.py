@@ -57,3 +57,16 @@ def test_console_file_rule() -> None:
     for bad in ["package.json", ".npmrc", "__init__.py", "node_modules/x/index.js",
                 "app/.hidden.js", "other/x.js", "vendor/leaflet/LICENSE", "README.md"]:
         assert not is_console_file(bad), bad
+
+
+def test_nested_json_is_too_deep_before_it_is_parsed() -> None:
+    from mission import jsonsafe
+
+    assert not jsonsafe.too_deep(b"[" * 64 + b"]" * 64)
+    assert jsonsafe.too_deep(b"[" * 65 + b"]" * 65)
+    assert jsonsafe.too_deep(b"[{" * 40 + b"}]" * 40)
+    assert not jsonsafe.too_deep(b'["' + b"[" * 500 + b'"]')  # inside a string: text
+    assert not jsonsafe.too_deep(b'["\\"' + b"[" * 500 + b'"]')  # an escaped quote
+    with pytest.raises(ValueError, match="nested"):
+        jsonsafe.loads(b"[" * 100_000 + b"]" * 100_000)
+    assert jsonsafe.loads('{"a": [[1], {"b": "[[["}]}') == {"a": [[1], {"b": "[[["}]}
