@@ -37,6 +37,8 @@ class ConsoleFiles(StaticFiles):
     """StaticFiles that answers 404 for anything `is_console_file` refuses."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        if not is_console_file(path.replace("\\", "/")):
+        # other methods: StaticFiles' 405 (also what a write to an API path with no such
+        # method gets, as the mount at / matches every path)
+        if scope["method"] in ("GET", "HEAD") and not is_console_file(path.replace("\\", "/")):
             raise HTTPException(status_code=404)
         return await super().get_response(path, scope)

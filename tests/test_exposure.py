@@ -49,6 +49,8 @@ async def test_static_mount_served_package_metadata(client: httpx.AsyncClient) -
             r = await c.get("/" + f)
             assert r.status_code == 200, (f, r.status_code)
         assert (await c.get("/")).status_code == 200
+        # a write to an API path without that method still gets 405, not the mount's 404
+        assert (await c.put("/api/audit")).status_code == 405
 
 
 def test_console_file_rule() -> None:
