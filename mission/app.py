@@ -254,9 +254,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def too_deep(_request: Request, _exc: Exception) -> JSONResponse:
+async def too_deep(request: Request, exc: Exception) -> JSONResponse:
     """The backstop for input nested beyond what any parser or validator can walk (JSON bodies
-    are refused earlier, mission/jsonsafe.py): a client error, never a 500."""
+    are refused earlier, mission/jsonsafe.py; a file import parsed by mission/planning is
+    caught here): a client error, never a 500. Logged with its traceback, in case it was not
+    the input."""
+    log.warning("RecursionError answering %s %s: answered 400 too_deep", request.method,
+                request.url.path, exc_info=exc)
     return JSONResponse({"detail": {"error": "too_deep", "field": "(body)",
                                     "message": "the input is nested too deeply"}},
                         status_code=400)
