@@ -257,10 +257,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def too_deep(request: Request, exc: Exception) -> JSONResponse:
     """The backstop for input nested beyond what any parser or validator can walk (JSON bodies
     are refused earlier, mission/jsonsafe.py; a file import parsed by mission/planning is
-    caught here): a client error, never a 500. Logged with its traceback, in case it was not
-    the input."""
-    log.warning("RecursionError answering %s %s: answered 400 too_deep", request.method,
-                request.url.path, exc_info=exc)
+    caught here): a client error, never a 500. Logged (one line, no traceback: a client can
+    send these at will), in case it was not the input."""
+    log.warning("%s %s: %r; answered 400 too_deep", request.method, request.url.path,
+                str(exc)[:200])
     return JSONResponse({"detail": {"error": "too_deep", "field": "(body)",
                                     "message": "the input is nested too deeply"}},
                         status_code=400)
