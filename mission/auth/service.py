@@ -192,7 +192,9 @@ class AuthService:
     async def login(self, username: str, password: str, *, address: str,
                     user_agent: str = "") -> tuple[str, datetime, UserPublic]:
         """A new session for good credentials; Refused 401 (bad credentials, the same answer
-        whatever was wrong) or 429 (too many failures for this user name or address)."""
+        whatever was wrong) or 429 before any hashing: `too_many_attempts` (failures for this
+        user name from this address, or from this address at all) or `busy` (the hash gate is
+        full); mission/auth/throttle.py."""
         try:
             async with self.guard.attempt(f"user:{username.lower()}", address) as attempt:
                 user = await self.db.run(lambda s: _find_user(s, username))
