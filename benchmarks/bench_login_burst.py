@@ -19,6 +19,7 @@ import asyncio
 import collections
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -58,7 +59,8 @@ class Service:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mission.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
-            cwd=REPO_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=REPO_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: stop() ends its planner workers
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -70,11 +72,13 @@ class Service:
         raise RuntimeError("service did not start")
 
     def stop(self) -> None:
-        self.proc.terminate()
+        """SIGTERM to the service's process group (as tests/service_fixture.py does): the
+        planner's worker processes outlive a service that is sent SIGTERM alone."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.log.close()
 
