@@ -6,9 +6,9 @@ publishes and serves its own, and with NAZORAT_LINK_MODE=workers links none itse
 
 Every route requires a role (mission/deps.py; README "Users and roles") except the login, the
 public report intake, the Telegram webhook (its own secret), the liveness check, the
-orchestrator's `/healthz` and `/readyz`, `/metrics` (its own optional token) and the static
-pages. Middleware limits request bodies and adds security headers; CORS only for
-NAZORAT_CORS_ORIGINS."""
+orchestrator's `/healthz` and `/readyz`, `/metrics` (its own token; open only in a simulated
+run) and the console's static files (an allow-list: mission/console_files.py). Middleware
+limits request bodies and adds security headers; CORS only for NAZORAT_CORS_ORIGINS."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 # The models, imported for their tables (the schema itself comes from mission/migrations).
@@ -40,6 +39,7 @@ from mission.auth.routes import keys as keys_router
 from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
 from mission.auth.service import AuthService, Refused
+from mission.console_files import ConsoleFiles
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
 from mission.fleet.commands import CommandService, local_handler
@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.effective_database_url)
         await db.start()
         auth = AuthService(db, session_ttl_s=settings.session_ttl_h * 3600,
-                           login_failures=settings.login_max_failures)
+                           login_failures=settings.login_max_failures,
+                           max_hashes=settings.login_max_hashes)
         hub = TelemetryHub()
         link = FleetLink(hub, link_config(settings))
         linking = settings.link_mode != "workers"
@@ -242,6 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.lifecycle = lifecycle
+    app.add_exception_handler(RecursionError, too_deep)
     app.include_router(observability_router)
     app.include_router(auth_router)
     app.include_router(users_router)
@@ -282,8 +284,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(page, media_type="text/html")
 
     if ui_dir is not None and (ui_dir / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+        app.mount("/", ConsoleFiles(directory=ui_dir, html=True), name="ui")
     return app
+
+
+async def too_deep(request: Request, exc: Exception) -> JSONResponse:
+    """The backstop for input nested beyond what any parser or validator can walk (JSON bodies
+    are refused earlier, mission/jsonsafe.py; a file import parsed by mission/planning is
+    caught here): a client error, never a 500. Logged (one line, no traceback: a client can
+    send these at will), in case it was not the input."""
+    log.warning("%s %s: %r; answered 400 too_deep", request.method, request.url.path,
+                str(exc)[:200])
+    return JSONResponse({"detail": {"error": "too_deep", "field": "(body)",
+                                    "message": "the input is nested too deeply"}},
+                        status_code=400)
 
 
 async def follow_database(fleet: FleetService, period_s: float = 3.0) -> None:

@@ -45,6 +45,7 @@ from mission.auth.passwords import generate_password
 from mission.auth.service import AuthService
 from mission.db import Database, make_engine
 from mission.observability import logs
+from mission.owneronly import private_dir
 from mission.settings import Settings, load_settings
 
 SECRET_VARIABLES = ("NAZORAT_ADMIN_PASSWORD", "NAZORAT_TELEGRAM_SECRET", "NAZORAT_METRICS_TOKEN")
@@ -164,7 +165,7 @@ def _announce_login(base: str, settings: Settings, user: str, password: str) -> 
         print(text, flush=True)
         return
     path = Path(settings.data_dir) / "initial-admin-password"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text + "\n")

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from mission import migrations
+from mission.owneronly import private_file
 
 T = TypeVar("T")
 
@@ -80,14 +81,16 @@ class Database:
 
 def make_engine(url: str) -> Engine:
     """The engine for `url` with this project's settings (SQLite: WAL, foreign keys, a file
-    whose directory is created; others: pre-ping). Creates no table."""
+    created owner-only in a directory created owner-only, mission/owneronly.py; others:
+    pre-ping). Creates no table."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     sqlite = parsed.get_backend_name() == "sqlite"
     if sqlite:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" \
+                and not parsed.database.startswith("file:"):
+            private_file(Path(parsed.database))
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)

@@ -61,6 +61,13 @@ class RateLimiter:
         b = self._bucket(key, time.monotonic() if now is None else now, None, None)
         return 0.0 if b.tokens >= cost else (cost - b.tokens) / b.rate
 
+    def refund(self, key: str, *, cost: float = 1.0) -> None:
+        """Give back tokens taken by hit() for something that turned out not to count (a
+        token reserved before an expensive check that succeeded): up to the capacity."""
+        b = self._buckets.get(key)
+        if b is not None:
+            b.tokens = min(b.capacity, b.tokens + cost)
+
     def reset(self, key: str) -> None:
         self._buckets.pop(key, None)
 

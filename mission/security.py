@@ -2,7 +2,9 @@
 
 - Body limits: intake routes accept at most NAZORAT_INTAKE_MAX_BYTES (the Telegram webhook
   four times that), imports 20 MiB (checked by the route while streaming), anything else
-  NAZORAT_MAX_BODY_BYTES; larger bodies get 413 before any route sees them.
+  NAZORAT_MAX_BODY_BYTES; larger bodies get 413 before any route sees them. A JSON body nested
+  deeper than mission/jsonsafe.py allows gets 400 `too_deep` (imports: their parser does the
+  same), so no route ever parses one.
 - Headers on every response: nosniff, no framing, a same-origin referrer policy, COOP/CORP;
   pages (the console, /login.html, /report) get a Content-Security-Policy that allows only this
   origin's scripts (map tiles may come from any https/http server: ui/config.js), API answers a
@@ -16,6 +18,10 @@ import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import anyio.to_thread
+
+from mission import jsonsafe
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,6 +51,14 @@ async def _send_json(send: Send, status: int, body: dict[str, Any],
         (b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
         (b"connection", b"close"), *(headers or [])]})
     await send({"type": "http.response.body", "body": raw})
+
+
+def _maybe_json(scope: Scope) -> bool:
+    """A body FastAPI would parse as JSON: a JSON content type, or none at all."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return True
 
 
 class BodyLimit:
@@ -82,13 +96,21 @@ class BodyLimit:
             chunks.append(chunk)
             if not msg.get("more_body", False):
                 break
+        body = b"".join(chunks)
+        if size > jsonsafe.MAX_DEPTH and _maybe_json(scope) and (
+                await anyio.to_thread.run_sync(jsonsafe.too_deep, body) if size > 65_536
+                else jsonsafe.too_deep(body)):
+            await _send_json(send, 400, {"detail": {
+                "error": "too_deep", "field": "(body)",
+                "message": f"JSON nested more than {jsonsafe.MAX_DEPTH} levels deep"}})
+            return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)

@@ -24,7 +24,8 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_ADMIN_USER / _ADMIN_PASSWORD | admin / (none) | first admin, made at start if no user |
 | NAZORAT_SESSION_TTL_H | 12 | a login (session token, cookie) lasts this long |
 | NAZORAT_COOKIE_SECURE | false | session cookie Secure (always when the request is https) |
-| NAZORAT_LOGIN_MAX_FAILURES | 10 | failed logins per user name per 15 min (5x per address) |
+| NAZORAT_LOGIN_MAX_FAILURES | 10 | failed logins per user and address, then growing waits |
+| NAZORAT_LOGIN_MAX_HASHES | 4 | password checks at once (64 MiB each); more: 429 at once |
 | NAZORAT_CORS_ORIGINS | (none) | comma-separated origins whose pages may call the API |
 | NAZORAT_FORWARDED_ALLOW_IPS | (none) | reverse proxies whose X-Forwarded-For/-Proto are trusted |
 | NAZORAT_TELEGRAM_SECRET | (none) | the bot webhook's secret_token; unset: webhook off (404) |
@@ -36,7 +37,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
 | NAZORAT_IMPORT_RADIUS_M | 20000 | refuse imported routes with a position farther from the drone |
 | NAZORAT_RTL_ALT_M | 15 | the fleet's RTL_ALT (m): the altitude the no-fly check gives RTL legs |
-| NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
+| NAZORAT_METRICS_TOKEN | (none) | GET /metrics needs it as bearer; unset: 403 (open if --sim) |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 | NAZORAT_BUS_URL | (none) | `redis://host:6379/0`: the bus between processes; unset: none |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
@@ -92,6 +93,7 @@ class Settings:
     session_ttl_h: float = 12.0
     cookie_secure: bool = False
     login_max_failures: int = 10
+    login_max_hashes: int = 4
     cors_origins: tuple[str, ...] = ()
     forwarded_allow_ips: str = ""
     telegram_secret: str = field(default="", repr=False)

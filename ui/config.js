@@ -1,6 +1,7 @@
 // Deployment settings of the console, read once at start-up. Edit this file (or have the web
-// server serve another one at /config.js) to change them for every user. For one page load,
-// query parameters override: `?tiles=URL_TEMPLATE` (or `?tiles=none` for a plain background).
+// server serve another one at /config.js) to change them for every user. The tile server is
+// only ever this one: a page's address can turn tiles off (`?tiles=none`), never name another
+// server (that would send the map's position, on /report a citizen's, to it).
 // The console loads nothing from the internet except the base-map tiles named here.
 export default {
   tiles: {

@@ -24,7 +24,10 @@ export function destination(search, role, origin = location.origin) {
   if (next) {
     try {
       const url = new URL(next, origin);
-      if (url.origin === origin && !url.pathname.startsWith("/login")) {
+      // "/.//evil.example/x" resolves to the path "//evil.example/x", which the browser then
+      // reads as another host: a same-origin path starts with exactly one "/".
+      if (url.origin === origin && !url.pathname.startsWith("/login")
+          && !/^\/[\/\\]/.test(url.pathname)) {
         return url.pathname + url.search + url.hash;
       }
     } catch {

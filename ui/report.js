@@ -58,7 +58,7 @@ function place(latlng) {
 function tileUrl() {
   const q = new URLSearchParams(location.search).get("tiles");
   if (q === "none") return null;
-  return q || config.tiles.url;
+  return config.tiles.url; // never from the page's address: it would get the citizen's location
 }
 
 function startMap() {

@@ -56,7 +56,9 @@ async def login(body: LoginIn, request: Request, response: Response,
                 app: StateDep) -> LoginOut:
     """Check a user name and password: the answer carries a bearer token, and sets the same
     token as an HttpOnly, SameSite=Strict session cookie (the console's). Wrong credentials:
-    401 `invalid_credentials` whatever was wrong; repeated failures: 429 with Retry-After."""
+    401 `invalid_credentials` whatever was wrong; repeated failures for this user name from
+    this address: 429 `too_many_attempts` with Retry-After (growing); too many checks at once:
+    429 `busy`."""
     try:
         token, expires, user = await app.auth.login(
             body.username, body.password, address=client_address(request),
@@ -92,11 +94,14 @@ async def me(p: ViewerDep, app: StateDep) -> MeOut:
 
 
 @router.post("/password", status_code=204, response_class=Response,
-             responses=error_responses(404))
-async def change_password(body: PasswordChangeIn, p: ViewerDep, app: StateDep) -> Response:
-    """Change your own password; your other sessions end, this one goes on."""
+             responses=error_responses(404, 429))
+async def change_password(body: PasswordChangeIn, request: Request, p: ViewerDep,
+                          app: StateDep) -> Response:
+    """Change your own password; your other sessions end, this one goes on. Wrong current
+    passwords are throttled like sign-in (429 with Retry-After)."""
     try:
-        await app.auth.change_password(p, body.current_password, body.new_password)
+        await app.auth.change_password(p, body.current_password, body.new_password,
+                                       address=client_address(request))
     except Refused as e:
         refused(e)
     return Response(status_code=204)

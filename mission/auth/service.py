@@ -35,6 +35,7 @@ from mission.auth.models import (
     UserUpdate,
 )
 from mission.auth.passwords import hash_password, needs_rehash, verify_password
+from mission.auth.throttle import HashGate, Lockout, PasswordGuard, Throttled
 from mission.db import Database
 from mission.incidents.models import utcnow
 from mission.ratelimit import RateLimiter
@@ -129,17 +130,37 @@ def _revoke_sessions(s: Session, user_id: int, reason: str, keep: int | None = N
     return n
 
 
+def _throttled(e: Throttled) -> Refused:
+    if e.reason == "busy":
+        return Refused(429, "busy", "too many sign-ins at once; try again in a moment",
+                       retry_after=e.retry_after)
+    return Refused(429, "too_many_attempts", "too many failed attempts; try again later",
+                   retry_after=e.retry_after)
+
+
 class AuthService:
     def __init__(
         self, db: Database, *, session_ttl_s: float = 12 * 3600,
-        login_failures: int = 10, login_window_s: float = 900.0,
+        login_failures: int = 10, login_window_s: float = 900.0, max_hashes: int = 4,
     ) -> None:
         self.db = db
         self.session_ttl_s = session_ttl_s
         self._cache: dict[str, tuple[float, Principal]] = {}
-        # failed logins: per user name, and (more) per address
-        self.login_user_limit = RateLimiter(login_failures, login_window_s)
-        self.login_addr_limit = RateLimiter(login_failures * 5, login_window_s)
+        # Password checks (sign-in, own password change): failures per user name and address
+        # with growing delays, a budget per address across user names, and a bound on the
+        # hashes in memory at once (mission/auth/throttle.py).
+        self.hashes = HashGate(max_hashes)
+        self.guard = PasswordGuard(
+            Lockout(login_failures, forget_after_s=login_window_s),
+            RateLimiter(login_failures * 5, login_window_s), self.hashes)
+
+    async def _hash(self, password: str) -> str:
+        """Hash a new password (administrative paths: they wait for a slot at the gate)."""
+        await self.hashes.enter()
+        try:
+            return await anyio.to_thread.run_sync(hash_password, password)
+        finally:
+            self.hashes.leave()
 
     def invalidate(self) -> None:
         self._cache.clear()
@@ -171,30 +192,34 @@ class AuthService:
     async def login(self, username: str, password: str, *, address: str,
                     user_agent: str = "") -> tuple[str, datetime, UserPublic]:
         """A new session for good credentials; Refused 401 (bad credentials, the same answer
-        whatever was wrong) or 429 (too many failures for this user name or address)."""
-        ukey, akey = f"user:{username.lower()}", f"addr:{address}"
-        wait = max(self.login_user_limit.check(ukey), self.login_addr_limit.check(akey))
-        if wait > 0:
-            raise Refused(429, "too_many_attempts",
-                          "too many failed logins; try again later", retry_after=wait)
-        user = await self.db.run(lambda s: _find_user(s, username))
-        ok = await anyio.to_thread.run_sync(
-            verify_password, user.password_hash if user is not None else None, password)
-        why = ("unknown user" if user is None else "wrong password" if not ok
-               else "user disabled" if not user.active or user.deleted else "")
+        whatever was wrong) or 429 before any hashing: `too_many_attempts` (failures for this
+        user name from this address, or from this address at all) or `busy` (the hash gate is
+        full); mission/auth/throttle.py."""
+        try:
+            async with self.guard.attempt(f"user:{username.lower()}", address) as attempt:
+                user = await self.db.run(lambda s: _find_user(s, username))
+                ok = await anyio.to_thread.run_sync(
+                    verify_password, user.password_hash if user is not None else None, password)
+                why = ("unknown user" if user is None else "wrong password" if not ok
+                       else "user disabled" if not user.active or user.deleted else "")
+                if why:
+                    attempt.failed()
+                else:
+                    attempt.succeeded()
+                    assert user is not None
+                    rehash = needs_rehash(user.password_hash)
+                    new_hash = (await anyio.to_thread.run_sync(hash_password, password)
+                                if rehash else None)
+        except Throttled as e:
+            raise _throttled(e) from None
         if why:
-            self.login_user_limit.hit(ukey)
-            self.login_addr_limit.hit(akey)
             await self.db.run(lambda s: audit.add(
                 s, "auth.login_failed", actor=username[:64], address=address,
                 outcome="refused", result={"reason": why}))
             raise Refused(401, "invalid_credentials", "wrong user name or password")
         assert user is not None and user.id is not None
-        self.login_user_limit.reset(ukey)
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         expires = utcnow() + timedelta(seconds=self.session_ttl_s)
-        rehash = await anyio.to_thread.run_sync(needs_rehash, user.password_hash)
-        new_hash = await anyio.to_thread.run_sync(hash_password, password) if rehash else None
         uid = user.id
 
         def tx(s: Session) -> UserPublic:
@@ -229,14 +254,24 @@ class AuthService:
         await self.db.run(tx)
         self.invalidate()
 
-    async def change_password(self, p: Principal, current: str, new: str) -> None:
+    async def change_password(self, p: Principal, current: str, new: str, *,
+                              address: str = "") -> None:
+        """Throttled like sign-in (a stolen session must not become a password oracle): 429
+        after repeated wrong current passwords from this address."""
         user = await self.db.run(lambda s: s.get(User, p.id))
         if user is None or p.kind != "user":
             raise Refused(404, "not_found", "no such user")
-        if not await anyio.to_thread.run_sync(verify_password, user.password_hash, current):
-            raise Refused(403, "wrong_password", "the current password is wrong",
-                          field="current_password")
-        new_hash = await anyio.to_thread.run_sync(hash_password, new)
+        try:
+            async with self.guard.attempt(f"password:{p.id}", address) as attempt:
+                if not await anyio.to_thread.run_sync(verify_password, user.password_hash,
+                                                      current):
+                    attempt.failed()
+                    raise Refused(403, "wrong_password", "the current password is wrong",
+                                  field="current_password")
+                attempt.succeeded()
+                new_hash = await anyio.to_thread.run_sync(hash_password, new)
+        except Throttled as e:
+            raise _throttled(e) from None
 
         def tx(s: Session) -> None:
             row = s.get(User, p.id)
@@ -274,7 +309,7 @@ class AuthService:
         return await self.db.run(q)
 
     async def create_user(self, data: UserCreate, *, actor: str | None = None) -> UserPublic:
-        pw_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+        pw_hash = await self._hash(data.password)
 
         def tx(s: Session) -> UserPublic:
             if _find_user(s, data.username) is not None:
@@ -292,7 +327,7 @@ class AuthService:
         return await self.db.run(tx)
 
     async def update_user(self, user_id: int, patch: UserUpdate, by: Principal) -> UserPublic:
-        pw_hash = (await anyio.to_thread.run_sync(hash_password, patch.password)
+        pw_hash = (await self._hash(patch.password)
                    if patch.password is not None else None)
 
         def tx(s: Session) -> UserPublic:

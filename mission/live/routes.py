@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from mission import jsonsafe
 from mission.auth.models import USER_ROLES
 from mission.auth.service import AuthFailure, Principal
 from mission.deps import SESSION_COOKIE, AppState, get_app_state, origin_allowed, set_context
@@ -141,7 +141,7 @@ async def _watch(ws: WebSocket, app: AppState, token: str, via: str) -> None:
 def _control(text: str, session: StreamSession) -> None:
     """Apply one control message, or PolicyViolation."""
     try:
-        msg = json.loads(text)
+        msg = jsonsafe.loads(text)
     except ValueError:
         raise PolicyViolation(CLOSE_POLICY, "not JSON") from None
     if not isinstance(msg, dict):

@@ -1,5 +1,7 @@
-"""`/healthz`, `/readyz` and `/metrics` (public; `/metrics` needs `Authorization: Bearer
-NAZORAT_METRICS_TOKEN` when that is set), and the middleware counting HTTP requests by route
+"""`/healthz`, `/readyz` (public) and `/metrics` (`Authorization: Bearer
+NAZORAT_METRICS_TOKEN`; without that setting it is open only in a simulated run, and refused
+otherwise: fleet size, link state and request counts are not for anyone who can reach the
+port), and the middleware counting HTTP requests by route
 template. Left out of the OpenAPI schema: they are for orchestrators and Prometheus, not API
 clients (README "Observability")."""
 
@@ -38,12 +40,17 @@ def app_lifecycle(request: Request) -> Lifecycle:
 
 
 async def metrics_token(request: Request) -> None:
-    """With NAZORAT_METRICS_TOKEN set, the scraper must send it as a bearer token (401)."""
+    """The scraper must send NAZORAT_METRICS_TOKEN as a bearer token (401); without that
+    setting /metrics is open in a simulated run (`--sim`) and 403 otherwise."""
     # From create_app, not the lifespan state: enforced even before startup has finished.
     settings: Settings = request.app.state.settings
     expected = settings.metrics_token
     if not expected:
-        return
+        if settings.sim_count > 0:
+            return
+        raise HTTPException(403, detail={
+            "error": "metrics_off", "message": "set NAZORAT_METRICS_TOKEN on the service and "
+            "send it as `Authorization: Bearer` (open without it only in a simulated run)"})
     header = request.headers.get("authorization", "")
     given = header[7:].strip() if header[:7].lower() == "bearer " else ""
     if not hmac.compare_digest(given.encode(), expected.encode()):

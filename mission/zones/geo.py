@@ -10,12 +10,13 @@ arguments (`lat=`, `lon=`) everywhere else, so the two can never be confused sil
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
+from mission import jsonsafe
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 
@@ -51,7 +52,7 @@ def feature_list(data: bytes | Any, max_features: int, hint: str = "") -> list[A
     InvalidInput naming what is wrong with the document itself (rows are checked by the caller)."""
     if isinstance(data, bytes | bytearray):
         try:
-            doc = json.loads(data)
+            doc = jsonsafe.loads(data)
         except ValueError as e:
             raise InvalidInput("(body)", f"body is not JSON: {e}", error="invalid_json") from None
     else:

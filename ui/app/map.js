@@ -1,7 +1,9 @@
 // The live map: one heading-oriented icon per drone (labelled name · mode · battery · altitude,
 // coloured by status), its trail and its home. Leaflet comes from ui/vendor (window.L).
 //
-// Base map: config.tiles.url, or `?tiles=URL` / `?tiles=none`. When tiles fail to load the map
+// Base map: config.tiles.url (server configuration; never a URL from the page's address, which
+// would send the map's position to whatever server a link names), or `?tiles=none` for a plain
+// background. When tiles fail to load the map
 // keeps a plain background and everything drawn on it still shows; a notice says so.
 //
 // Later slices draw their own layers (incidents, zones, planned routes) with addLayer(); the
@@ -17,8 +19,7 @@ const TILE_ERRORS_BEFORE_NOTICE = 2;
 
 export function tileSettings(config, search = location.search) {
   const q = new URLSearchParams(search).get("tiles");
-  if (q === "none" || q === "") return null;
-  if (q) return { ...config.tiles, url: q, attribution: "" };
+  if (q === "none") return null;
   return config.tiles && config.tiles.url ? config.tiles : null;
 }
 

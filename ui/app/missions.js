@@ -52,8 +52,9 @@ export function routeLayers(ctx, mission, style = "active") {
       className: `route route-${style}`,
       interactive: true,
     });
-    line.bindTooltip(
-      `${droneName(ctx, leg.drone_id)}: ${metres(leg.distance_m)} · ${duration(leg.duration_s)} · ${t("plan.battery")} ${pct(leg.battery_used_pct)}`,
+    line.bindTooltip( // an element: a string would be HTML (the drone's name)
+      h("span", { "data-testid": "route-tooltip" },
+        `${droneName(ctx, leg.drone_id)}: ${metres(leg.distance_m)} · ${duration(leg.duration_s)} · ${t("plan.battery")} ${pct(leg.battery_used_pct)}`),
       { sticky: true },
     );
     out.push(line);

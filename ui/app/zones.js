@@ -67,7 +67,8 @@ export class ZoneLayer {
         // clicks fall through to the map (adding an incident inside a zone)
         bubblingMouseEvents: true,
       });
-      poly.bindTooltip(zoneText(z), { sticky: true });
+      // an element, not a string: Leaflet puts a string tooltip in as HTML (a zone's name)
+      poly.bindTooltip(h("span", { "data-testid": "zone-tooltip" }, zoneText(z)), { sticky: true });
       this.layer.addLayer(poly);
       const el = poly.getElement();
       if (el) {
@@ -109,8 +110,9 @@ export class HotspotLayer {
       });
       const cats = Object.entries(s.categories || {}).map(([c, n]) => `${categoryName(c)} ${n}`).join(", ");
       circle.bindTooltip(
-        `${t("hotspot.title", { rank: s.rank })} · ${t("hotspot.reports", { n: s.count })} · ${t("hotspot.priority", { p: num(s.priority, 1) })}` +
-          `<br>${cats} · ${metres(s.extent_m)}`,
+        h("span", {},
+          `${t("hotspot.title", { rank: s.rank })} · ${t("hotspot.reports", { n: s.count })} · ${t("hotspot.priority", { p: num(s.priority, 1) })}`,
+          h("br"), `${cats} · ${metres(s.extent_m)}`),
         { sticky: true },
       );
       const label = L.marker([s.lat, s.lon], {
