@@ -20,6 +20,12 @@ scoped by the Redis database number, so the prefix is what separates deployments
 | `P:cmd:{node}` | channel | command requests to that node's link |
 | `P:reply:{node}` | channel | replies to that node's requests, matched by correlation id |
 
+Commands and replies are sealed (telemetry/busauth.py: HMAC-SHA256 with the deployment's shared
+secret over the channel and the body, a timestamp and a nonce): a command whose MAC is missing or
+wrong, that is stale or replayed is logged and dropped, never run, and gets no reply; a reply
+that does not verify is dropped too (the request then times out: never a forged success). The
+owner's handler re-checks the command before running it (mission passes its interlocks in).
+
 `BusNode` is one process's end of the bus. `serve_link()` publishes what the local link does
 (only vehicles on that link, so mirrored states never echo back), announces ownership and runs
 the commands it is sent through a handler the caller gives (the link does not know command
@@ -50,6 +56,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from telemetry import buscodec as codec
+from telemetry.busauth import BusAuth, BusAuthError
 from telemetry.errors import (
     CommandError,
     CommandFailed,
@@ -82,9 +89,13 @@ class BusNode:
     """One process on the bus. `start()` connects (raises if Redis is unreachable), `close()`
     stops every task and the connection. Everything else is optional and composable."""
 
-    def __init__(self, url: str, *, prefix: str = "nazorat", owner_ttl_s: float = 3.0,
-                 node: str | None = None) -> None:
+    def __init__(self, url: str, *, secret: str | bytes, prefix: str = "nazorat",
+                 owner_ttl_s: float = 3.0, node: str | None = None, password: str = "",
+                 tls_ca: str = "") -> None:
         self.url = url
+        self.auth = BusAuth(secret)
+        self.password = password
+        self.tls_ca = tls_ca
         self.prefix = prefix
         self.owner_ttl_s = owner_ttl_s
         self.node = node or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -98,6 +109,7 @@ class BusNode:
         self._remote: dict[int, str] = {}  # mirrored vehicle -> its owner node
         self.published = 0
         self.mirrored = 0
+        self.refused = 0  # commands and replies that did not authenticate
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -113,9 +125,16 @@ class BusNode:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        extra: dict[str, Any] = {}
+        if self.password:
+            extra["password"] = self.password  # a password in the URL wins
+        if self.tls_ca:
+            if not self.url.startswith("rediss://"):
+                raise ValueError("a bus CA file needs a rediss:// URL (TLS)")
+            extra["ssl_ca_certs"] = self.tls_ca
         self._redis = aioredis.from_url(self.url, decode_responses=True,
                                         socket_connect_timeout=3.0, health_check_interval=10,
-                                        client_name=f"nazorat-{self.node}")
+                                        client_name=f"nazorat-{self.node}", **extra)
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.key("reply", self.node))
@@ -331,8 +350,9 @@ class BusNode:
         try:
             req = {"id": cid, "reply": self.key("reply", self.node), "v": vehicle_id,
                    "c": command, "p": params, "t": timeout_s}
+            channel = self.key("cmd", owner)
             try:
-                listeners = await self.redis.publish(self.key("cmd", owner), codec.dumps(req))
+                listeners = await self.redis.publish(channel, self.auth.seal(channel, req))
             except (RedisError, OSError) as e:
                 raise CommandFailed(command, f"the bus is unreachable: {e}") from None
             if listeners == 0:
@@ -363,7 +383,13 @@ class BusNode:
                                                  "command was in flight; its outcome is unknown")
 
     async def _serve_command(self, raw: str) -> None:
-        req = json.loads(raw)
+        try:
+            req = self.auth.open(self.key("cmd", self.node), raw)
+        except (BusAuthError, ValueError) as e:
+            self.refused += 1
+            log.warning("bus: command refused, not run: %s", e,
+                        extra={"outcome": "refused", "node": self.node})
+            return
         name = str(req.get("c", ""))
         try:
             assert self._handler is not None
@@ -385,12 +411,18 @@ class BusNode:
             reply = codec.error_to_wire(CommandFailed(name, f"{type(e).__name__}: {e}"[:500]))
         reply["id"] = req.get("id")
         try:
-            await self.redis.publish(str(req["reply"]), codec.dumps(reply))
+            channel = str(req["reply"])
+            await self.redis.publish(channel, self.auth.seal(channel, reply))
         except (RedisError, OSError) as e:
             log.warning("bus: reply to %s lost: %s", req.get("reply"), e)
 
     def _on_reply(self, data: str) -> None:
-        msg = json.loads(data)
+        try:
+            msg = self.auth.open(self.key("reply", self.node), data)
+        except (BusAuthError, ValueError) as e:
+            self.refused += 1
+            log.warning("bus: reply dropped: %s", e)
+            return
         fut = self._pending.get(str(msg.get("id")))
         if fut is not None and not fut.done():
             fut.set_result(msg)
@@ -422,7 +454,7 @@ class BusNode:
 
     def stats(self) -> dict[str, Any]:
         return {"node": self.node, "published": self.published, "mirrored": self.mirrored,
-                "remote_vehicles": len(self._remote)}
+                "remote_vehicles": len(self._remote), "refused": self.refused}
 
 
 def _safe_url(url: str) -> str:

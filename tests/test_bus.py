@@ -36,6 +36,7 @@ pytest_plugins = ["service_fixture"]
 pytestmark = pytest.mark.timeout(120)
 
 REDIS_URL = os.environ.get("NAZORAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+BUS_SECRET = "test-bus-secret-" + secrets.token_hex(8)  # every process of one test shares it
 
 
 def _redis_reason() -> str | None:
@@ -56,6 +57,7 @@ def bus_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield {
         "NAZORAT_BUS_URL": REDIS_URL,
         "NAZORAT_BUS_PREFIX": prefix,
+        "NAZORAT_BUS_SECRET": BUS_SECRET,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
         "NAZORAT_ADMIN_USER": "admin",
         "NAZORAT_ADMIN_PASSWORD": secrets.token_urlsafe(16),

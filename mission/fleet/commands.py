@@ -9,8 +9,11 @@ handed to the optional `observe` callable (metrics: command latency by name and 
 
 With a bus, a drone linked by another process (another replica or a `nazorat link-worker`) is
 commanded through `RemoteCommands.request()`: validation, interlocks and the record stay here,
-on the process that took the request, so each attempt is recorded once; the owning process only
-runs it (`local_handler`) and returns its typed result or error.
+on the process that took the request, so each attempt is recorded once; the owning process
+validates it again and re-checks the interlocks it is given (`local_handler(link, check=...)`)
+before it runs it, and returns its typed result or error. Why twice: the bus message is only as
+good as the replica that sent it (a replica with stale zones or an older check, or a command
+that was never checked at all), and the owner has the freshest state of the vehicle.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from mission.safety import SafetyLimits, SafetyRefused
 from telemetry import ardupilot as ap
 from telemetry import commands as cmd
 from telemetry import missions
-from telemetry.errors import CommandError, CommandResult, CommandTimeout, UnknownVehicle
+from telemetry.errors import (
+    CheckRefused,
+    CommandError,
+    CommandResult,
+    CommandTimeout,
+    UnknownVehicle,
+)
 from telemetry.link import FleetLink
 from telemetry.vehicle import Vehicle
 
@@ -191,10 +200,20 @@ class RemoteCommands(Protocol):
         ...
 
 
+class CommandCheck(Protocol):
+    """The interlocks as the owner of a vehicle runs them (mission.safety.SafetyLimits, or
+    whatever single check replaces it): raise SafetyRefused to refuse."""
+
+    async def check(self, drone_id: int, command: str, params: Any) -> None:
+        ...
+
+
 def local_handler(
-    link: FleetLink,
+    link: FleetLink, *, check: CommandCheck | None,
 ) -> Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]:
-    """The owner's side of a bus command: run an already validated command on `link`."""
+    """The owner's side of a bus command: validate it again, re-run `check` on it (None only
+    where nothing flies, e.g. a test), then run it on `link`. A refusal travels back as
+    CheckRefused, which the requester records and answers as the interlock refusal it is."""
 
     async def handle(vehicle_id: int, name: str, body: dict[str, Any]) -> CommandResult:
         vehicle = link.get(vehicle_id)
@@ -207,6 +226,15 @@ def local_handler(
             params = model.model_validate(body)
         except ValidationError as e:
             raise ValueError(f"{name}: {_field_errors(e)}") from None
+        if check is not None:
+            try:
+                await check.check(vehicle_id, name, params)
+            except SafetyRefused as e:
+                log.warning("bus command %s to drone %s refused by the owner's interlock %s: "
+                            "%s", name, vehicle_id, e.check, e.message,
+                            extra={"drone_id": vehicle_id, "command": name,
+                                   "outcome": "refused"})
+                raise CheckRefused(name, e.message, extra={"check": e.check}) from None
         cmd.begin(vehicle)
         result = await runner(vehicle, params)
         return CommandResult(name, result.detail, result.outcome)
@@ -278,6 +306,11 @@ class CommandService:
             bound = self.timeout_s + 5.0  # the bus has its own, slightly longer, bound
         try:
             result = await asyncio.wait_for(running, bound)
+        except CheckRefused as e:  # the owner's own run of the interlocks
+            refused = SafetyRefused(name, str(e.extra.get("check", "interlock")), e.message)
+            await self._record(drone_id, name, actor, raw_params, requested, "refused",
+                               {**refused.to_dict(), "by": "owner"}, mission_id, started)
+            raise refused from None
         except TimeoutError:
             err: CommandError = CommandTimeout(name, f"no result within {self.timeout_s:.0f} s")
             await self._record(drone_id, name, actor, raw_params, requested, err.outcome.value,
