@@ -124,17 +124,22 @@ class BusNode:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        extra: dict[str, Any] = {}
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments of the Redis client besides the URL (a password in the URL wins;
+        a CA file only with rediss://, where redis-py verifies the server's certificate)."""
+        options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 3.0,
+                                   "health_check_interval": 10,
+                                   "client_name": f"nazorat-{self.node}"}
         if self.password:
-            extra["password"] = self.password  # a password in the URL wins
+            options["password"] = self.password
         if self.tls_ca:
             if not self.url.startswith("rediss://"):
                 raise ValueError("a bus CA file needs a rediss:// URL (TLS)")
-            extra["ssl_ca_certs"] = self.tls_ca
-        self._redis = aioredis.from_url(self.url, decode_responses=True,
-                                        socket_connect_timeout=3.0, health_check_interval=10,
-                                        client_name=f"nazorat-{self.node}", **extra)
+            options["ssl_ca_certs"] = self.tls_ca
+        return options
+
+    async def start(self) -> None:
+        self._redis = aioredis.from_url(self.url, **self.client_options())
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.key("reply", self.node))
