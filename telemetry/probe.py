@@ -93,7 +93,7 @@ async def probe_sysid(
         if url.scheme == "tcpout":
             return await _probe_tcp(url, timeout_s, hello)
         return await asyncio.to_thread(_probe_udp, url, timeout_s, hello)
-    except ProbeError as e:
+    except (ProbeError, OSError, ValueError) as e:  # ValueError: e.g. a name IDNA refuses
         log.info("probe of %s failed: %s", url.url, e)
     await asyncio.sleep(max(0.0, deadline - time.monotonic()))
     raise ProbeError(no_answer(url, timeout_s))
@@ -115,6 +115,8 @@ async def _probe_tcp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
                 data = await asyncio.wait_for(reader.read(4096), left)
             except TimeoutError:
                 break
+            except OSError as e:  # reset by the peer (e.g. it closed as our hello arrived)
+                raise ProbeError(f"{url.url}: connection lost before any heartbeat: {e}") from None
             if not data:
                 raise ProbeError(f"{url.url}: connection closed before any heartbeat")
             sysid = finder.feed(data)
