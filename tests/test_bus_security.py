@@ -67,12 +67,12 @@ class _FakeLink:
         return self
 
 
-async def _pair(prefix: str, owner_secret: str = BUS_SECRET,
-                url: str = REDIS_URL, password: str = "") -> tuple[BusNode, BusNode]:
-    owner = BusNode(url, secret=owner_secret, prefix=prefix, owner_ttl_s=1.5, node="owner",
-                    password=password)
+async def _pair(prefix: str, url: str = REDIS_URL, password: str = "",
+                tls_ca: str = "") -> tuple[BusNode, BusNode]:
+    owner = BusNode(url, secret=BUS_SECRET, prefix=prefix, owner_ttl_s=1.5, node="owner",
+                    password=password, tls_ca=tls_ca)
     client = BusNode(url, secret=BUS_SECRET, prefix=prefix, owner_ttl_s=1.5, node="client",
-                     password=password)
+                     password=password, tls_ca=tls_ca)
     await owner.start()
     await client.start()
     return owner, client
@@ -89,7 +89,7 @@ async def nodes() -> AsyncIterator[tuple[BusNode, BusNode]]:
         yield owner, client
     finally:
         await owner.close()
-        keys = [k async for k in client.redis.scan_iter(match=f"{prefix}:*")]
+        keys = [k async for k in client.redis.scan_iter(match=f"{prefix}:*", count=500)]
         if keys:
             await client.redis.delete(*keys)
         await client.close()
@@ -302,23 +302,30 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def redis_with_password(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A redis-server of this test's own (a free port, AUTH required), stopped at teardown."""
+def _own_redis(tmp_path: Path, tls: bool) -> Iterator[tuple[str, str]]:
+    """A redis-server of the test's own on a free port, AUTH required (and TLS only, with a
+    certificate from a CA made here, in `tmp_path/ca.pem`), stopped at teardown."""
     exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("no redis-server on this machine")
+    if exe is None or (tls and shutil.which("openssl") is None):
+        pytest.skip("no redis-server (or openssl) on this machine")
     port, password = _free_port(), secrets.token_urlsafe(16)
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
+            "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    url = f"redis://127.0.0.1:{port}/0"
+    ping: dict[str, Any] = {}
+    if tls:
+        _make_certificates(tmp_path)
+        args[1:3] = ["--port", "0", "--tls-port", str(port), "--tls-cert-file",
+                     str(tmp_path / "srv.pem"), "--tls-key-file", str(tmp_path / "srv.key"),
+                     "--tls-ca-cert-file", str(tmp_path / "ca.pem"), "--tls-auth-clients", "no"]
+        url = f"rediss://127.0.0.1:{port}/0"
+        ping = {"ssl_ca_certs": str(tmp_path / "ca.pem")}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        url = f"redis://127.0.0.1:{port}/0"
         deadline = time.monotonic() + 10
         while True:
             try:
-                sync_redis.Redis.from_url(url, password=password).ping()
+                sync_redis.Redis.from_url(url, password=password, **ping).ping()
                 break
             except (sync_redis.ConnectionError, OSError):
                 assert proc.poll() is None and time.monotonic() < deadline, "redis did not start"
@@ -333,13 +340,32 @@ def redis_with_password(tmp_path: Path) -> Iterator[tuple[str, str]]:
             proc.wait(timeout=5)
 
 
-async def test_bus_redis_needs_a_password(redis_with_password: tuple[str, str]) -> None:
-    url, password = redis_with_password
-    stranger = BusNode(url, secret=BUS_SECRET, node="stranger")
-    with pytest.raises((AuthenticationError, ResponseError)):
-        await stranger.start()
-    await stranger.close()
-    owner, client = await _pair("nazorat-pw", url=url, password=password)
+def _make_certificates(d: Path) -> None:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it."""
+    def run(*argv: str) -> None:
+        subprocess.run(["openssl", *argv], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "1", "-subj", "/CN=nazorat-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+        "-subj", "/CN=127.0.0.1")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "1", "-extfile", "ext.cnf")
+
+
+@pytest.fixture
+def redis_with_password(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    yield from _own_redis(tmp_path, tls=False)
+
+
+@pytest.fixture
+def redis_with_tls(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    yield from _own_redis(tmp_path, tls=True)
+
+
+async def _command_works(url: str, password: str, tls_ca: str = "") -> None:
+    owner, client = await _pair("nazorat-own", url=url, password=password, tls_ca=tls_ca)
     try:
         async def handler(vid: int, name: str, params: dict[str, Any]) -> CommandResult:
             return CommandResult(name)
@@ -350,6 +376,26 @@ async def test_bus_redis_needs_a_password(redis_with_password: tuple[str, str]) 
     finally:
         await owner.close()
         await client.close()
+
+
+async def test_bus_redis_needs_a_password(redis_with_password: tuple[str, str]) -> None:
+    url, password = redis_with_password
+    stranger = BusNode(url, secret=BUS_SECRET, node="stranger")
+    with pytest.raises((AuthenticationError, ResponseError)):
+        await stranger.start()
+    await stranger.close()
+    await _command_works(url, password)
+
+
+async def test_bus_redis_over_tls(redis_with_tls: tuple[str, str], tmp_path: Path) -> None:
+    """rediss:// with NAZORAT_BUS_TLS_CA: the server's certificate is checked against that CA;
+    without it (the system's CAs) the connection is refused."""
+    url, password = redis_with_tls
+    await _command_works(url, password, tls_ca=str(tmp_path / "ca.pem"))
+    untrusting = BusNode(url, secret=BUS_SECRET, password=password, node="no-ca")
+    with pytest.raises((sync_redis.ConnectionError, OSError), match="CERTIFICATE_VERIFY_FAILED"):
+        await untrusting.start()
+    await untrusting.close()
 
 
 def test_bus_settings_secret_password_tls() -> None:
