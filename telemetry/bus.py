@@ -22,8 +22,10 @@ scoped by the Redis database number, so the prefix is what separates deployments
 
 Commands and replies are sealed (telemetry/busauth.py: HMAC-SHA256 with the deployment's shared
 secret over the channel and the body, a timestamp and a nonce): a command whose MAC is missing or
-wrong, that is stale or replayed is logged and dropped, never run, and gets no reply; a reply
-that does not verify is dropped too (the request then times out: never a forged success). The
+wrong, that is stale or replayed is logged and never run; only an authentic stale one is answered
+(a refusal naming the clocks, unless the same command is still running here). A reply that does
+not verify is dropped (the request then times out: never a forged success); an authentic stale
+reply is taken only for a request still waiting (clock skew). The
 owner's handler re-checks the command before running it (mission passes its interlocks in).
 
 `BusNode` is one process's end of the bus. `serve_link()` publishes what the local link does
@@ -56,7 +58,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from telemetry import buscodec as codec
-from telemetry.busauth import BusAuth, BusAuthError
+from telemetry.busauth import BusAuth, BusAuthError, StaleMessage
 from telemetry.errors import (
     CommandError,
     CommandFailed,
@@ -110,6 +112,7 @@ class BusNode:
         self.published = 0
         self.mirrored = 0
         self.refused = 0  # commands and replies that did not authenticate
+        self._serving: set[str] = set()  # ids of the commands running here
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -391,11 +394,10 @@ class BusNode:
         try:
             req = self.auth.open(self.key("cmd", self.node), raw)
         except (BusAuthError, ValueError) as e:
-            self.refused += 1
-            log.warning("bus: command refused, not run: %s", e,
-                        extra={"outcome": "refused", "node": self.node})
+            await self._refuse(e)
             return
         name = str(req.get("c", ""))
+        self._serving.add(str(req.get("id")))
         try:
             assert self._handler is not None
             result = await asyncio.wait_for(
@@ -414,16 +416,42 @@ class BusNode:
         except Exception as e:
             log.exception("bus: command %s failed", name)
             reply = codec.error_to_wire(CommandFailed(name, f"{type(e).__name__}: {e}"[:500]))
+        finally:
+            self._serving.discard(str(req.get("id")))
+        await self._reply(req, reply)
+
+    async def _refuse(self, e: ValueError) -> None:
+        """Log a command that did not authenticate; it is never run. An authentic but stale one
+        (clocks out of step) is answered at once so its sender does not wait for the timeout,
+        unless it is a late replay of a command still running here: that one keeps its own
+        answer."""
+        self.refused += 1
+        log.warning("bus: command refused, not run: %s", e,
+                    extra={"outcome": "refused", "node": self.node})
+        if isinstance(e, StaleMessage) and str(e.body.get("id")) not in self._serving:
+            await self._reply(e.body, codec.error_to_wire(CommandFailed(
+                str(e.body.get("c", "")), f"refused by link process {self.node}, not run: {e}")))
+
+    async def _reply(self, req: dict[str, Any], reply: dict[str, Any]) -> None:
         reply["id"] = req.get("id")
         try:
             channel = str(req["reply"])
             await self.redis.publish(channel, self.auth.seal(channel, reply))
-        except (RedisError, OSError) as e:
+        except (RedisError, OSError, KeyError) as e:
             log.warning("bus: reply to %s lost: %s", req.get("reply"), e)
 
     def _on_reply(self, data: str) -> None:
         try:
             msg = self.auth.open(self.key("reply", self.node), data)
+        except StaleMessage as e:
+            # Authentic and for a request still waiting (its id is random and used once):
+            # only the clocks disagree. Anything else stale is dropped.
+            if str(e.body.get("id")) not in self._pending:
+                self.refused += 1
+                log.warning("bus: reply dropped: %s", e)
+                return
+            log.warning("bus: reply accepted although %s", e)
+            msg = e.body
         except (BusAuthError, ValueError) as e:
             self.refused += 1
             log.warning("bus: reply dropped: %s", e)

@@ -35,6 +35,16 @@ class BusAuthError(ValueError):
     """The message is not authentic, stale or replayed; the text says which (for the log)."""
 
 
+class StaleMessage(BusAuthError):
+    """Authentic (the MAC verifies) but outside the time window: a late replay, or clocks that
+    disagree. `body` lets the receiver answer a request with a clear refusal instead of leaving
+    it to time out (never run it)."""
+
+    def __init__(self, message: str, body: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.body = body
+
+
 class BusAuth:
     """Seals and opens messages for one process. Not thread-safe (one event loop)."""
 
@@ -71,7 +81,8 @@ class BusAuth:
             raise BusAuthError("no timestamp or nonce")
         now = self._clock()
         if abs(now - ts) > self.max_age_s:
-            raise BusAuthError(f"stale: sent {now - ts:.1f} s ago (window {self.max_age_s:g} s)")
+            raise StaleMessage(f"stale: sent {now - ts:.1f} s ago (window {self.max_age_s:g} s; "
+                               "are the clocks of the two hosts in step?)", dict(body))
         self._prune(now)
         if nonce in self._seen:
             raise BusAuthError("replayed (nonce already seen)")

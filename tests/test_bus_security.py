@@ -36,7 +36,13 @@ from mission.zones.models import ZoneCreate
 from mission.zones.service import ZoneService
 from telemetry.bus import BusNode
 from telemetry.busauth import BusAuth, BusAuthError
-from telemetry.errors import CheckRefused, CommandResult, CommandTimeout, UnknownVehicle
+from telemetry.errors import (
+    CheckRefused,
+    CommandFailed,
+    CommandResult,
+    CommandTimeout,
+    UnknownVehicle,
+)
 from telemetry.hub import TelemetryHub
 from telemetry.state import GeoPoint, LinkState, VehicleState
 from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
@@ -216,6 +222,65 @@ async def test_bus_forged_reply_is_not_a_success(nodes: tuple[BusNode, BusNode])
         await task
     assert client.refused == 2
     await spy.aclose()
+
+
+async def test_bus_stale_command_answered_not_run(nodes: tuple[BusNode, BusNode]) -> None:
+    """Clocks out of step: an authentic but stale command is refused at once with the reason
+    (not left to time out), never run; the requester takes the owner's authentic answer."""
+    owner, client = nodes
+    calls: list[str] = []
+
+    async def handler(vid: int, name: str, params: dict[str, Any]) -> CommandResult:
+        calls.append(name)
+        return CommandResult(name)
+
+    await owner.serve_link(_FakeLink(5), handler)  # type: ignore[arg-type]
+    await _wait_owner(client, 5)
+    client.auth = BusAuth(BUS_SECRET, clock=lambda: time.time() - 120)
+    t0 = time.monotonic()
+    with pytest.raises(CommandFailed, match="not run: stale: sent 120"):
+        await client.request(5, "arm", {}, 20.0)
+    assert time.monotonic() - t0 < 2.0 and calls == []
+
+
+async def test_bus_stale_replay_of_running_command_keeps_its_answer(
+    nodes: tuple[BusNode, BusNode],
+) -> None:
+    """A command replayed after the window while the original still runs is refused without
+    an answer, so the requester gets the original's outcome, not the replay's refusal."""
+    owner, _ = nodes
+    now = [time.time()]
+    owner.auth = BusAuth(BUS_SECRET, clock=lambda: now[0])
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def handler(vid: int, name: str, params: dict[str, Any]) -> CommandResult:
+        calls.append(name)
+        await release.wait()
+        return CommandResult(name)
+
+    await owner.serve_link(_FakeLink(5), handler)  # type: ignore[arg-type]
+    chan, reply = owner.key("cmd", owner.node), owner.key("reply", "watcher")
+    watcher = owner.redis.pubsub()
+    await watcher.subscribe(reply)
+    await watcher.get_message(timeout=1.0)
+    raw = BusAuth(BUS_SECRET, clock=lambda: now[0]).seal(
+        chan, {"id": "r1", "reply": reply, "v": 5, "c": "upload_mission", "p": {}, "t": 60.0})
+    await owner.redis.publish(chan, raw)
+    while not calls:
+        await asyncio.sleep(0.02)
+    now[0] += 45  # the original is still running when the replay arrives
+    await owner.redis.publish(chan, raw)
+    await _settle(owner, 1)
+    release.set()
+    answers = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        m = await watcher.get_message(ignore_subscribe_messages=True, timeout=0.3)
+        if m is not None:
+            answers.append(json.loads(str(m["data"]).partition(".")[2]))
+    assert [(a["ok"], a["id"]) for a in answers] == [(True, "r1")] and calls == ["upload_mission"]
+    await watcher.aclose()
 
 
 class _Remote:
