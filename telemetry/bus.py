@@ -148,6 +148,10 @@ class BusNode:
         await self._pubsub.subscribe(self.key("reply", self.node))
         self._spawn(self._listen(), "bus-listen")
         log.info("bus: node %s on %s (prefix %r)", self.node, _safe_url(self.url), self.prefix)
+        if not self.password and "@" not in self.url:
+            log.warning("bus: Redis without a password (NAZORAT_BUS_PASSWORD): commands are "
+                        "authenticated, but anyone who reaches it can read them and forge "
+                        "telemetry")
 
     async def close(self) -> None:
         tasks = list(self._tasks)
