@@ -36,7 +36,7 @@ from telemetry.hub import TelemetryHub  # noqa: E402
 from telemetry.state import GeoPoint, LinkState, VehicleState  # noqa: E402
 
 REDIS_URL = os.environ.get("NAZORAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-BENCH_SECRET = "bench-secret-0123456789"  # telemetry is not sealed; only commands need it
+BENCH_SECRET = "bench-secret-0123456789"  # both processes seal and check every state with it
 RUN_S = 5.0
 CONFIGS = [(10, 5.0), (100, 5.0), (100, 10.0)]
 

@@ -20,13 +20,16 @@ scoped by the Redis database number, so the prefix is what separates deployments
 | `P:cmd:{node}` | channel | command requests to that node's link |
 | `P:reply:{node}` | channel | replies to that node's requests, matched by correlation id |
 
-Commands and replies are sealed (telemetry/busauth.py: HMAC-SHA256 with the deployment's shared
-secret over the channel and the body, a timestamp and a nonce): a command whose MAC is missing or
-wrong, that is stale or replayed is logged and never run; only an authentic stale one is answered
-(a refusal naming the clocks, unless the same command is still running here). A reply that does
-not verify is dropped (the request then times out: never a forged success); an authentic stale
-reply is taken only for a request still waiting (clock skew). The
+Every message and `last` key is sealed (telemetry/busauth.py: HMAC-SHA256 with the deployment's
+shared secret over the channel and the body, a timestamp and a nonce). A command whose MAC is
+missing or wrong, that is stale or replayed is logged and never run; only an authentic stale one
+is answered (a refusal naming the clocks, unless the same command is still running here). A reply
+that does not verify is dropped (the request then times out: never a forged success); an
+authentic stale reply is taken only for a request still waiting (clock skew). A state, event or
+removal that does not verify never reaches the hub (counted; logged at most every 10 s). The
 owner's handler re-checks the command before running it (mission passes its interlocks in).
+Not protected: the `owner` keys (plain node names): whoever can write to Redis can still claim
+a vehicle, and commands to it then fail (never run); the Redis password keeps them out.
 
 `BusNode` is one process's end of the bus. `serve_link()` publishes what the local link does
 (only vehicles on that link, so mirrored states never echo back), announces ownership and runs
@@ -45,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -113,6 +115,8 @@ class BusNode:
         self.mirrored = 0
         self.refused = 0  # commands and replies that did not authenticate
         self._serving: set[str] = set()  # ids of the commands running here
+        self.refused_telemetry = 0  # states, events and removals that did not authenticate
+        self._next_telemetry_warning = 0.0
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -149,9 +153,9 @@ class BusNode:
         self._spawn(self._listen(), "bus-listen")
         log.info("bus: node %s on %s (prefix %r)", self.node, _safe_url(self.url), self.prefix)
         if not self.password and "@" not in self.url:
-            log.warning("bus: Redis without a password (NAZORAT_BUS_PASSWORD): commands are "
-                        "authenticated, but anyone who reaches it can read them and forge "
-                        "telemetry")
+            log.warning("bus: Redis without a password (NAZORAT_BUS_PASSWORD): messages are "
+                        "authenticated, but anyone who reaches it can read them and claim "
+                        "vehicles (their commands then fail)")
 
     async def close(self) -> None:
         tasks = list(self._tasks)
@@ -214,21 +218,24 @@ class BusNode:
                 n = 0
                 for vid, st in states.items():
                     if self.owns(vid):
-                        pipe.publish(self.key("v", vid, "s"),
-                                     codec.dumps({"o": self.node, "s": codec.state_to_wire(st)}))
+                        ch = self.key("v", vid, "s")
+                        pipe.publish(ch, self.auth.seal(
+                            ch, {"o": self.node, "s": codec.state_to_wire(st)}))
                         sent.add(vid)
                         n += 1
                 for ev in events:
                     if self.owns(ev.vehicle_id):
-                        pipe.publish(self.key("v", ev.vehicle_id, "e"),
-                                     codec.dumps({"o": self.node, "e": codec.event_to_wire(ev)}))
+                        ch = self.key("v", ev.vehicle_id, "e")
+                        pipe.publish(ch, self.auth.seal(
+                            ch, {"o": self.node, "e": codec.event_to_wire(ev)}))
                         n += 1
                 for vid in removed & sent:
                     sent.discard(vid)
                     # Ownership goes first, so whoever sees the removal also finds no owner.
                     pipe.eval(_RELEASE, 1, self.key("owner", vid), self.node)
                     pipe.delete(self.key("last", vid))
-                    pipe.publish(self.key("v", vid, "r"), codec.dumps({"o": self.node}))
+                    ch = self.key("v", vid, "r")
+                    pipe.publish(ch, self.auth.seal(ch, {"o": self.node}))
                     n += 1
                 if n:
                     try:
@@ -254,8 +261,9 @@ class BusNode:
                     pipe.set(self.key("owner", v.vehicle_id), self.node, px=ttl_ms,
                              nx=not v.attached)
                     if v.attached:
-                        pipe.set(self.key("last", v.vehicle_id), codec.dumps(
-                            {"o": self.node, "s": codec.state_to_wire(v.state)}),
+                        last = self.key("last", v.vehicle_id)
+                        pipe.set(last, self.auth.seal(
+                            last, {"o": self.node, "s": codec.state_to_wire(v.state)}),
                             px=ttl_ms * 10)
                 await pipe.execute()
                 now = {v.vehicle_id for v in vehicles}
@@ -280,9 +288,10 @@ class BusNode:
         try:
             keys = [k async for k in self.redis.scan_iter(match=self.key("last", "*"), count=500)]
             raws = await self.redis.mget(keys) if keys else []
-            for raw in raws:
-                if raw:
-                    self._on_state(json.loads(raw))
+            for key, raw in zip(keys, raws, strict=True):
+                msg = self._open_telemetry(str(key), str(raw)) if raw else None
+                if msg is not None:
+                    self._on_state(msg)
         except (RedisError, OSError, ValueError) as e:
             log.warning("bus: initial mirror load failed: %s", e)
         self._spawn(self._watch_owners(hub), "bus-watch-owners")
@@ -302,7 +311,9 @@ class BusNode:
         vid = int(vid_text)
         if self._hub is None or self.owns(vid):
             return  # our own publications come back too: skip them before parsing
-        msg = json.loads(data)
+        msg = self._open_telemetry(channel, data)
+        if msg is None:
+            return
         if kind == "s":
             self._on_state(msg)
             return
@@ -313,6 +324,20 @@ class BusNode:
         elif kind == "r" and self._remote.get(vid) == msg.get("o"):
             del self._remote[vid]
             self._hub.remove_vehicle(vid)
+
+    def _open_telemetry(self, channel: str, data: str) -> dict[str, Any] | None:
+        """A state, event, removal or `last` key that authenticates; None (counted, logged at
+        most every 10 s) for one that does not: forged positions never reach the hub."""
+        try:
+            return self.auth.open(channel, data, once=False)
+        except (BusAuthError, ValueError) as e:
+            self.refused_telemetry += 1
+            now = time.monotonic()
+            if now >= self._next_telemetry_warning:
+                self._next_telemetry_warning = now + 10.0
+                log.warning("bus: telemetry on %s dropped (%s); %d so far", channel, e,
+                            self.refused_telemetry)
+            return None
 
     async def _watch_owners(self, hub: TelemetryHub) -> None:
         """Show a mirrored vehicle as lost when its owner's key has expired (owner gone)."""
@@ -491,7 +516,8 @@ class BusNode:
 
     def stats(self) -> dict[str, Any]:
         return {"node": self.node, "published": self.published, "mirrored": self.mirrored,
-                "remote_vehicles": len(self._remote), "refused": self.refused}
+                "remote_vehicles": len(self._remote), "refused": self.refused,
+                "refused_telemetry": self.refused_telemetry}
 
 
 def _safe_url(url: str) -> str:

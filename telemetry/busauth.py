@@ -1,8 +1,9 @@
 """Authenticated bus messages: an HMAC over the channel and the body, with a timestamp and a nonce.
 
 Why: anyone who can reach Redis can PUBLISH. Before this, a JSON command on `P:cmd:{node}` ran
-on the vehicle as if a replica had validated, checked and recorded it. Every command and every
-reply now carries `HMAC-SHA256(secret, channel "\\n" body)`; the body carries the sender's wall
+on the vehicle as if a replica had validated, checked and recorded it, and anyone could show
+false positions on every replica. Every command, reply, state, event and `last` key now carries
+`HMAC-SHA256(secret, channel "\\n" body)`; the body carries the sender's wall
 clock (`ts`) and a random nonce (`n`). The receiver refuses (and the caller logs, never runs):
 
 - a message without a MAC or with a wrong one (wrong secret, altered body, or a message sealed
@@ -67,9 +68,11 @@ class BusAuth:
         text = codec.dumps({**body, "ts": self._clock(), "n": secrets.token_hex(16)})
         return f"{self._mac(channel, text)}.{text}"
 
-    def open(self, channel: str, raw: str) -> dict[str, Any]:
+    def open(self, channel: str, raw: str, *, once: bool = True) -> dict[str, Any]:
         """The body of an authentic, fresh, first-seen message on `channel`; BusAuthError
-        otherwise. The MAC is checked before the body is parsed."""
+        otherwise. The MAC is checked before the body is parsed. `once=False` skips the nonce
+        (latest-wins telemetry: a replay inside the window only repeats an older state, and a
+        thousand states a second would fill the nonce table)."""
         mac, sep, text = raw.partition(".")
         if not sep or len(mac) != 64:
             raise BusAuthError("no MAC")
@@ -83,6 +86,8 @@ class BusAuth:
         if abs(now - ts) > self.max_age_s:
             raise StaleMessage(f"stale: sent {now - ts:.1f} s ago (window {self.max_age_s:g} s; "
                                "are the clocks of the two hosts in step?)", dict(body))
+        if not once:
+            return dict(body)
         self._prune(now)
         if nonce in self._seen:
             raise BusAuthError("replayed (nonce already seen)")

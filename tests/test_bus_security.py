@@ -12,6 +12,7 @@ owner ran them without the interlocks. Regression tests named after that finding
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import secrets
@@ -34,6 +35,7 @@ from mission.safety import SafetyLimits, SafetyRefused
 from mission.settings import load_settings
 from mission.zones.models import ZoneCreate
 from mission.zones.service import ZoneService
+from telemetry import buscodec as codec
 from telemetry.bus import BusNode
 from telemetry.busauth import BusAuth, BusAuthError
 from telemetry.errors import (
@@ -281,6 +283,48 @@ async def test_bus_stale_replay_of_running_command_keeps_its_answer(
             answers.append(json.loads(str(m["data"]).partition(".")[2]))
     assert [(a["ok"], a["id"]) for a in answers] == [(True, "r1")] and calls == ["upload_mission"]
     await watcher.aclose()
+
+
+async def test_bus_forged_telemetry_never_reaches_the_hub(
+    nodes: tuple[BusNode, BusNode],
+) -> None:
+    """Unsigned states (a vehicle that does not exist, a false position of a real one), a
+    forged removal and a forged `last` key: the mirroring hub shows only the owner's truth."""
+    owner, client = nodes
+    hub = TelemetryHub()
+    raw = sync_redis.Redis.from_url(REDIS_URL)
+    try:
+        ghost = codec.state_to_wire(VehicleState(vehicle_id=9, sysid=9, link=LinkState.UP,
+                                                 position=HOME))
+        raw.set(client.key("last", 9), json.dumps({"o": "owner", "s": ghost}), px=5000)
+        await client.mirror(hub)
+        link = _FakeLink(5)
+
+        async def handler(vid: int, name: str, params: dict[str, Any]) -> CommandResult:
+            return CommandResult(name)
+
+        await owner.serve_link(link, handler)  # type: ignore[arg-type]
+        deadline = time.monotonic() + 5
+        while hub.latest(5) is None:
+            assert time.monotonic() < deadline, "the owner's state never arrived"
+            link.hub.publish(dataclasses.replace(link.state, updated_at=time.time()))
+            await asyncio.sleep(0.05)
+        far = codec.state_to_wire(VehicleState(vehicle_id=5, sysid=1, link=LinkState.UP,
+                                               position=GeoPoint(10.0, 10.0, 0.0)))
+        raw.publish(client.key("v", 5, "s"), json.dumps({"o": "owner", "s": far}))
+        raw.publish(client.key("v", 9, "s"), json.dumps({"o": "owner", "s": ghost}))
+        raw.publish(client.key("v", 5, "r"), json.dumps({"o": "owner"}))
+        raw.publish(client.key("v", 5, "s"), BusAuth("not-the-deployment-secret").seal(
+            client.key("v", 5, "s"), {"o": "owner", "s": far}))
+        deadline = time.monotonic() + 3
+        while client.refused_telemetry < 5:
+            assert time.monotonic() < deadline, client.stats()
+            await asyncio.sleep(0.05)
+        latest = hub.latest(5)
+        assert latest is not None and latest.position == HOME
+        assert hub.latest(9) is None and client.stats()["refused_telemetry"] == 5
+    finally:
+        raw.close()
 
 
 class _Remote:
