@@ -37,7 +37,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 | NAZORAT_BUS_URL | (none) | `redis://host:6379/0` (`rediss://` for TLS): the bus; unset: none |
-| NAZORAT_BUS_SECRET | (none) | with a bus, required (16+ bytes): HMAC key of bus commands |
+| NAZORAT_BUS_SECRET | (none) | with a bus, required (16+ bytes): HMAC key of bus messages |
 | NAZORAT_BUS_PASSWORD | (none) | Redis password (AUTH), unless the URL has one |
 | NAZORAT_BUS_TLS_CA | (none) | CA file that signed the Redis server's certificate (rediss://) |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
