@@ -90,7 +90,8 @@ def link_config(settings: Settings) -> LinkConfig:
 
 def bus_node(settings: Settings) -> BusNode:
     """This process's end of the bus, with the deployment's secret, password and CA."""
-    return BusNode(settings.bus_url, secret=settings.bus_secret, prefix=settings.bus_prefix,
+    return BusNode(settings.bus_url, secret=settings.bus_secret,
+                   previous_secret=settings.bus_secret_previous, prefix=settings.bus_prefix,
                    owner_ttl_s=settings.bus_owner_ttl_s, password=settings.bus_password,
                    tls_ca=settings.bus_tls_ca)
 

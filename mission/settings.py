@@ -38,6 +38,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 | NAZORAT_BUS_URL | (none) | `redis://host:6379/0` (`rediss://` for TLS): the bus; unset: none |
 | NAZORAT_BUS_SECRET | (none) | with a bus, required (16+ bytes): HMAC key of bus messages |
+| NAZORAT_BUS_SECRET_PREVIOUS | (none) | while rotating the secret: the old one, still accepted |
 | NAZORAT_BUS_PASSWORD | (none) | Redis password (AUTH), unless the URL has one |
 | NAZORAT_BUS_TLS_CA | (none) | CA file that signed the Redis server's certificate (rediss://) |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
@@ -47,8 +48,8 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_DRONE_NETWORKS | loopback, private | CIDRs and device prefixes a drone URL may use |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
-NAZORAT_BUS_URL, NAZORAT_BUS_SECRET, NAZORAT_BUS_PASSWORD) come only from the environment, are
-left out of `repr(Settings)` and are never logged.
+NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
+environment, are left out of `repr(Settings)` and are never logged.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class Settings:
 
     bus_url: str = field(default="", repr=False)
     bus_secret: str = field(default="", repr=False)
+    bus_secret_previous: str = field(default="", repr=False)
     bus_password: str = field(default="", repr=False)
     bus_tls_ca: str = ""
     bus_prefix: str = "nazorat"
@@ -178,7 +180,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ValueError("NAZORAT_LINK_MODE=workers needs NAZORAT_BUS_URL (the workers' bus)")
     if settings.bus_url and len(settings.bus_secret.encode()) < BUS_SECRET_MIN_BYTES:
         raise ValueError(f"NAZORAT_BUS_URL needs NAZORAT_BUS_SECRET ({BUS_SECRET_MIN_BYTES}+ "
-                         "bytes, the same in every process): bus commands are authenticated")
+                         "bytes, the same in every process): bus messages are authenticated")
+    if 0 < len(settings.bus_secret_previous.encode()) < BUS_SECRET_MIN_BYTES:
+        raise ValueError(f"NAZORAT_BUS_SECRET_PREVIOUS: {BUS_SECRET_MIN_BYTES}+ bytes")
     if settings.bus_tls_ca and not settings.bus_url.startswith("rediss://"):
         raise ValueError("NAZORAT_BUS_TLS_CA needs a rediss:// NAZORAT_BUS_URL")
     DroneNetworks.parse(settings.drone_networks)  # ValueError naming NAZORAT_DRONE_NETWORKS

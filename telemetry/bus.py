@@ -93,11 +93,11 @@ class BusNode:
     """One process on the bus. `start()` connects (raises if Redis is unreachable), `close()`
     stops every task and the connection. Everything else is optional and composable."""
 
-    def __init__(self, url: str, *, secret: str | bytes, prefix: str = "nazorat",
-                 owner_ttl_s: float = 3.0, node: str | None = None, password: str = "",
-                 tls_ca: str = "") -> None:
+    def __init__(self, url: str, *, secret: str | bytes, previous_secret: str | bytes = b"",
+                 prefix: str = "nazorat", owner_ttl_s: float = 3.0, node: str | None = None,
+                 password: str = "", tls_ca: str = "") -> None:
         self.url = url
-        self.auth = BusAuth(secret)
+        self.auth = BusAuth(secret, previous=previous_secret)
         self.password = password
         self.tls_ca = tls_ca
         self.prefix = prefix

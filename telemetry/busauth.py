@@ -13,7 +13,10 @@ clock (`ts`) and a random nonce (`n`). The receiver refuses (and the caller logs
 - a nonce seen before within that window (a replay).
 
 Wire form: `<64 hex digits of MAC>.<compact JSON body>`. The secret is shared by every process
-of one deployment (NAZORAT_BUS_SECRET); clocks must agree within `max_age_s` (NTP).
+of one deployment (NAZORAT_BUS_SECRET); clocks must agree within `max_age_s` (NTP). To rotate it
+without stopping the fleet, give every process the new secret and the old one as `previous`
+(NAZORAT_BUS_SECRET_PREVIOUS), restart them one by one, then drop the old one: messages are
+sealed with the current secret and accepted under either.
 """
 
 from __future__ import annotations
@@ -49,19 +52,21 @@ class StaleMessage(BusAuthError):
 class BusAuth:
     """Seals and opens messages for one process. Not thread-safe (one event loop)."""
 
-    def __init__(self, secret: str | bytes, *, max_age_s: float = MAX_AGE_S,
-                 clock: Callable[[], float] = time.time) -> None:
-        key = secret.encode() if isinstance(secret, str) else secret
-        if len(key) < MIN_SECRET_BYTES:
+    def __init__(self, secret: str | bytes, *, previous: str | bytes = b"",
+                 max_age_s: float = MAX_AGE_S, clock: Callable[[], float] = time.time) -> None:
+        keys = [k.encode() if isinstance(k, str) else k for k in (secret, previous)]
+        if len(keys[0]) < MIN_SECRET_BYTES or 0 < len(keys[1]) < MIN_SECRET_BYTES:
             raise ValueError(f"the bus secret must be at least {MIN_SECRET_BYTES} bytes")
-        self._key = key
+        self._key = keys[0]
+        self._keys = [k for k in keys if k]  # accepted: the current one first
         self.max_age_s = max_age_s
         self._clock = clock
         self._seen: dict[str, float] = {}  # nonce -> when it may be forgotten
         self._next_prune = 0.0
 
-    def _mac(self, channel: str, body: str) -> str:
-        return hmac.new(self._key, f"{channel}\n{body}".encode(), hashlib.sha256).hexdigest()
+    def _mac(self, channel: str, body: str, key: bytes | None = None) -> str:
+        return hmac.new(key or self._key, f"{channel}\n{body}".encode(),
+                        hashlib.sha256).hexdigest()
 
     def seal(self, channel: str, body: dict[str, Any]) -> str:
         """`body` stamped with the time and a fresh nonce, and its MAC for `channel`."""
@@ -76,7 +81,7 @@ class BusAuth:
         mac, sep, text = raw.partition(".")
         if not sep or len(mac) != 64:
             raise BusAuthError("no MAC")
-        if not hmac.compare_digest(mac, self._mac(channel, text)):
+        if not any(hmac.compare_digest(mac, self._mac(channel, text, k)) for k in self._keys):
             raise BusAuthError("bad MAC (another secret, an altered body or another channel)")
         body = json.loads(text)
         ts, nonce = body.get("ts"), body.get("n")

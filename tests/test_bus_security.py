@@ -142,6 +142,13 @@ def test_bus_auth_seal_open_refusals() -> None:
         auth.open("p:cmd:a", old)
     with pytest.raises(ValueError, match="16"):
         BusAuth("short")
+    # rotation: sealed with the new secret, the old one still accepted while processes restart
+    old, new = "old-secret-0123456789", "new-secret-0123456789"
+    rotating = BusAuth(new, previous=old)
+    assert rotating.open("c", BusAuth(old).seal("c", {"c": "arm"}))["c"] == "arm"
+    assert BusAuth(new).open("c", rotating.seal("c", {"c": "arm"}))["c"] == "arm"
+    with pytest.raises(BusAuthError, match="bad MAC"):
+        BusAuth(new).open("c", BusAuth(old).seal("c", {"c": "arm"}))
     # the cost per command: seal on the requester plus open on the owner
     auth = BusAuth(BUS_SECRET)
     request = {"id": "0" * 16, "reply": "nazorat:reply:x", "v": 1, "c": "goto",
@@ -515,6 +522,8 @@ def test_bus_settings_secret_password_tls() -> None:
         load_settings({**url, "NAZORAT_BUS_SECRET": "too-short"})
     with pytest.raises(ValueError, match="rediss://"):
         load_settings({**url, "NAZORAT_BUS_SECRET": "s" * 16, "NAZORAT_BUS_TLS_CA": "/ca.pem"})
+    with pytest.raises(ValueError, match="NAZORAT_BUS_SECRET_PREVIOUS"):
+        load_settings({**url, "NAZORAT_BUS_SECRET": "s" * 16, "NAZORAT_BUS_SECRET_PREVIOUS": "x"})
     s = load_settings({"NAZORAT_BUS_URL": "rediss://r.example:6380/0",
                        "NAZORAT_BUS_SECRET": "hmac-key-0123456789",
                        "NAZORAT_BUS_PASSWORD": "pw-9876", "NAZORAT_BUS_TLS_CA": "/ca.pem"})
