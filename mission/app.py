@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -96,10 +97,41 @@ def bus_node(settings: Settings) -> BusNode:
                    tls_ca=settings.bus_tls_ca)
 
 
+async def stop_tasks(tasks: list[asyncio.Task[Any]], timeout_s: float) -> None:
+    """Cancel the lifespan's background tasks and wait for them; one that does not honour the
+    cancellation in time is named in the log with where it is stuck (its coroutine's stack)."""
+    for task in tasks:
+        task.cancel()
+    _, pending = await asyncio.wait(tasks, timeout=timeout_s) if tasks else (set(), set())
+    for task in pending:
+        where = " -> ".join(awaiting(task.get_coro()))
+        log.warning("shutdown: task %r did not stop within %g s (at %s); going on without it",
+                    task.get_name(), timeout_s, where or "?")
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("shutdown: task %r had failed: %r", task.get_name(), task.exception())
+
+
+def awaiting(coro: Any) -> list[str]:
+    """Where a suspended coroutine is, outermost first, following what each frame awaits
+    (`Task.get_stack()` shows only the outermost frame of a coroutine)."""
+    out: list[str] = []
+    while coro is not None and len(out) < 20:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            out.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return out
+
+
 async def bounded(what: str, aw: Awaitable[Any], timeout_s: float) -> None:
     """Await a shutdown step for at most `timeout_s`; log (not raise) when it overruns or fails."""
+    t0 = time.monotonic()
     try:
-        await asyncio.wait_for(aw, timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await aw
+        if time.monotonic() - t0 > 1.0:
+            log.info("shutdown: stopping %s took %.1f s", what, time.monotonic() - t0)
     except TimeoutError:
         log.warning("shutdown: %s did not stop within %g s; going on without it", what, timeout_s)
     except Exception:
@@ -155,7 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                  networks=DroneNetworks.parse(settings.drone_networks))
             link.on_discovered = fleet.on_discovered
             await fleet.startup(drones)  # in workers mode: stored only, a worker links them
-            safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m)
+            safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
+                                  rtl_alt_m=settings.rtl_alt_m)
             if bus is not None and linking:
                 await bus.serve_link(link, local_handler(link, check=safety))
                 background.append(asyncio.create_task(
@@ -167,7 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings, db=db, hub=hub, link=link, fleet=fleet, bus=bus,
                 commands=commands, recording=recording, encoder=StateEncoder(),
                 missions=MissionService(db, hub, commands, tracker, planner,
-                                        max_altitude_m=settings.max_altitude_m),
+                                        max_altitude_m=settings.max_altitude_m,
+                                        import_radius_m=settings.import_radius_m,
+                                        rtl_alt_m=settings.rtl_alt_m),
                 auth=auth, audit=AuditService(db), metrics=metrics,
                 limits={
                     "intake": RateLimiter(60, 60.0),
@@ -183,10 +218,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # would kill the process mid-cleanup). A step that overruns is named in the log.
             lifecycle.complete = False
             metrics.detach()
-            for task in background:
-                task.cancel()
-            await bounded("background tasks", asyncio.gather(*background, return_exceptions=True),
-                          5.0)
+            t0 = time.monotonic()
+            await stop_tasks(background, 5.0)
             planner.close()
             if bus is not None:
                 await bounded("the bus", bus.close(), 5.0)
@@ -195,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await bounded("the database", db.stop(), 5.0)
             if sim is not None:
                 await asyncio.to_thread(sim.stop)
+            log.info("shutdown: done in %.2f s", time.monotonic() - t0)
 
     app = FastAPI(
         title="Nazorat mission control",

@@ -57,7 +57,8 @@ async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
         await fleet.startup(drones)
         # The interlocks again, here where the vehicle is linked: a command on the bus is only
         # as good as the replica that sent it.
-        safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m)
+        safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
+                              rtl_alt_m=settings.rtl_alt_m)
         await bus.serve_link(link, local_handler(link, check=safety))
         tasks.append(asyncio.create_task(recording.run(), name="recorder"))
         tasks.append(asyncio.create_task(follow_database(fleet), name="fleet-reconcile"))

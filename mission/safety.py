@@ -1,142 +1,169 @@
-"""Safety interlocks that no role can override: the legal altitude ceiling and the no-fly
-zones, checked against the zones as they are *now* (they may have changed since a mission was
-planned).
+"""Safety interlocks that no role can override, at the one place every vehicle command passes
+(CommandService.execute calls `SafetyLimits.check` before anything is sent).
 
-- `SafetyLimits.check(drone_id, command, params)` runs before any vehicle command is sent
-  (CommandService): a take-off or goto above NAZORAT_MAX_ALTITUDE_M, a goto whose straight line
-  from where the drone is crosses an active no-fly zone, or a mission whose path (from the drone
-  through every positioned item, and home again after RTL) does, is refused (`SafetyRefused`,
-  answered 409 `interlock`).
-- `route_problems(path, altitude, zones, max_alt)` is the same test for a planned leg
-  (MissionService re-checks every leg at dispatch).
+The judgement itself is mission.planning.mission_check (pure): the copter allow-list, finite
+numbers, altitudes resolved to metres above home, the flight expanded as ArduCopter flies it
+from where the drone is, each leg against the legal ceiling and every active no-fly zone at its
+own altitudes. This module only supplies what the judgement needs from the live service: where
+the drone is and its home (the telemetry hub), the zones as they are *now* (they may have
+changed since a mission was planned), and, for set_mission_current and start_mission, the
+mission the vehicle actually holds (read back from it).
+
+- takeoff: the ceiling, and the climb where the drone is;
+- goto: the straight line from where the drone is (GUIDED DO_REPOSITION);
+- upload_mission: the items, flown from where the drone is;
+- set_mission_current: the stored mission from that item on, from where the drone is;
+- start_mission: the GUIDED take-off, then the stored mission from its first item.
+
+A refusal raises `SafetyRefused` (answered 409 `interlock`, recorded in the command record and
+the audit log by CommandService) naming the item index, the check and the zone.
+`mission_refusal` is the same check for a planned leg (MissionService re-checks every leg at
+dispatch, before any command is sent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from shapely.geometry import LineString, Point, Polygon
-
 from mission.db import Database
+from mission.planning.flight_path import (
+    DEFAULT_RTL_ALT_M,
+    Item,
+    Start,
+    goto_legs,
+    takeoff_legs,
+)
+from mission.planning.mission_check import Refusal, check_legs, check_mission
 from mission.zones.domain import ZoneShape
 from mission.zones.service import ZoneService
 from telemetry.hub import TelemetryHub
+from telemetry.state import VehicleState
 
-NAV_RTL, NAV_LAND = 20, 21
-RELATIVE_FRAMES = {3, 6, 10, 11}  # relative to home / terrain
-ABSOLUTE_FRAMES = {0, 5}  # AMSL
+# Reads the vehicle's stored mission, seq 0 (home) included, as dicts (CommandService).
+MissionReader = Callable[[int], Awaitable[list[dict[str, float | int]]]]
 
 
 class SafetyRefused(Exception):
-    """A command or leg refused by an interlock; `check` is altitude or no_fly."""
+    """A command or leg refused by an interlock: `check` (item, finite, position, jump, home,
+    altitude_frame, altitude, no_fly), the item index (None: not about an item), the zone."""
 
-    def __init__(self, command: str, check: str, message: str) -> None:
+    def __init__(self, command: str, check: str, message: str, *, item: int | None = None,
+                 zone_id: int | None = None) -> None:
         super().__init__(message)
         self.command = command
         self.check = check
         self.message = message
+        self.item = item
+        self.zone_id = zone_id
+
+    @classmethod
+    def of(cls, command: str, r: Refusal) -> SafetyRefused:
+        return cls(command, r.check, r.message, item=r.index if r.index >= 0 else None,
+                   zone_id=r.zone_id)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"command": self.command, "outcome": "refused", "check": self.check,
-                "message": self.message, "reason": self.message}
+        out: dict[str, Any] = {"command": self.command, "outcome": "refused",
+                               "check": self.check, "message": self.message,
+                               "reason": self.message}
+        if self.item is not None:
+            out["item"] = self.item
+        if self.zone_id is not None:
+            out["zone_id"] = self.zone_id
+        return out
 
 
-@dataclass(frozen=True)
-class Problem:
-    check: str
-    message: str
+def start_of(state: VehicleState | None) -> Start | None:
+    """Where the drone is (height above its home) and its home; None if neither is known."""
+    if state is None:
+        return None
+    home, pos = state.home, state.position
+    if pos is None and home is None:
+        return None
+    if pos is None:
+        assert home is not None
+        return Start(home.lat, home.lon, 0.0, home.lat, home.lon, home.alt_amsl)
+    if state.alt_rel is not None:
+        alt = state.alt_rel
+    elif home is not None:
+        alt = pos.alt_amsl - home.alt_amsl
+    else:
+        alt = 0.0
+    if home is None:  # no home yet: the drone arms (and sets home) where it is
+        return Start(pos.lat, pos.lon, alt, pos.lat, pos.lon, pos.alt_amsl - alt)
+    return Start(pos.lat, pos.lon, alt, home.lat, home.lon, home.alt_amsl)
 
 
-def _outline(z: ZoneShape) -> Polygon:
-    # holes are closed too: reaching one means crossing the zone
-    return Polygon(z.polygon.exterior)
-
-
-def zones_entered(path: Sequence[tuple[float, float]], alt_m: float,
-                  zones: Sequence[ZoneShape]) -> list[ZoneShape]:
-    """Active no-fly zones (applying at `alt_m`) that the polyline of (lat, lon) touches."""
-    if not path:
-        return []
-    pts = [(lon, lat) for lat, lon in path]
-    geom = Point(pts[0]) if len(set(pts)) == 1 else LineString(pts)
-    return [z for z in zones if z.applies_at(alt_m) and _outline(z).intersects(geom)]
-
-
-def describe(zones: Sequence[ZoneShape]) -> str:
-    return ", ".join(f"'{z.name}' (zone {z.id})" for z in zones)
-
-
-def route_problems(path: Sequence[tuple[float, float]], altitude_m: float,
-                   zones: Sequence[ZoneShape], max_altitude_m: float) -> list[Problem]:
-    out = []
-    if altitude_m > max_altitude_m:
-        out.append(Problem("altitude", f"altitude {altitude_m:g} m is above the legal "
-                                       f"maximum of {max_altitude_m:g} m"))
-    hit = zones_entered(path, altitude_m, zones)
-    if hit:
-        out.append(Problem("no_fly", f"the route enters the no-fly zone {describe(hit)}"))
-    return out
+def mission_refusal(state: VehicleState | None, items: Sequence[Any],
+                    zones: Sequence[ZoneShape], max_altitude_m: float, *, first: int = 0,
+                    rtl_alt_m: float = DEFAULT_RTL_ALT_M) -> Refusal | None:
+    """The check for `items` (seq 1 on; API models, planner items or dicts) flown by this
+    drone from where it is now."""
+    start = start_of(state)
+    if start is None:
+        return Refusal(-1, "position", "the drone's position and home are unknown, so the path "
+                                       "from it cannot be checked")
+    return check_mission([Item.of(x) for x in items], start, zones,
+                         max_altitude_m=max_altitude_m, first=first, rtl_alt_m=rtl_alt_m)
 
 
 class SafetyLimits:
-    def __init__(self, db: Database, hub: TelemetryHub, *, max_altitude_m: float) -> None:
+    def __init__(self, db: Database, hub: TelemetryHub, *, max_altitude_m: float,
+                 rtl_alt_m: float = DEFAULT_RTL_ALT_M) -> None:
         self.zones = ZoneService(db)
         self.hub = hub
         self.max_altitude_m = max_altitude_m
+        self.rtl_alt_m = rtl_alt_m
 
-    def _altitude(self, command: str, alt: float, what: str = "altitude") -> None:
-        if alt > self.max_altitude_m:
-            raise SafetyRefused(command, "altitude",
-                                f"{what} {alt:g} m is above the legal maximum of "
-                                f"{self.max_altitude_m:g} m (NAZORAT_MAX_ALTITUDE_M)")
+    def _start(self, drone_id: int, command: str) -> Start:
+        start = start_of(self.hub.latest(drone_id))
+        if start is None:
+            raise SafetyRefused(command, "position", "the drone's position and home are "
+                                                     "unknown, so the path from it cannot be "
+                                                     "checked")
+        return start
 
-    async def _no_fly(self, command: str, path: Sequence[tuple[float, float]],
-                      alt: float) -> None:
-        hit = zones_entered(path, alt, await self.zones.no_fly_shapes())
-        if hit:
-            raise SafetyRefused(command, "no_fly",
-                                f"the path enters the no-fly zone {describe(hit)}; no role "
-                                "can override a no-fly zone")
-
-    def _start(self, drone_id: int) -> tuple[list[tuple[float, float]], float | None,
-                                             tuple[float, float] | None]:
-        st = self.hub.latest(drone_id)
-        if st is None:
-            return [], None, None
-        here = [(st.position.lat, st.position.lon)] if st.position is not None else []
-        home = (st.home.lat, st.home.lon) if st.home is not None else None
-        home_amsl = st.home.alt_amsl if st.home is not None else None
-        return (here or ([home] if home else [])), home_amsl, home
-
-    async def check(self, drone_id: int, command: str, params: Any) -> None:
+    async def check(self, drone_id: int, command: str, params: Any,
+                    read_mission: MissionReader | None = None) -> None:
         """Raise SafetyRefused if the (validated) command would break a limit."""
+        refusal: Refusal | None = None
         if command == "takeoff":
-            self._altitude(command, float(params.alt), "take-off altitude")
-        elif command == "start_mission":
-            self._altitude(command, float(params.takeoff_alt), "take-off altitude")
+            refusal = check_legs(takeoff_legs(self._start(drone_id, command), float(params.alt)),
+                                 await self.zones.no_fly_shapes(), self.max_altitude_m)
         elif command == "goto":
-            self._altitude(command, float(params.alt))
-            start, _, _ = self._start(drone_id)
-            await self._no_fly(command, [*start, (params.lat, params.lon)], float(params.alt))
+            legs = goto_legs(self._start(drone_id, command), params.lat, params.lon,
+                             float(params.alt))
+            refusal = check_legs(legs, await self.zones.no_fly_shapes(), self.max_altitude_m)
         elif command == "upload_mission":
-            await self._mission(drone_id, command, params.items)
+            refusal = mission_refusal(self.hub.latest(drone_id), params.items,
+                                      await self.zones.no_fly_shapes(), self.max_altitude_m,
+                                      rtl_alt_m=self.rtl_alt_m)
+        elif command == "set_mission_current" and read_mission is not None:
+            refusal = await self._stored(drone_id, command, read_mission, int(params.seq) - 1,
+                                         self._start(drone_id, command))
+        elif command == "start_mission":
+            start = self._start(drone_id, command)
+            alt = float(params.takeoff_alt)
+            refusal = check_legs(takeoff_legs(start, alt), await self.zones.no_fly_shapes(),
+                                 self.max_altitude_m)
+            if refusal is None and read_mission is not None:
+                climbed = Start(start.lat, start.lon, max(start.alt_m, alt), start.home_lat,
+                                start.home_lon, start.home_amsl_m)
+                refusal = await self._stored(drone_id, command, read_mission, 0, climbed)
+        if refusal is not None:
+            raise SafetyRefused.of(command, refusal)
 
-    async def _mission(self, drone_id: int, command: str, items: Sequence[Any]) -> None:
-        path, home_amsl, home = self._start(drone_id)
-        top = 0.0
-        for i, item in enumerate(items):
-            alt = float(item.alt)
-            if item.frame in ABSOLUTE_FRAMES and home_amsl is not None:
-                alt -= home_amsl
-            nav = 16 <= item.command <= 95 and item.command not in (NAV_RTL, NAV_LAND)
-            if nav and item.frame in RELATIVE_FRAMES | ABSOLUTE_FRAMES:
-                self._altitude(command, alt, f"items[{i}] altitude")
-                top = max(top, alt)
-            if item.command == NAV_RTL and home is not None:
-                path.append(home)
-            elif 16 <= item.command <= 95 and (item.lat != 0.0 or item.lon != 0.0):
-                path.append((item.lat, item.lon))
-        if len(path) >= 1:
-            await self._no_fly(command, path, top)
+    async def _stored(self, drone_id: int, command: str, read_mission: MissionReader,
+                      first: int, start: Start) -> Refusal | None:
+        """The check of the mission the vehicle holds (not what we think it holds)."""
+        try:
+            stored = await read_mission(drone_id)
+        except Exception as e:  # noqa: BLE001 - any failure to read means "cannot check"
+            raise SafetyRefused(command, "mission", f"the vehicle's mission could not be read "
+                                                    f"back to check it: {e}") from None
+        items = [Item.of(x) for x in stored if int(x.get("seq", 1)) != 0]
+        if first >= len(items):
+            return None  # the vehicle refuses an item it does not hold
+        return check_mission(items, start, await self.zones.no_fly_shapes(),
+                             max_altitude_m=self.max_altitude_m, first=first,
+                             rtl_alt_m=self.rtl_alt_m)

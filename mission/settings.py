@@ -34,6 +34,8 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_MAX_BODY_BYTES | 1048576 | largest body of any other API request (imports: 20 MiB) |
 | NAZORAT_WS_MAX_MESSAGE_BYTES | 4096 | largest WebSocket message from a client (1009 above) |
 | NAZORAT_MAX_ALTITUDE_M | 120 | legal maximum altitude above take-off; higher is refused |
+| NAZORAT_IMPORT_RADIUS_M | 20000 | refuse imported routes with a position farther from the drone |
+| NAZORAT_RTL_ALT_M | 15 | the fleet's RTL_ALT (m): the altitude the no-fly check gives RTL legs |
 | NAZORAT_METRICS_TOKEN | (none) | set: GET /metrics needs `Authorization: Bearer <token>` |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
 | NAZORAT_BUS_URL | (none) | `redis://host:6379/0` (`rediss://` for TLS): the bus; unset: none |
@@ -107,6 +109,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     ws_max_message_bytes: int = 4096
     max_altitude_m: float = 120.0
+    import_radius_m: float = 20_000.0
+    rtl_alt_m: float = 15.0
     metrics_token: str = field(default="", repr=False)
     log_format: str = "auto"
 
@@ -122,6 +126,9 @@ class Settings:
     drone_networks: tuple[str, ...] = DEFAULT_DRONE_NETWORKS
 
     def __post_init__(self) -> None:
+        if not self.import_radius_m > 0:
+            raise ValueError("NAZORAT_IMPORT_RADIUS_M: a distance in metres above 0, "
+                             f"not {self.import_radius_m!r}")
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"NAZORAT_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, "
                              f"not {self.log_format!r}")

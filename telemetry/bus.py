@@ -429,8 +429,8 @@ class BusNode:
         self._serving.add(str(req.get("id")))
         try:
             assert self._handler is not None
-            result = await asyncio.wait_for(
-                self._handler(int(req["v"]), name, dict(req.get("p") or {})), float(req["t"]))
+            async with asyncio.timeout(float(req["t"])):
+                result = await self._handler(int(req["v"]), name, dict(req.get("p") or {}))
             reply = codec.result_to_wire(result)
         except TimeoutError:
             reply = codec.error_to_wire(CommandTimeout(name, f"no result within "

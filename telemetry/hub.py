@@ -71,7 +71,8 @@ class Subscription:
             return False
         if not self._changed.is_set():
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
             except TimeoutError:
                 return False
         self._changed.clear()

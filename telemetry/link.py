@@ -124,7 +124,8 @@ class FleetLink:
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 3.0)
+            async with asyncio.timeout(3.0):
+                await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._ingest is not None:
             self._ingest.close()
         for vehicle in self._vehicles.values():
@@ -339,7 +340,8 @@ class FleetLink:
         """
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._scan_wanted.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._scan_wanted.wait()
             self._scan_wanted.clear()
             if self._scan_needed():
                 try:
@@ -514,7 +516,8 @@ async def in_daemon_thread(fn: Callable[[], object], timeout_s: float, name: str
 
     threading.Thread(target=run, name=name, daemon=True).start()
     try:
-        await asyncio.wait_for(asyncio.shield(done), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await asyncio.shield(done)
     except TimeoutError:
         return False
     return True

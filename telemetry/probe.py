@@ -103,16 +103,16 @@ async def _probe_tcp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
     finder = _HeartbeatFinder()
     deadline = time.monotonic() + timeout_s
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(url.host, url.port), timeout_s
-        )
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_connection(url.host, url.port)
     except (OSError, TimeoutError) as e:
         raise ProbeError(f"{url.url}: cannot connect: {e or 'timeout'}") from None
     try:
         writer.write(hello)
         while (left := deadline - time.monotonic()) > 0:
             try:
-                data = await asyncio.wait_for(reader.read(4096), left)
+                async with asyncio.timeout(left):
+                    data = await reader.read(4096)
             except TimeoutError:
                 break
             except OSError as e:  # reset by the peer (e.g. it closed as our hello arrived)
@@ -125,7 +125,8 @@ async def _probe_tcp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
     finally:
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await writer.wait_closed()
     raise ProbeError(f"{url.url}: no autopilot heartbeat within {timeout_s:.1f} s")
 
 

@@ -176,7 +176,8 @@ class Vehicle:
                 return None
             self._text_arrived.clear()
             try:
-                await asyncio.wait_for(self._text_arrived.wait(), left)
+                async with asyncio.timeout(left):
+                    await self._text_arrived.wait()
             except TimeoutError:
                 return None
 

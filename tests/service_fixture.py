@@ -69,6 +69,7 @@ class RunningService:
     passwords: dict[str, str] = field(default_factory=dict, repr=False)
     _own_database: str | None = field(default=None, repr=False)
     killed_at_stop: bool = False  # the last stop needed SIGKILL (SIGTERM not honoured in 15 s)
+    stop_s: float | None = None  # how long the last stop took, from SIGTERM to the process gone
 
     @property
     def database_url(self) -> str:
@@ -206,14 +207,17 @@ class RunningService:
             del RUNNING[self.base_url]
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
+            started = time.monotonic()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
+                self.stop_s = time.monotonic() - started
                 self.killed_at_stop = False
             except subprocess.TimeoutExpired:
                 # a supervisor would do the same; tests that restart assert it did not happen
                 self.killed_at_stop = True
+                self.stop_s = None
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)

@@ -155,7 +155,7 @@ class SitlFleet:
             if self.ekf_delay is not None:
                 cmd += ["--ekf-delay", f"{self.ekf_delay:g}"]
         if self.home is not None:
-            cmd += ["--home", self.home]
+            cmd.append(f"--home={self.home}")  # one token: a southern home starts with "-"
         if self.spacing is not None:
             cmd += ["--spacing", f"{self.spacing:g}"]
         return cmd + list(self.extra_args)

@@ -31,7 +31,7 @@ from redis.exceptions import AuthenticationError, ResponseError
 from mission.db import Database
 from mission.fleet import commands as fleet_commands
 from mission.fleet.commands import CommandService, GotoParams, local_handler
-from mission.safety import SafetyLimits, SafetyRefused
+from mission.safety import MissionReader, SafetyLimits, SafetyRefused
 from mission.settings import load_settings
 from mission.zones.models import ZoneCreate
 from mission.zones.service import ZoneService
@@ -370,7 +370,7 @@ async def test_bus_owner_rechecks_interlocks_no_fly(
     db = Database(database_url)
     await db.start()
     try:
-        await ZoneService(db).create(ZoneCreate.model_validate(
+        zone = await ZoneService(db).create(ZoneCreate.model_validate(
             {"name": "prison", "kind": "no_fly", "geometry": _square_north(0.005)}))
         link = _FakeLink(5)
         ran: list[tuple[float, float]] = []
@@ -384,9 +384,11 @@ async def test_bus_owner_rechecks_interlocks_no_fly(
         safety = SafetyLimits(db, link.hub, max_altitude_m=120.0)
 
         class Spy:
-            async def check(self, drone_id: int, command: str, params: Any) -> None:
+            async def check(self, drone_id: int, command: str, params: Any,
+                            read_mission: MissionReader | None = None) -> None:
                 checked.append(command)
-                await safety.check(drone_id, command, params)
+                assert read_mission is not None  # the owner reads what the vehicle holds
+                await safety.check(drone_id, command, params, read_mission)
 
         await owner.serve_link(link, local_handler(link, check=Spy()))  # type: ignore[arg-type]
         await _wait_owner(client, 5)
@@ -407,6 +409,7 @@ async def test_bus_owner_rechecks_interlocks_no_fly(
         (rec,) = await service.history(5)
         assert rec.outcome == "refused" and rec.result["by"] == "owner", rec
         assert rec.result["check"] == "no_fly" and len(ran) == 1
+        assert rec.result["zone_id"] == zone.id == caught.value.zone_id  # the zone, named
     finally:
         await db.stop()
 

@@ -226,7 +226,7 @@ def test_refused_command_shows_the_autopilot_reason_and_language_switch(
         expect(page.locator(".toast-error")).to_contain_text(reason)
         cp.screenshot("operator-command-refused")
 
-        # English <-> Russian, remembered across a reload
+        # English <-> Russian, remembered across a reload; then Uzbek
         expect(page.get_by_test_id("tab-fleet")).to_contain_text("Fleet")
         page.get_by_test_id("lang-ru").click()
         expect(page.get_by_test_id("tab-fleet")).to_contain_text("Парк")
@@ -240,6 +240,15 @@ def test_refused_command_shows_the_autopilot_reason_and_language_switch(
         page.wait_for_selector("body[data-ready=true]")
         expect(page.get_by_test_id("tab-fleet")).to_contain_text("Парк")
         expect(page.locator(".fleet-table th button[data-sort=mode]")).to_contain_text("Режим")
+        # Uzbek (Latin)
+        page.get_by_test_id("lang-uz").click()
+        expect(page.get_by_test_id("tab-fleet")).to_contain_text("Dronlar")
+        expect(page.get_by_test_id("tab-alerts")).to_contain_text("Signallar")
+        expect(page.locator(".fleet-table th button[data-sort=mode]")).to_contain_text("Rejim")
+        row(page, 1).click()
+        expect(page.locator("[data-command=arm]")).to_contain_text("Yoqish")
+        expect(page.locator("html")).to_have_attribute("lang", "uz")
+        cp.screenshot("operator-uzbek")
         page.get_by_test_id("lang-en").click()
         expect(page.get_by_test_id("tab-fleet")).to_contain_text("Fleet")
 

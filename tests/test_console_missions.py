@@ -158,7 +158,7 @@ def test_operator_adds_plans_dispatches_and_watches_a_patrol_then_commander_view
 
         # ---- pick: new incidents come picked; cleared, then a click on the first and a
         # shift+drag box around the other two pick them again
-        expect(page.get_by_test_id("selection-count")).to_have_text("3 incident(s) picked")
+        expect(page.get_by_test_id("selection-count")).to_have_text("3 incidents picked")
         page.get_by_test_id("selection-clear").click()
         expect(page.get_by_test_id("selection-bar")).to_be_hidden()
         _marker(page, ids[0]).click()
@@ -174,7 +174,7 @@ def test_operator_adds_plans_dispatches_and_watches_a_patrol_then_commander_view
         page.mouse.move(x1, y1, steps=4)
         page.mouse.up()
         page.keyboard.up("Shift")
-        expect(page.get_by_test_id("selection-count")).to_have_text("3 incident(s) picked")
+        expect(page.get_by_test_id("selection-count")).to_have_text("3 incidents picked")
         for i in ids:
             expect(_marker(page, i)).to_have_class(re.compile(r"\bselected\b"))
 

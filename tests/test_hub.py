@@ -9,9 +9,14 @@ import asyncio
 import json
 import time
 import tracemalloc
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mission.db import Database
+from mission.missions.tracker import MissionTracker
 from telemetry.hub import TelemetryHub
 from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
 from telemetry.stream import StateEncoder, StreamOptions, StreamSession, parse_options
@@ -204,3 +209,63 @@ async def test_a_new_position_is_not_held_back_by_a_status_update_that_took_the_
         hub.publish(VehicleState(vehicle_id=1, sysid=1, position_time_boot_ms=1300))
         due, at = take(10.3)
         assert due == [] and at == pytest.approx(10.36)  # never faster than 4/3 of the rate
+
+
+async def _cancel_while_busy(consumer: Callable[[], Coroutine[Any, Any, None]], hub: TelemetryHub,
+                             trials: int) -> int:
+    """Start `consumer` while states are published on every loop turn, cancel it, and count the
+    trials in which it did not stop within 0.5 s."""
+    busy = True
+
+    async def publisher() -> None:
+        n = 0
+        while busy:
+            hub.publish(state(1, n))
+            n += 1
+            await asyncio.sleep(0)
+
+    pub = asyncio.create_task(publisher())
+    stuck: list[asyncio.Task[None]] = []
+    try:
+        for _ in range(trials):
+            task = asyncio.create_task(consumer())
+            await asyncio.sleep(0.002)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=0.5)
+            if not done:
+                stuck.append(task)
+    finally:
+        busy = False
+        await pub
+    for task in stuck:  # with the hub quiet, a repeated cancel gets through
+        task.cancel()
+        await asyncio.wait([task], timeout=2.0)
+    return len(stuck)
+
+
+async def test_a_waiting_consumer_stops_when_cancelled_however_busy_the_hub() -> None:
+    """Issue 19: on Python 3.11 `asyncio.wait_for` swallowed a cancellation that arrived as the
+    hub woke the waiter, so a consumer looping on `wait()` (the mission tracker) could not be
+    stopped and kept a stopping service alive until it was killed."""
+    hub = TelemetryHub()
+
+    async def consumer() -> None:
+        with hub.subscribe() as sub:
+            while True:
+                await sub.wait(1.0)
+                sub.take_states()
+
+    assert await _cancel_while_busy(consumer, hub, trials=100) == 0
+
+
+async def test_the_mission_tracker_stops_when_cancelled_with_telemetry_flowing(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'tracker.db'}")
+    await db.start()
+    try:
+        hub = TelemetryHub()
+        tracker = MissionTracker(db, hub)
+        assert await _cancel_while_busy(tracker.run, hub, trials=30) == 0
+    finally:
+        await db.stop()

@@ -1,7 +1,8 @@
 """Incident intake from outside the unit, through one real service for the module: integration
 keys with per-key rate limits and payload limits, the Telegram webhook with its secret token,
 the public report endpoint with its per-address limit and honeypot; and in Chromium, the public
-/report page and the sign-in page."""
+/report page and the sign-in page, also in the residents' languages (Uzbek, Kazakh, Tajik), and
+the bot's answer in the sender's language."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 
 pytest.register_assert_rewrite("service_fixture", "browser_fixture")
 
-from browser_fixture import OpenConsole  # noqa: E402
+from browser_fixture import ConsolePage, OpenConsole  # noqa: E402
 from service_fixture import RunningService, module_service  # noqa: E402
+from test_i18n_catalogues import PLURALS  # noqa: E402
 
 pytest_plugins = ["browser_fixture"]
 pytestmark = pytest.mark.timeout(120)
@@ -49,7 +51,7 @@ def test_report_page_in_the_browser(svc: RunningService, open_console: OpenConso
     assert page.get_by_test_id("report-submit").inner_text() == "Отправить"
     page.get_by_test_id("lang-en").click()
     page.get_by_test_id("report-submit").click()
-    assert "map" in page.get_by_test_id("report-message").inner_text()  # place first
+    assert "map" in page.get_by_test_id("report-message").inner_text(), cp.errors  # place first
     box = page.get_by_test_id("report-map").bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -68,6 +70,72 @@ def test_report_page_in_the_browser(svc: RunningService, open_console: OpenConso
     assert cp.external == [] and cp.tiles_served > 0
     assert cp.console_errors() == []
 
+
+
+# The browser's language each page should start in, and the submit label it should then show.
+LOCALES = {"uz": "uz-UZ", "kk": "kk-KZ", "tg": "tg-TJ"}
+
+
+def catalogue(cp: ConsolePage, lang: str) -> dict[str, Any]:
+    """The public pages' catalogue of `lang`, as the page itself loads it."""
+    got: dict[str, Any] = cp.eval(f"() => import('/i18n/public/{lang}.js').then(m => m.default)")
+    return got
+
+
+@pytest.mark.nopg  # the page's requests are the intake API's, checked on PostgreSQL below
+@pytest.mark.parametrize("lang", sorted(LOCALES))
+def test_report_page_in_the_residents_language(svc: RunningService, open_console: OpenConsole,
+                                               lang: str) -> None:
+    """A phone set to Uzbek, Kazakh or Tajik gets the whole page in that language (every text
+    from the catalogue, numbers and plurals by Intl) and can send a report with it."""
+    cp = open_console(svc.base_url, "/report", role=None, locale=LOCALES[lang])
+    page = cp.page
+    words = catalogue(cp, lang)
+    assert page.locator("html").get_attribute("lang") == lang
+    assert page.get_by_test_id(f"lang-{lang}").get_attribute("aria-pressed") == "true"
+    assert page.title() == words["report.title"]
+    for el in page.locator("[data-t]").all():
+        assert el.inner_text().strip() == words[el.get_attribute("data-t") or ""].strip()
+    options = page.get_by_test_id("report-category").locator("option").all_inner_texts()
+    assert options == [words[f"report.cat.{c}"] for c in (
+        "drug_activity", "disturbance", "theft", "traffic", "suspicious_person",
+        "suspicious_vehicle", "other")]
+    categories = cp.eval(f"() => new Intl.PluralRules('{lang}').resolvedOptions()"
+                         ".pluralCategories")
+    # every form this browser's Intl.PluralRules can choose is in the catalogue (Chromium has no
+    # Tajik plural data and chooses "other" only; CLDR's one/other are what the files must have)
+    assert set(categories) <= PLURALS[lang]
+    page.get_by_test_id("report-submit").click()
+    assert page.get_by_test_id("report-message").inner_text() == words["report.needPoint"]
+    box = page.get_by_test_id("report-map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    # the coordinates as this browser's Intl.NumberFormat writes them in that language (Chromium
+    # has no Tajik number data and falls back to its default: the page does not hand-roll it)
+    lat, lon = cp.eval("(lang) => { const p = window.nazoratReport.state.point; const f = new "
+                       "Intl.NumberFormat(lang, {minimumFractionDigits: 5, maximumFractionDigits:"
+                       " 5}); return [f.format(p.lat), f.format(p.lng)]; }", lang)
+    assert page.get_by_test_id("report-point").inner_text() == \
+        words["report.point"].replace("{lat}", lat).replace("{lon}", lon)
+    page.get_by_test_id("report-category").select_option("theft")
+    text = f"report in {lang} (browser test)"
+    page.get_by_test_id("report-description").fill(text)
+    with page.expect_response("**/api/intake/report") as answer:
+        page.get_by_test_id("report-submit").click()
+    assert answer.value.status == 202, answer.value.text()
+    page.wait_for_selector("[data-testid=report-message][data-kind=ok]")
+    assert page.get_by_test_id("report-message").inner_text() == words["report.sent"]
+    got = {i["description"]: i for i in incidents(svc)}[text]
+    assert got["category"] == "theft" and got["source"] == "citizen_map"
+    if lang == "uz":  # the switcher: the Cyrillic Uzbek page, and the choice is remembered
+        page.get_by_test_id("lang-uz-Cyrl").click()
+        assert page.get_by_test_id("report-message").inner_text() == \
+            catalogue(cp, "uz-Cyrl")["report.sent"]
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.locator("html").get_attribute("lang") == "uz-Cyrl"
+    assert not [w for w in cp.warnings if "i18n" in w]
+    assert cp.external == [] and cp.console_errors() == []
 
 def test_keyed_intake_rate_and_payload_limits(svc: RunningService) -> None:
     key = svc.integration_key("citizen-map", source="citizen_map", rate_per_minute=3)
@@ -202,3 +270,82 @@ def test_login_page_signs_in_and_goes_on(svc: RunningService, open_console: Open
         cp2.page.get_by_test_id("login-submit").click()
     assert cp2.page.url == f"{svc.base_url}/?view=commander"
     assert cp.console_errors(ignore=("status of 401",)) == []
+
+
+
+@pytest.mark.nopg  # the browser side; the sign-in itself is checked on PostgreSQL in test_auth
+def test_login_page_in_uzbek_and_the_console_after_it(svc: RunningService,
+                                                      open_console: OpenConsole) -> None:
+    """A browser set to Uzbek signs in in Uzbek and lands in the console in Uzbek."""
+    with svc.client() as admin:
+        assert admin.post("/api/users", json={"username": "uz-operator", "role": "operator",
+                                              "password": "uz operator pw"}).status_code == 201
+    cp = open_console(svc.base_url, "/login.html", role=None, locale="uz-UZ")
+    page = cp.page
+    words = catalogue(cp, "uz")
+    assert page.locator("html").get_attribute("lang") == "uz"
+    assert page.title() == words["login.title"]
+    assert page.get_by_test_id("login-submit").inner_text() == words["login.submit"] == "Kirish"
+    for el in page.locator("[data-t]").all():
+        assert el.inner_text().strip() == words[el.get_attribute("data-t") or ""].strip()
+    page.get_by_test_id("login-submit").click()
+    assert page.get_by_test_id("login-error").inner_text() == words["login.missing"]
+    page.get_by_test_id("login-username").fill("uz-operator")
+    page.get_by_test_id("login-password").fill("wrong password")
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_selector(f"[data-testid=login-error]:has-text('{words['login.invalid']}')")
+    page.get_by_test_id("login-password").fill("uz operator pw")
+    with page.expect_navigation():
+        page.get_by_test_id("login-submit").click()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("html").get_attribute("lang") == "uz"
+    assert page.get_by_test_id("lang-uz").get_attribute("aria-pressed") == "true"
+    console_uz: dict[str, Any] = cp.eval("() => import('/i18n/uz.js').then(m => m.default)")
+    assert page.locator("[data-i18n='panel.fleet']").first.inner_text() == \
+        console_uz["panel.fleet"]
+    assert not [w for w in cp.warnings if "i18n" in w]
+    assert cp.console_errors(ignore=("status of 401",)) == []
+
+
+def _from(update_id: int, chat: int, language: str | None, **message: Any) -> dict[str, Any]:
+    sender: dict[str, Any] = {"id": chat, "is_bot": False, "first_name": "Resident"}
+    if language is not None:
+        sender["language_code"] = language
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1_700_000_000, "chat": {"id": chat, "type": "private"},
+        "from": sender, **message}}
+
+
+def test_telegram_answers_in_the_senders_language(svc: RunningService) -> None:
+    """Kazakh for a Kazakh phone (help, then the report number), Russian for a language the bot
+    has no catalogue for, and for a sender with no language at all."""
+    from mission.intake.messages import MESSAGES
+
+    url = "/api/intake/telegram"
+    good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    loc = {"location": {"latitude": 43.24, "longitude": 76.89}}
+    with httpx.Client(base_url=svc.base_url, headers=good) as tg:
+        r = tg.post(url, json=_from(201, 6601, "kk", text="Сәлем"))
+        assert r.status_code == 200 and r.json()["text"] == MESSAGES["kk"]["bot.help"]
+        assert "Геопозиция" in r.json()["text"]
+        r = tg.post(url, json=_from(202, 6601, "kk", caption="Төбелес болып жатыр", **loc))
+        body = r.json()
+        assert r.status_code == 200 and body["incident_id"], r.text
+        assert body["text"] == f"#{body['incident_id']} хабарламаңыз қабылданды, рақмет."
+        assert body["text"] == MESSAGES["kk"]["bot.received"].format(id=body["incident_id"])
+        kazakh = body["incident_id"]
+        r = tg.post(url, json=_from(203, 6602, "de", **loc))
+        body = r.json()
+        assert body["text"] == f"Сообщение #{body['incident_id']} принято, спасибо."
+        r = tg.post(url, json=_from(204, 6603, None, text="?"))
+        assert r.json()["text"] == MESSAGES["ru"]["bot.help"]
+        r = tg.post(url, json=_from(205, 6604, "uz", text="salom"))
+        assert r.json()["text"] == MESSAGES["uz"]["bot.help"] and "Joylashuv" in r.json()["text"]
+        r = tg.post(url, json=_from(206, 6605, "tg", caption="дуздӣ", **loc))
+        assert r.json()["text"] == f"Хабари шумо #{r.json()['incident_id']} қабул шуд, ташаккур."
+    with svc.client() as admin:
+        fight = admin.get(f"/api/incidents/{kazakh}").json()
+        assert fight["category"] == "disturbance"  # a Kazakh keyword
+        assert fight["description"] == "Төбелес болып жатыр"
+        theft = admin.get(f"/api/incidents/{r.json()['incident_id']}").json()
+        assert theft["category"] == "theft"  # a Tajik keyword

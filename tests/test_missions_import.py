@@ -75,7 +75,10 @@ def test_imported_qgc_plan_dispatches_and_completes(
         (leg,) = m["legs"]
         assert leg["drone_id"] == 1 and leg["altitude_m"] == 30.0
         assert [i["command"] for i in leg["items"]] == [16, 22, 16, 16, 20]
-        assert [round(p[0], 6) for p in leg["path"][2:]] == [round(a[0], 6), round(b[0], 6)]
+        # the path is flown from the drone (take-off where it stands) and back to its home
+        assert [round(p[0], 6) for p in leg["path"][1:3]] == [round(a[0], 6), round(b[0], 6)]
+        assert leg["path"][0] == pytest.approx([home["lat"], home["lon"]], abs=1e-5)
+        assert leg["path"][-1] == pytest.approx([home["lat"], home["lon"]], abs=1e-6)
         assert 300 < leg["distance_m"] < 700 and leg["battery_used_pct"] > 0
 
         # the .plan exported again holds the same waypoints

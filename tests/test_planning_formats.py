@@ -136,3 +136,23 @@ def test_imports_read_foreign_files_and_refuse_garbage() -> None:
         import_wpl("QGC WPL 110\n1\t0\t3\t16\t0\t0\t0\t0\t41.3\t69.2\t30\t1\n")
     with pytest.raises(FormatError):
         import_geojson('{"type": "Feature"}')
+
+
+def test_wpl_reads_what_mavproxy_wp_load_reads() -> None:
+    """Blank lines and `#` comment lines are skipped (pymavlink mavwp); errors name the line
+    of the file as written; a gap in the numbering is still refused."""
+    text = ("QGC WPL 110\n"
+            "# written by hand: home, take-off, one waypoint\n"
+            "\n"
+            "0\t1\t0\t16\t0\t0\t0\t0\t41.3\t69.2\t455\t1\n"
+            "   \n"
+            "# climb\n"
+            "1\t0\t3\t22\t0\t0\t0\t0\t0\t0\t30\t1\n"
+            "\t# indented note\n"
+            "2\t0\t3\t16\t0\t0\t0\t0\t41.301\t69.2\t30\t1\n")
+    got = import_wpl(text)
+    assert [(it.seq, it.command) for it in got.items] == [(0, 16), (1, 22), (2, 16)]
+    with pytest.raises(FormatError, match="line 5: expected 12 columns"):
+        import_wpl(text.replace("   \n", "3 0 3\n"))
+    with pytest.raises(FormatError, match="without gaps"):
+        import_wpl(text.replace("\n2\t0", "\n3\t0"))

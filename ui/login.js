@@ -1,55 +1,15 @@
 // Sign-in page. POST /api/auth/login sets the HttpOnly session cookie that the console's fetch
 // calls and WebSocket then carry; on success the browser goes to `?next=` (same origin only) or
-// the console (commanders to its read-only view). Strings in English and Russian; the choice is
-// shared with the console (localStorage "nazorat.lang").
+// the console (commanders to its read-only view). Strings in ui/i18n/public/ (public-i18n.js);
+// the language choice is shared with the console (localStorage "nazorat.lang").
 
-import { initialLanguage, rememberLanguage } from "./lang-choice.js";
+import { startLanguage, t } from "./public-i18n.js";
 
-const STRINGS = {
-  en: {
-    title: "Nazorat — sign in",
-    subtitle: "Sign in to mission control",
-    username: "User name",
-    password: "Password",
-    submit: "Sign in",
-    busy: "Signing in…",
-    missing: "Enter your user name and password.",
-    invalid: "Wrong user name or password.",
-    throttled: "Too many failed attempts. Try again in {s} s.",
-    failed: "Sign-in failed ({status}). Try again.",
-    network: "The service cannot be reached.",
-    expired: "Your session has ended. Sign in again.",
-  },
-  ru: {
-    title: "Nazorat — вход",
-    subtitle: "Вход в центр управления",
-    username: "Имя пользователя",
-    password: "Пароль",
-    submit: "Войти",
-    busy: "Вход…",
-    missing: "Введите имя пользователя и пароль.",
-    invalid: "Неверное имя пользователя или пароль.",
-    throttled: "Слишком много неудачных попыток. Повторите через {s} с.",
-    failed: "Не удалось войти ({status}). Повторите.",
-    network: "Сервис недоступен.",
-    expired: "Сеанс завершён. Войдите снова.",
-  },
-};
-let lang = initialLanguage();
 let lastError = null; // [key, params] so a language switch re-renders it
 
-function t(key, params = {}) {
-  const s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
-}
-
+/** The language-dependent text that data-t attributes do not cover. */
 function render() {
-  document.documentElement.lang = lang;
-  document.title = t("title");
-  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
-  for (const btn of document.querySelectorAll("[data-lang]")) {
-    btn.setAttribute("aria-pressed", String(btn.dataset.lang === lang));
-  }
+  document.title = t("login.title");
   showError(lastError);
 }
 
@@ -80,12 +40,12 @@ async function submit(event) {
   const username = form.username.value.trim();
   const password = form.password.value;
   if (!username || !password) {
-    showError(["missing"]);
+    showError(["login.missing"]);
     return;
   }
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
-  button.textContent = t("busy");
+  button.textContent = t("login.busy");
   try {
     let res;
     try {
@@ -96,7 +56,7 @@ async function submit(event) {
         body: JSON.stringify({ username, password }),
       });
     } catch {
-      showError(["network"]);
+      showError(["login.network"]);
       return;
     }
     if (res.ok) {
@@ -105,28 +65,21 @@ async function submit(event) {
       return;
     }
     form.password.value = "";
-    if (res.status === 401 || res.status === 422) showError(["invalid"]);
-    else if (res.status === 429) showError(["throttled", { s: res.headers.get("Retry-After") || "60" }]);
-    else showError(["failed", { status: res.status }]);
+    if (res.status === 401 || res.status === 422) showError(["login.invalid"]);
+    else if (res.status === 429) showError(["login.throttled", { n: Number(res.headers.get("Retry-After")) || 60 }]);
+    else showError(["login.failed", { status: res.status }]);
     form.password.focus();
   } finally {
     button.disabled = false;
-    button.textContent = t("submit");
+    button.textContent = t("login.submit");
   }
 }
 
 function start() {
-  for (const btn of document.querySelectorAll("[data-lang]")) {
-    btn.addEventListener("click", () => {
-      lang = btn.dataset.lang;
-      rememberLanguage(lang);
-      render();
-    });
-  }
   const form = document.getElementById("login-form");
   form.addEventListener("submit", submit);
-  if (new URLSearchParams(location.search).get("expired")) showError(["expired"]);
-  render();
+  if (new URLSearchParams(location.search).get("expired")) lastError = ["login.expired"];
+  startLanguage(document.querySelector(".lang"), render);
   form.username.focus();
   document.body.dataset.ready = "true";
 }

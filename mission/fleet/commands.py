@@ -1,7 +1,10 @@
 """Drone commands as the API offers them: parameter schemas, dispatch and the audit record.
 
 `CommandService.execute()` validates the JSON parameters for the named command, checks the
-safety interlocks (mission.safety: altitude ceiling, no-fly zones), runs it on the fleet link
+safety interlocks (mission.safety: the one mission check of mission.planning.mission_check for
+every command that puts items on the vehicle or flies them: upload_mission, set_mission_current,
+start_mission, goto, takeoff; the vehicle's stored mission is read back for the ones that fly
+what it holds), runs it on the fleet link
 under an overall time bound, records the attempt (who, what, when, parameters, outcome, the
 autopilot's reason) in the command record and the audit log (one transaction), and returns or
 raises the link's typed result. Routes only map that to HTTP. Each recorded attempt is also
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -31,7 +35,7 @@ from sqlmodel import col, select
 from mission.audit import service as audit
 from mission.db import Database
 from mission.fleet.models import CommandRecord, CommandRecordPublic, Drone, utcnow
-from mission.safety import SafetyLimits, SafetyRefused
+from mission.safety import MissionReader, SafetyLimits, SafetyRefused
 from telemetry import ardupilot as ap
 from telemetry import commands as cmd
 from telemetry import missions
@@ -183,6 +187,18 @@ def _field_errors(e: ValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as strings: JSON (and PostgreSQL's json) has no such
+    numbers, and the record of a refused command must still be written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 DOWNLOAD_MISSION = "download_mission"  # the mission read-back, over the bus
 
 
@@ -201,11 +217,20 @@ class RemoteCommands(Protocol):
 
 
 class CommandCheck(Protocol):
-    """The interlocks as the owner of a vehicle runs them (mission.safety.SafetyLimits, or
-    whatever single check replaces it): raise SafetyRefused to refuse."""
+    """The interlocks as the owner of a vehicle runs them (mission.safety.SafetyLimits): raise
+    SafetyRefused to refuse; `read_mission` reads the mission the vehicle holds."""
 
-    async def check(self, drone_id: int, command: str, params: Any) -> None:
+    async def check(self, drone_id: int, command: str, params: Any,
+                    read_mission: MissionReader | None = None) -> None:
         ...
+
+
+def _refusal_from_owner(name: str, e: CheckRefused) -> SafetyRefused:
+    """The owner's refusal as the requester answers and records it (409 interlock)."""
+    item, zone = e.extra.get("item"), e.extra.get("zone_id")
+    return SafetyRefused(name, str(e.extra.get("check", "interlock")), e.message,
+                         item=None if item is None else int(item),
+                         zone_id=None if zone is None else int(zone))
 
 
 def local_handler(
@@ -214,6 +239,9 @@ def local_handler(
     """The owner's side of a bus command: validate it again, re-run `check` on it (None only
     where nothing flies, e.g. a test), then run it on `link`. A refusal travels back as
     CheckRefused, which the requester records and answers as the interlock refusal it is."""
+
+    async def read_mission(vehicle_id: int) -> list[dict[str, float | int]]:
+        return await missions.download_mission(link.get(vehicle_id))
 
     async def handle(vehicle_id: int, name: str, body: dict[str, Any]) -> CommandResult:
         vehicle = link.get(vehicle_id)
@@ -228,13 +256,15 @@ def local_handler(
             raise ValueError(f"{name}: {_field_errors(e)}") from None
         if check is not None:
             try:
-                await check.check(vehicle_id, name, params)
+                await check.check(vehicle_id, name, params, read_mission)
             except SafetyRefused as e:
                 log.warning("bus command %s to drone %s refused by the owner's interlock %s: "
                             "%s", name, vehicle_id, e.check, e.message,
                             extra={"drone_id": vehicle_id, "command": name,
                                    "outcome": "refused"})
-                raise CheckRefused(name, e.message, extra={"check": e.check}) from None
+                raise CheckRefused(name, e.message, extra={
+                    k: v for k, v in e.to_dict().items() if k in ("check", "item", "zone_id")
+                }) from None
         cmd.begin(vehicle)
         result = await runner(vehicle, params)
         return CommandResult(name, result.detail, result.outcome)
@@ -290,7 +320,7 @@ class CommandService:
             raise InvalidParameters(name, errors) from None
         if self.safety is not None:
             try:
-                await self.safety.check(drone_id, name, params)
+                await self.safety.check(drone_id, name, params, self.download_mission)
             except SafetyRefused as e:
                 await self._record(drone_id, name, actor, raw_params, requested, "refused",
                                    e.to_dict(), mission_id, started)
@@ -305,9 +335,10 @@ class CommandService:
                                           self.timeout_s)
             bound = self.timeout_s + 5.0  # the bus has its own, slightly longer, bound
         try:
-            result = await asyncio.wait_for(running, bound)
+            async with asyncio.timeout(bound):
+                result = await running
         except CheckRefused as e:  # the owner's own run of the interlocks
-            refused = SafetyRefused(name, str(e.extra.get("check", "interlock")), e.message)
+            refused = _refusal_from_owner(name, e)
             await self._record(drone_id, name, actor, raw_params, requested, "refused",
                                {**refused.to_dict(), "by": "owner"}, mission_id, started)
             raise refused from None
@@ -350,6 +381,7 @@ class CommandService:
         log.info("command %s to drone %s: %s in %.3f s", name, drone_id, outcome, seconds,
                  extra={"drone_id": drone_id, "command": name, "outcome": outcome,
                         "duration_s": round(seconds, 3), "mission_id": mission_id})
+        params = _json_safe(params)  # a refused NaN is still recorded (PostgreSQL JSON has none)
         rec = CommandRecord(
             drone_id=drone_id, name=name, actor=actor, params=params, requested_at=requested,
             finished_at=finished, outcome=outcome, result=result,

@@ -95,8 +95,9 @@ async def _resolve(url: ConnectionUrl) -> list[IPAddress]:
     except ValueError:
         pass
     try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
-            host, url.port, type=socket.SOCK_DGRAM), RESOLVE_TIMEOUT_S)
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await asyncio.get_running_loop().getaddrinfo(host, url.port,
+                                                                 type=socket.SOCK_DGRAM)
     except (OSError, TimeoutError):
         raise UrlNotAllowed(f"{url.url}: the host name {host!r} does not resolve",
                             field="url") from None

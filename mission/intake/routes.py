@@ -29,6 +29,7 @@ from mission.incidents.models import (
     Status,
 )
 from mission.incidents.service import IncidentService
+from mission.intake.messages import language_of, message
 from mission.intake.telegram import (
     SeenUpdates,
     TelegramAnswer,
@@ -166,17 +167,17 @@ async def telegram_secret(
 async def telegram_webhook(update: TgUpdate, app: StateDep) -> TelegramAnswer:
     """Telegram Bot API webhook (setWebhook with `secret_token` = NAZORAT_TELEGRAM_SECRET).
     A message with a location becomes an incident; the answer asks Telegram to reply to the
-    chat. A chat sending more than NAZORAT_TELEGRAM_PER_HOUR reports an hour is ignored."""
+    chat, in the sender's language (Russian when it has no catalogue, mission/intake/messages.py).
+    A chat sending more than NAZORAT_TELEGRAM_PER_HOUR reports an hour is ignored."""
     msg = update.message
     if msg is None:
         return TelegramAnswer(ignored="not a new message")
     if _seen.seen(update.update_id):
         return TelegramAnswer(ignored="duplicate update")
+    language = language_of(msg.from_.language_code if msg.from_ is not None else None)
     found = report_of(msg)
     if found is None:
-        return reply(msg.chat.id, "Send a location (📎 → Location) to report an incident. / "
-                                  "Отправьте геопозицию (📎 → Геопозиция), чтобы сообщить о "
-                                  "происшествии.", ignored="no location")
+        return reply(msg.chat.id, message("bot.help", language), ignored="no location")
     wait = app.limits["telegram"].hit(f"chat:{msg.chat.id}")
     if wait > 0:
         return TelegramAnswer(ignored="rate_limited")
@@ -185,5 +186,4 @@ async def telegram_webhook(update: TgUpdate, app: StateDep) -> TelegramAnswer:
                           source=Source.TELEGRAM, description=text[:MAX_DESCRIPTION],
                           reporter_contact=contact_of(msg)[:MAX_CONTACT])
     inc = await IncidentService(app.db).create(data, actor="telegram")
-    return reply(msg.chat.id, f"Report #{inc.id} received, thank you. / Сообщение #{inc.id} "
-                              "принято, спасибо.", incident_id=inc.id)
+    return reply(msg.chat.id, message("bot.received", language, id=inc.id), incident_id=inc.id)

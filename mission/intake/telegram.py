@@ -4,7 +4,8 @@ Only what is needed is modelled (unknown fields are allowed and ignored). A mess
 `location` (or a `venue`) becomes an incident at that point; its text or caption, or the text of
 a message it replies to, becomes the description, and keywords in it choose the category. A text
 message that replies to a location does the same. Anything else gets a short answer asking for
-a location (sent back in the webhook response, so the service needs no bot token).
+a location (sent back in the webhook response, so the service needs no bot token), in the
+sender's language (messages.py). Keywords are matched in English, Russian, Uzbek, Kazakh, Tajik.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class TgUser(_Tg):
     is_bot: bool = False
     first_name: str = ""
     username: str | None = None
+    language_code: str | None = None  # the sender's Telegram interface language (IETF tag)
 
 
 class TgChat(_Tg):
@@ -74,13 +76,18 @@ class TelegramAnswer(BaseModel):
 
 
 KEYWORDS: list[tuple[Category, re.Pattern[str]]] = [
-    (Category.DRUG_ACTIVITY, re.compile(r"drug|narco|нарко|закладк|spice|спайс", re.I)),
-    (Category.THEFT, re.compile(r"theft|steal|stole|rob|краж|вор|грабе|угон", re.I)),
-    (Category.TRAFFIC, re.compile(r"traffic|crash|accident|дтп|авари|пробк", re.I)),
-    (Category.DISTURBANCE, re.compile(r"fight|noise|disturb|драк|шум|дебош|хулиган", re.I)),
-    (Category.SUSPICIOUS_VEHICLE, re.compile(r"car|vehicle|van|машин|автомоб", re.I)),
-    (Category.SUSPICIOUS_PERSON, re.compile(r"suspicious|person|man|подозр|человек|мужчин",
-                                            re.I)),
+    (Category.DRUG_ACTIVITY, re.compile(r"drug|narco|нарко|закладк|spice|спайс|giyoh|гиёҳ"
+                                        r"|есірткі|нашақор|мухаддир", re.I)),
+    (Category.THEFT, re.compile(r"theft|steal|stole|rob|краж|вор|грабе|угон|o[ʻ'‘`’]g[ʻ'‘`’]ri"
+                                r"|ўғри|ұрл|дузд", re.I)),
+    (Category.TRAFFIC, re.compile(r"traffic|crash|accident|дтп|авари|пробк|avariya|апат|садама",
+                                  re.I)),
+    (Category.DISTURBANCE, re.compile(r"fight|noise|disturb|драк|шум|дебош|хулиган|janjal"
+                                      r"|жанжал|төбелес|занозан|ғавғо", re.I)),
+    (Category.SUSPICIOUS_VEHICLE, re.compile(r"car|vehicle|van|машин|автомоб|mashina|avtomobil"
+                                             r"|көлік|мошин", re.I)),
+    (Category.SUSPICIOUS_PERSON, re.compile(r"suspicious|person|man|подозр|человек|мужчин"
+                                            r"|shubhali|шубҳа|күдікті|odam|адам", re.I)),
 ]
 
 

@@ -10,12 +10,15 @@ for importing OR-Tools.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from mission.planning.model import Plan, PlanRequest
 from mission.planning.planner import plan_patrol
+
+log = logging.getLogger(__name__)
 
 
 def _warm_up() -> bool:
@@ -37,7 +40,13 @@ class PlannerPool:
 
     async def warm_up(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor(), _warm_up)
+        try:
+            await loop.run_in_executor(self._executor(), _warm_up)
+        except BrokenProcessPool:
+            # The worker died while importing (a stop signalled the whole process group, or
+            # it was killed): the next plan starts a new one.
+            self._pool = None
+            log.info("planner worker ended before it was warm; the next plan starts a new one")
 
     async def plan(self, request: PlanRequest) -> Plan:
         loop = asyncio.get_running_loop()

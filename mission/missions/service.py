@@ -44,6 +44,7 @@ from mission.missions.schemas import (
 )
 from mission.missions.tracker import MissionTracker
 from mission.planning.errors import PlanningError, UnreachableTargetError
+from mission.planning.flight_path import DEFAULT_RTL_ALT_M
 from mission.planning.model import (
     AltitudePolicy,
     DroneRoute,
@@ -57,7 +58,7 @@ from mission.planning.model import (
     Priority,
     Target,
 )
-from mission.safety import SafetyRefused, route_problems
+from mission.safety import SafetyRefused, mission_refusal
 from mission.zones.domain import ZoneKind
 from mission.zones.service import ZoneNotFound, ZoneService
 from telemetry.errors import CommandError
@@ -105,9 +106,12 @@ class MissionService:
     def __init__(
         self, db: Database, hub: TelemetryHub, commands: CommandService,
         tracker: MissionTracker, planner: PlannerPool, *, max_altitude_m: float = 120.0,
+        import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
     ) -> None:
         self.db = db
         self.max_altitude_m = max_altitude_m
+        self.import_radius_m = import_radius_m
+        self.rtl_alt_m = rtl_alt_m
         self.hub = hub
         self.commands = commands
         self.tracker = tracker
@@ -152,17 +156,27 @@ class MissionService:
     async def import_file(self, text: str, fmt: imports.FileFormat, drone_id: int, name: str,
                           actor: str, reserve_pct: float) -> MissionPublic:
         """A route another tool wrote (.plan, QGC WPL 110, GeoJSON) as a planned mission for one
-        drone; dispatch checks it like any other (no-fly zones, battery, altitude)."""
-        inputs.planner_drone(drone_id, self.hub.latest(drone_id), "drone_id")
+        drone, judged from where that drone is (imports.py); dispatch checks it like any other
+        (no-fly zones, battery, altitude), transit legs included."""
+        state = self.hub.latest(drone_id)
+        drone = inputs.planner_drone(drone_id, state, "drone_id")
+        label = f"drone {drone_id}" + (f" ({state.name})" if state and state.name else "")
         await self._refuse_busy([drone_id])
         imported = await asyncio.to_thread(imports.parse, text, fmt)
-        imports.check(imported, self.max_altitude_m)
+        imports.check(imported, self.max_altitude_m, drone.base_amsl_m)
+        imports.check_reach(imported, drone, label, self.import_radius_m, reserve_pct)
+        items = imports.with_drone_home(imported.items, drone)
+        route = imports.flown(items, drone)
+        warnings = imports.notes(imported, drone, label, route)
 
         def tx(s: Session) -> MissionPublic:
-            public = imports.store_imported(s, imported, drone_id, fmt, name, actor, reserve_pct)
+            public = imports.store_imported(s, imported, items, route, warnings, drone_id, fmt,
+                                            name, actor, reserve_pct)
             audit.add(s, "mission.import", actor=actor, mission_id=public.id, drone_id=drone_id,
                       params={"format": fmt, "items": len(imported.items)},
-                      result={"status": public.status})
+                      result={"status": public.status,
+                              "transit_out_m": round(route.transit_out_m),
+                              "transit_back_m": round(route.transit_back_m)})
             return public
 
         return await self.db.run(tx)
@@ -302,17 +316,24 @@ class MissionService:
         reserve = float(mission.plan.get("battery_reserve_pct", 25.0))
         zones = await self.zones.no_fly_shapes()
         problems: list[dict[str, Any]] = []
+        if mission.plan.get("solver") == "imported":
+            problems += await self._refresh_imported(mission_id, legs, reserve)
         for leg in legs:
             found = _interlock(self.hub.latest(leg.drone_id), leg, reserve)
             if found is not None:
                 problems.append({"drone_id": leg.drone_id, "check": found[0],
                                  "message": found[1]})
-            top = max([leg.altitude_m, *(float(i.get("alt", 0.0)) for i in leg.items
-                                        if i.get("frame") == 3)])
-            for p in route_problems([(a, b) for a, b in leg.path], top, zones,
-                                    self.max_altitude_m):
-                problems.append({"drone_id": leg.drone_id, "check": p.check,
-                                 "message": p.message})
+            # the same check the upload will pass, on the items as the vehicle will fly them
+            refused = mission_refusal(self.hub.latest(leg.drone_id), _upload_items(leg.items),
+                                      zones, self.max_altitude_m, rtl_alt_m=self.rtl_alt_m)
+            if refused is not None:
+                problem: dict[str, Any] = {"drone_id": leg.drone_id, "check": refused.check,
+                                           "message": refused.message}
+                if refused.index >= 0:
+                    problem["item"] = refused.index
+                if refused.zone_id is not None:
+                    problem["zone_id"] = refused.zone_id
+                problems.append(problem)
         if not problems:
             return
         err = InterlockRefused(mission_id, problems)
@@ -325,6 +346,33 @@ class MissionService:
 
         await self.db.run(record)
         raise err
+
+    async def _refresh_imported(self, mission_id: int, legs: list[MissionLeg],
+                                reserve: float) -> list[dict[str, Any]]:
+        """An imported route is estimated again from where its drone is now (transit legs,
+        home slot, reach), and stored, so the interlocks and the upload see today's flight."""
+        problems: list[dict[str, Any]] = []
+        for leg in legs:
+            state = self.hub.latest(leg.drone_id)
+            try:
+                drone = inputs.planner_drone(leg.drone_id, state, "drone_id")
+            except MissionInputError:
+                continue  # not ready: the interlock names why
+            label = f"drone {leg.drone_id}" + (f" ({state.name})" if state and state.name else "")
+            why = imports.refresh(leg, drone, label, self.import_radius_m, reserve)
+            if why is not None:
+                problems.append({"drone_id": leg.drone_id, "check": "reach", "message": why})
+
+        def save(s: Session) -> None:
+            for leg in legs:
+                s.merge(leg)
+            m = store.load(s, mission_id)
+            longest = max(leg.duration_s for leg in legs)
+            m.plan = {**m.plan, "makespan_s": longest, "total_time_s": longest}
+            s.add(m)
+
+        await self.db.run(save)
+        return problems
 
     async def dispatch(self, mission_id: int, actor: str) -> MissionPublic:
         def begin(s: Session) -> tuple[PatrolMission, list[MissionLeg], list[MissionTarget]]:

@@ -59,7 +59,8 @@ async def check_database(db: Database | None, timeout_s: float = 2.0) -> str:
     if db is None:
         return "not started"
     try:
-        value = await asyncio.wait_for(db.run(_select_one), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            value = await db.run(_select_one)
     except TimeoutError:
         log.warning("readiness: the database did not answer within %.1f s", timeout_s)
         return "timeout"

@@ -157,8 +157,8 @@ class ServiceMetrics:
             if time.monotonic() - self._missions_at < self.mission_ttl_s:
                 return  # a concurrent scrape refreshed it meanwhile
             try:
-                self.mission_counts = await asyncio.wait_for(
-                    db.run(_missions_by_status), self.query_timeout_s)
+                async with asyncio.timeout(self.query_timeout_s):
+                    self.mission_counts = await db.run(_missions_by_status)
             except TimeoutError:
                 log.warning("metrics: missions by status not read within %.1f s",
                             self.query_timeout_s)

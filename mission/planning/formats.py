@@ -154,11 +154,15 @@ def export_wpl(items: Sequence[MissionItem]) -> str:
 
 
 def import_wpl(text: str) -> ImportedMission:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if not lines or not lines[0].startswith("QGC WPL 110"):
+    """Read what MAVProxy's `wp load` reads (pymavlink mavwp): the header line, then one item
+    per line in 12 whitespace-separated columns; blank lines and `#` comment lines are skipped,
+    since people annotate these files by hand. Errors name the file's own line number."""
+    numbered = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1)]
+    content = [(n, ln) for n, ln in numbered if ln and not ln.startswith("#")]
+    if not content or not content[0][1].startswith(WPL_HEADER):
         raise FormatError("not a Mission Planner waypoint file (first line is not 'QGC WPL 110')")
     items: list[MissionItem] = []
-    for n, line in enumerate(lines[1:], start=2):
+    for n, line in content[1:]:
         cols = line.split()
         if len(cols) != 12:
             raise FormatError(f"line {n}: expected 12 columns, found {len(cols)}")

@@ -1,19 +1,23 @@
-// Interface strings, English and Russian. Dictionaries live in ui/i18n/<lang>.js; later slices
-// add their own keys with addStrings(). The choice is kept in localStorage.
+// Interface strings, English, Russian and Uzbek (Latin). Dictionaries live in ui/i18n/<lang>.js
+// (the same format as the public pages' ui/i18n/public/: strings with {name}, plurals as objects
+// chosen by Intl.PluralRules, see ../i18n/message.js); later slices add their own keys with
+// addStrings(). The choice is kept in localStorage and shared with the public pages.
 //
 // Static markup: data-i18n="key" sets textContent, data-i18n-title / data-i18n-aria /
 // data-i18n-placeholder set those attributes. Dynamic text: t("key", {name: "alpha"}).
 
 import en from "../i18n/en.js";
+import { formatMessage } from "../i18n/message.js";
 import ru from "../i18n/ru.js";
-import { LANGUAGES, initialLanguage, rememberLanguage } from "../lang-choice.js";
+import uz from "../i18n/uz.js";
+import { CONSOLE_LANGUAGES as LANGUAGES, initialLanguage, rememberLanguage } from "../lang-choice.js";
 
 export { LANGUAGES };
 
-const dictionaries = { en: { ...en }, ru: { ...ru } };
+const dictionaries = { en: { ...en }, ru: { ...ru }, uz: { ...uz } };
 const listeners = new Set();
 
-let current = initialLanguage();
+let current = initialLanguage(location.search, LANGUAGES);
 
 export function lang() {
   return current;
@@ -23,14 +27,14 @@ export function addStrings(language, strings) {
   Object.assign((dictionaries[language] ||= {}), strings);
 }
 
+/** The text for `key`; a plural value picks its form for the numeric params.n. */
 export function t(key, params) {
-  let s = dictionaries[current][key] ?? dictionaries.en[key];
-  if (s === undefined) {
+  const value = dictionaries[current][key] ?? dictionaries.en[key];
+  if (value === undefined) {
     console.warn(`i18n: no string for ${key}`);
     return key;
   }
-  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
-  return s;
+  return formatMessage(current, value, params);
 }
 
 /** True if a string exists for `key` (in the current language or English). */
@@ -84,6 +88,16 @@ export function num(value, decimals = 0) {
   return f.format(value);
 }
 
+const timeFormats = new Map();
+
+/** Wall-clock time (24 h) of a Unix time, by Intl.DateTimeFormat of the current language. */
 export function time(unixSeconds) {
-  return new Date(unixSeconds * 1000).toLocaleTimeString(current, { hour12: false });
+  let f = timeFormats.get(current);
+  if (!f) {
+    f = new Intl.DateTimeFormat(current, {
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    });
+    timeFormats.set(current, f);
+  }
+  return f.format(new Date(unixSeconds * 1000));
 }

@@ -107,7 +107,10 @@ export default {
 
   "recall.button": "Recall all",
   "recall.title": "Recall every flying drone?",
-  "recall.body": "{n} drone(s) will return to launch: {names}.",
+  "recall.body": {
+    "one": "{n} drone will return to launch: {names}.",
+    "other": "{n} drones will return to launch: {names}."
+  },
   "recall.none": "No drone is flying.",
   "recall.summary": "Recall: {ok} accepted, {failed} failed.",
 
@@ -127,7 +130,10 @@ export default {
   "alert.text.link_lost": "No heartbeat for {s} s",
   "alert.text.battery_low": "Battery at {pct}%",
   "alert.text.mode_failsafe": "Switched to {mode} without a command from this console (failsafe?)",
-  "alert.text.dropped": "{n} telemetry events were lost (slow connection)",
+  "alert.text.dropped": {
+    "one": "{n} telemetry event was lost (slow connection)",
+    "other": "{n} telemetry events were lost (slow connection)"
+  },
 
   "shortcut.help": "Show this list",
   "shortcut.escape": "Close the dialog, or clear the selection",
@@ -213,8 +219,14 @@ export default {
   "import.more": "… and {n} more",
   "import.unreadable": "{name} could not be read",
   "import.failed": "{name} was not imported: {reason}",
-  "import.done.incidents": "{name}: {n} incidents imported",
-  "import.done.zones": "{name}: {n} zones imported",
+  "import.done.incidents": {
+    "one": "{name}: {n} incident imported",
+    "other": "{name}: {n} incidents imported"
+  },
+  "import.done.zones": {
+    "one": "{name}: {n} zone imported",
+    "other": "{name}: {n} zones imported"
+  },
 
   "legend.title": "Legend",
   "legend.severity": "Severity",
@@ -236,18 +248,27 @@ export default {
   "zone.band": "{min}–{max} m",
   "zone.inactive": "inactive",
   "hotspot.title": "Hotspot {rank}",
-  "hotspot.reports": "{n} reports",
+  "hotspot.reports": {
+    "one": "{n} report",
+    "other": "{n} reports"
+  },
   "hotspot.priority": "priority {p}",
 
   "plan.step1": "1. Incidents to patrol",
   "plan.step2": "2. Drones",
   "plan.step3": "3. Options",
   "plan.howToSelect": "Click incidents on the map (or shift+drag a box around them), or tick them in the Incidents tab.",
-  "plan.picked": "{n} incident(s) picked",
+  "plan.picked": {
+    "one": "{n} incident picked",
+    "other": "{n} incidents picked"
+  },
   "plan.unpick": "Remove {name} from the plan",
   "plan.clear": "Clear",
   "plan.goPlan": "Plan patrol…",
-  "plan.boxPicked": "{n} incident(s) added; {total} picked",
+  "plan.boxPicked": {
+    "one": "{n} incident added; {total} picked",
+    "other": "{n} incidents added; {total} picked"
+  },
   "plan.busy": "flying mission #{id}",
   "plan.loiter": "Time over each incident, s",
   "plan.altitude": "Altitude above home, m",
@@ -278,8 +299,14 @@ export default {
   "plan.discard": "Discard",
 
   "dispatch.title": "Dispatch mission #{id}?",
-  "dispatch.body": "{names} will arm, take off and fly the routes shown ({n} target(s)), then return home and land.",
-  "dispatch.ok": "Mission #{id} dispatched: {n} drone(s) flying",
+  "dispatch.body": {
+    "one": "{names} will arm, take off and fly the routes shown ({n} target), then return home and land.",
+    "other": "{names} will arm, take off and fly the routes shown ({n} targets), then return home and land."
+  },
+  "dispatch.ok": {
+    "one": "Mission #{id} dispatched: {n} drone flying",
+    "other": "Mission #{id} dispatched: {n} drones flying"
+  },
   "dispatch.failed": "Dispatch failed",
   "dispatch.legFailed": "Did not take off",
   "dispatch.refused": "Dispatch refused",
@@ -294,7 +321,10 @@ export default {
   "missions.showPreviews": "Show plan previews",
   "missions.empty": "No missions yet.",
   "missions.activeCount": "{n} active",
-  "missions.drones": "{n} drone(s)",
+  "missions.drones": {
+    "one": "{n} drone",
+    "other": "{n} drones"
+  },
   "missions.observed": "{n}/{total} observed",
   "missions.observedBy": "observed by {name} at {time}",
   "missions.created": "Planned",
@@ -367,7 +397,7 @@ export default {
   "replay.play": "▶ Play",
   "replay.pause": "❚❚ Pause",
   "replay.close": "Close replay",
-  "replay.points": "{n} recorded points, {drones} drone(s)",
+  "replay.points": "recorded points: {n}; drones: {drones}",
   "replay.failed": "The recorded track could not be loaded",
 
   "shortcut.addIncident": "Add incidents by clicking the map (on/off)",

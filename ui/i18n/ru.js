@@ -236,14 +236,24 @@ export default {
   "zone.band": "{min}–{max} м",
   "zone.inactive": "неактивна",
   "hotspot.title": "Очаг {rank}",
-  "hotspot.reports": "сообщений: {n}",
+  "hotspot.reports": {
+    "one": "{n} сообщение",
+    "few": "{n} сообщения",
+    "many": "{n} сообщений",
+    "other": "{n} сообщения"
+  },
   "hotspot.priority": "приоритет {p}",
 
   "plan.step1": "1. Инциденты для патруля",
   "plan.step2": "2. Дроны",
   "plan.step3": "3. Параметры",
   "plan.howToSelect": "Щёлкните инциденты на карте (или обведите их рамкой с Shift), либо отметьте их во вкладке «Инциденты».",
-  "plan.picked": "выбрано инцидентов: {n}",
+  "plan.picked": {
+    "one": "выбран {n} инцидент",
+    "few": "выбрано {n} инцидента",
+    "many": "выбрано {n} инцидентов",
+    "other": "выбрано {n} инцидента"
+  },
   "plan.unpick": "Убрать {name} из плана",
   "plan.clear": "Сбросить",
   "plan.goPlan": "Спланировать патруль…",
@@ -294,7 +304,12 @@ export default {
   "missions.showPreviews": "Показывать предпросмотры планов",
   "missions.empty": "Миссий пока нет.",
   "missions.activeCount": "активных: {n}",
-  "missions.drones": "дронов: {n}",
+  "missions.drones": {
+    "one": "{n} дрон",
+    "few": "{n} дрона",
+    "many": "{n} дронов",
+    "other": "{n} дрона"
+  },
   "missions.observed": "осмотрено {n}/{total}",
   "missions.observedBy": "осмотрел {name} в {time}",
   "missions.created": "Спланирована",
