@@ -36,6 +36,7 @@ from telemetry.hub import TelemetryHub  # noqa: E402
 from telemetry.state import GeoPoint, LinkState, VehicleState  # noqa: E402
 
 REDIS_URL = os.environ.get("NAZORAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+BENCH_SECRET = "bench-secret-0123456789"  # both processes seal and check every state with it
 RUN_S = 5.0
 CONFIGS = [(10, 5.0), (100, 5.0), (100, 10.0)]
 
@@ -86,7 +87,7 @@ async def _drive(link: _Link, rate: float, seconds: float) -> int:
 def _publisher(prefix: str, n: int, rate: float, seconds: float, q: Any) -> None:
     async def main() -> None:
         link = _Link(n)
-        node = BusNode(REDIS_URL, prefix=prefix, node="bench-pub")
+        node = BusNode(REDIS_URL, secret=BENCH_SECRET, prefix=prefix, node="bench-pub")
         await node.start()
         await node.serve_link(link, None)  # type: ignore[arg-type]
         q.put("ready")
@@ -140,7 +141,7 @@ async def _over_bus(n: int, rate: float, r: redis.Redis) -> tuple[list[float], f
                                                                    float, int, int]:
     prefix = f"nazorat-bench-{secrets.token_hex(4)}"
     hub = TelemetryHub()
-    node = BusNode(REDIS_URL, prefix=prefix, node="bench-mirror")
+    node = BusNode(REDIS_URL, secret=BENCH_SECRET, prefix=prefix, node="bench-mirror")
     await node.start()
     await node.mirror(hub)
     lags: list[float] = []

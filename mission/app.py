@@ -43,6 +43,7 @@ from mission.console_files import ConsoleFiles
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
 from mission.fleet.commands import CommandService, local_handler
+from mission.fleet.networks import DroneNetworks
 from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
 from mission.incidents.routes import router as incidents_router
@@ -86,6 +87,14 @@ def link_config(settings: Settings) -> LinkConfig:
         ),
         discovery_urls=settings.discovery_urls,
     )
+
+
+def bus_node(settings: Settings) -> BusNode:
+    """This process's end of the bus, with the deployment's secret, password and CA."""
+    return BusNode(settings.bus_url, secret=settings.bus_secret,
+                   previous_secret=settings.bus_secret_previous, prefix=settings.bus_prefix,
+                   owner_ttl_s=settings.bus_owner_ttl_s, password=settings.bus_password,
+                   tls_ca=settings.bus_tls_ca)
 
 
 async def stop_tasks(tasks: list[asyncio.Task[Any]], timeout_s: float) -> None:
@@ -157,8 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = TelemetryHub()
         link = FleetLink(hub, link_config(settings))
         linking = settings.link_mode != "workers"
-        bus = BusNode(settings.bus_url, prefix=settings.bus_prefix,
-                      owner_ttl_s=settings.bus_owner_ttl_s) if settings.bus_url else None
+        bus = bus_node(settings) if settings.bus_url else None
         recording = RecordingService(db, hub, interval_s=settings.track_interval_s,
                                      records=None if bus is None else bus.owns)
         recorder = asyncio.create_task(recording.run(), name="recorder")
@@ -176,15 +184,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if linking:
                 await link.start()
             fleet = FleetService(db, link, shard=settings.shard, sharded=bus is not None,
-                                 linking=linking)
+                                 linking=linking,
+                                 networks=DroneNetworks.parse(settings.drone_networks))
             link.on_discovered = fleet.on_discovered
             await fleet.startup(drones)  # in workers mode: stored only, a worker links them
-            if bus is not None and linking:
-                await bus.serve_link(link, local_handler(link))
-                background.append(asyncio.create_task(
-                    follow_database(fleet), name="fleet-reconcile"))
             safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
                                   rtl_alt_m=settings.rtl_alt_m)
+            if bus is not None and linking:
+                await bus.serve_link(link, local_handler(link, check=safety))
+                background.append(asyncio.create_task(
+                    follow_database(fleet), name="fleet-reconcile"))
             commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
                                       safety=safety, observe=metrics.observe_command,
                                       remote=bus)

@@ -4,7 +4,8 @@ It links the stored drones whose `shard` is its own (and registers and links any
 URLs, stored with that shard unless stored already, in which case they are linked whatever
 their shard), follows the shared database for drones added or deleted through a service's API,
 publishes their telemetry on the bus, announces that it owns them, runs the commands sent to it
-(validated, checked and recorded by the service that took the request) and records their tracks
+(validated, checked and recorded by the service that took the request; authenticated, validated
+and checked against the interlocks again here before they run) and records their tracks
 and events. Services in `NAZORAT_LINK_MODE=workers` link nothing themselves and see the fleet
 through the bus. SIGTERM or SIGINT stops it cleanly (ownership released at once).
 """
@@ -17,13 +18,14 @@ import logging
 import signal
 from typing import Any
 
-from mission.app import follow_database, link_config
+from mission.app import bus_node, follow_database, link_config
 from mission.db import Database
 from mission.fleet.commands import local_handler
+from mission.fleet.networks import DroneNetworks
 from mission.fleet.service import FleetService
 from mission.recording.service import RecordingService
+from mission.safety import SafetyLimits
 from mission.settings import Settings
-from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
 
@@ -44,16 +46,20 @@ async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
     await db.start()
     hub = TelemetryHub()
     link = FleetLink(hub, link_config(settings))
-    bus = BusNode(settings.bus_url, prefix=settings.bus_prefix,
-                  owner_ttl_s=settings.bus_owner_ttl_s)
+    bus = bus_node(settings)
     recording = RecordingService(db, hub, interval_s=settings.track_interval_s)
     tasks: list[asyncio.Task[Any]] = []
     try:
         await bus.start()
         await link.start()
-        fleet = FleetService(db, link, shard=shard, sharded=True)
+        fleet = FleetService(db, link, shard=shard, sharded=True,
+                             networks=DroneNetworks.parse(settings.drone_networks))
         await fleet.startup(drones)
-        await bus.serve_link(link, local_handler(link))
+        # The interlocks again, here where the vehicle is linked: a command on the bus is only
+        # as good as the replica that sent it.
+        safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
+                              rtl_alt_m=settings.rtl_alt_m)
+        await bus.serve_link(link, local_handler(link, check=safety))
         tasks.append(asyncio.create_task(recording.run(), name="recorder"))
         tasks.append(asyncio.create_task(follow_database(fleet), name="fleet-reconcile"))
         ids = sorted(v.vehicle_id for v in link.vehicles())

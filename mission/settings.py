@@ -39,15 +39,20 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_RTL_ALT_M | 15 | the fleet's RTL_ALT (m): the altitude the no-fly check gives RTL legs |
 | NAZORAT_METRICS_TOKEN | (none) | GET /metrics needs it as bearer; unset: 403 (open if --sim) |
 | NAZORAT_LOG_FORMAT | auto | `json` (one object per line), `text`, or `auto`: text on a terminal |
-| NAZORAT_BUS_URL | (none) | `redis://host:6379/0`: the bus between processes; unset: none |
+| NAZORAT_BUS_URL | (none) | `redis://host:6379/0` (`rediss://` for TLS): the bus; unset: none |
+| NAZORAT_BUS_SECRET | (none) | with a bus, required (16+ bytes): HMAC key of bus messages |
+| NAZORAT_BUS_SECRET_PREVIOUS | (none) | while rotating the secret: the old one, still accepted |
+| NAZORAT_BUS_PASSWORD | (none) | Redis password (AUTH), unless the URL has one |
+| NAZORAT_BUS_TLS_CA | (none) | CA file that signed the Redis server's certificate (rediss://) |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
 | NAZORAT_BUS_OWNER_TTL_S | 3 | a vehicle not announced this long has no owner (lost) |
 | NAZORAT_LINK_MODE | inprocess | `workers`: only `nazorat link-worker`s link drones (bus needed) |
 | NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
+| NAZORAT_DRONE_NETWORKS | loopback, private | CIDRs and device prefixes a drone URL may use |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
-NAZORAT_BUS_URL) come only from the environment, are left out of `repr(Settings)` and are never
-logged.
+NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
+environment, are left out of `repr(Settings)` and are never logged.
 """
 
 from __future__ import annotations
@@ -58,9 +63,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
+
 PREFIX = "NAZORAT_"
 LOG_FORMATS = ("auto", "json", "text")
 LINK_MODES = ("inprocess", "workers")
+BUS_SECRET_MIN_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,15 @@ class Settings:
     log_format: str = "auto"
 
     bus_url: str = field(default="", repr=False)
+    bus_secret: str = field(default="", repr=False)
+    bus_secret_previous: str = field(default="", repr=False)
+    bus_password: str = field(default="", repr=False)
+    bus_tls_ca: str = ""
     bus_prefix: str = "nazorat"
     bus_owner_ttl_s: float = 3.0
     link_mode: str = "inprocess"
     shard: str = ""
+    drone_networks: tuple[str, ...] = DEFAULT_DRONE_NETWORKS
 
     def __post_init__(self) -> None:
         if not self.import_radius_m > 0:
@@ -174,6 +187,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                          f"not {settings.link_mode!r}")
     if settings.link_mode == "workers" and not settings.bus_url:
         raise ValueError("NAZORAT_LINK_MODE=workers needs NAZORAT_BUS_URL (the workers' bus)")
+    if settings.bus_url and len(settings.bus_secret.encode()) < BUS_SECRET_MIN_BYTES:
+        raise ValueError(f"NAZORAT_BUS_URL needs NAZORAT_BUS_SECRET ({BUS_SECRET_MIN_BYTES}+ "
+                         "bytes, the same in every process): bus messages are authenticated")
+    if 0 < len(settings.bus_secret_previous.encode()) < BUS_SECRET_MIN_BYTES:
+        raise ValueError(f"NAZORAT_BUS_SECRET_PREVIOUS: {BUS_SECRET_MIN_BYTES}+ bytes")
+    if settings.bus_tls_ca and not settings.bus_url.startswith("rediss://"):
+        raise ValueError("NAZORAT_BUS_TLS_CA needs a rediss:// NAZORAT_BUS_URL")
+    DroneNetworks.parse(settings.drone_networks)  # ValueError naming NAZORAT_DRONE_NETWORKS
     return settings
 
 

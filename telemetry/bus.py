@@ -20,6 +20,17 @@ scoped by the Redis database number, so the prefix is what separates deployments
 | `P:cmd:{node}` | channel | command requests to that node's link |
 | `P:reply:{node}` | channel | replies to that node's requests, matched by correlation id |
 
+Every message and `last` key is sealed (telemetry/busauth.py: HMAC-SHA256 with the deployment's
+shared secret over the channel and the body, a timestamp and a nonce). A command whose MAC is
+missing or wrong, that is stale or replayed is logged and never run; only an authentic stale one
+is answered (a refusal naming the clocks, unless the same command is still running here). A reply
+that does not verify is dropped (the request then times out: never a forged success); an
+authentic stale reply is taken only for a request still waiting (clock skew). A state, event or
+removal that does not verify never reaches the hub (counted; logged at most every 10 s). The
+owner's handler re-checks the command before running it (mission passes its interlocks in).
+Not protected: the `owner` keys (plain node names): whoever can write to Redis can still claim
+a vehicle, and commands to it then fail (never run); the Redis password keeps them out.
+
 `BusNode` is one process's end of the bus. `serve_link()` publishes what the local link does
 (only vehicles on that link, so mirrored states never echo back), announces ownership and runs
 the commands it is sent through a handler the caller gives (the link does not know command
@@ -37,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -50,6 +60,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from telemetry import buscodec as codec
+from telemetry.busauth import BusAuth, BusAuthError, StaleMessage
 from telemetry.errors import (
     CommandError,
     CommandFailed,
@@ -82,9 +93,13 @@ class BusNode:
     """One process on the bus. `start()` connects (raises if Redis is unreachable), `close()`
     stops every task and the connection. Everything else is optional and composable."""
 
-    def __init__(self, url: str, *, prefix: str = "nazorat", owner_ttl_s: float = 3.0,
-                 node: str | None = None) -> None:
+    def __init__(self, url: str, *, secret: str | bytes, previous_secret: str | bytes = b"",
+                 prefix: str = "nazorat", owner_ttl_s: float = 3.0, node: str | None = None,
+                 password: str = "", tls_ca: str = "") -> None:
         self.url = url
+        self.auth = BusAuth(secret, previous=previous_secret)
+        self.password = password
+        self.tls_ca = tls_ca
         self.prefix = prefix
         self.owner_ttl_s = owner_ttl_s
         self.node = node or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -98,6 +113,10 @@ class BusNode:
         self._remote: dict[int, str] = {}  # mirrored vehicle -> its owner node
         self.published = 0
         self.mirrored = 0
+        self.refused = 0  # commands and replies that did not authenticate
+        self._serving: set[str] = set()  # ids of the commands running here
+        self.refused_telemetry = 0  # states, events and removals that did not authenticate
+        self._next_telemetry_warning = 0.0
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -112,15 +131,31 @@ class BusNode:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments of the Redis client besides the URL (a password in the URL wins;
+        a CA file only with rediss://, where redis-py verifies the server's certificate)."""
+        options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 3.0,
+                                   "health_check_interval": 10,
+                                   "client_name": f"nazorat-{self.node}"}
+        if self.password:
+            options["password"] = self.password
+        if self.tls_ca:
+            if not self.url.startswith("rediss://"):
+                raise ValueError("a bus CA file needs a rediss:// URL (TLS)")
+            options["ssl_ca_certs"] = self.tls_ca
+        return options
+
     async def start(self) -> None:
-        self._redis = aioredis.from_url(self.url, decode_responses=True,
-                                        socket_connect_timeout=3.0, health_check_interval=10,
-                                        client_name=f"nazorat-{self.node}")
+        self._redis = aioredis.from_url(self.url, **self.client_options())
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.key("reply", self.node))
         self._spawn(self._listen(), "bus-listen")
         log.info("bus: node %s on %s (prefix %r)", self.node, _safe_url(self.url), self.prefix)
+        if not self.password and "@" not in self.url:
+            log.warning("bus: Redis without a password (NAZORAT_BUS_PASSWORD): messages are "
+                        "authenticated, but anyone who reaches it can read them and claim "
+                        "vehicles (their commands then fail)")
 
     async def close(self) -> None:
         tasks = list(self._tasks)
@@ -183,21 +218,24 @@ class BusNode:
                 n = 0
                 for vid, st in states.items():
                     if self.owns(vid):
-                        pipe.publish(self.key("v", vid, "s"),
-                                     codec.dumps({"o": self.node, "s": codec.state_to_wire(st)}))
+                        ch = self.key("v", vid, "s")
+                        pipe.publish(ch, self.auth.seal(
+                            ch, {"o": self.node, "s": codec.state_to_wire(st)}))
                         sent.add(vid)
                         n += 1
                 for ev in events:
                     if self.owns(ev.vehicle_id):
-                        pipe.publish(self.key("v", ev.vehicle_id, "e"),
-                                     codec.dumps({"o": self.node, "e": codec.event_to_wire(ev)}))
+                        ch = self.key("v", ev.vehicle_id, "e")
+                        pipe.publish(ch, self.auth.seal(
+                            ch, {"o": self.node, "e": codec.event_to_wire(ev)}))
                         n += 1
                 for vid in removed & sent:
                     sent.discard(vid)
                     # Ownership goes first, so whoever sees the removal also finds no owner.
                     pipe.eval(_RELEASE, 1, self.key("owner", vid), self.node)
                     pipe.delete(self.key("last", vid))
-                    pipe.publish(self.key("v", vid, "r"), codec.dumps({"o": self.node}))
+                    ch = self.key("v", vid, "r")
+                    pipe.publish(ch, self.auth.seal(ch, {"o": self.node}))
                     n += 1
                 if n:
                     try:
@@ -223,8 +261,9 @@ class BusNode:
                     pipe.set(self.key("owner", v.vehicle_id), self.node, px=ttl_ms,
                              nx=not v.attached)
                     if v.attached:
-                        pipe.set(self.key("last", v.vehicle_id), codec.dumps(
-                            {"o": self.node, "s": codec.state_to_wire(v.state)}),
+                        last = self.key("last", v.vehicle_id)
+                        pipe.set(last, self.auth.seal(
+                            last, {"o": self.node, "s": codec.state_to_wire(v.state)}),
                             px=ttl_ms * 10)
                 await pipe.execute()
                 now = {v.vehicle_id for v in vehicles}
@@ -249,9 +288,10 @@ class BusNode:
         try:
             keys = [k async for k in self.redis.scan_iter(match=self.key("last", "*"), count=500)]
             raws = await self.redis.mget(keys) if keys else []
-            for raw in raws:
-                if raw:
-                    self._on_state(json.loads(raw))
+            for key, raw in zip(keys, raws, strict=True):
+                msg = self._open_telemetry(str(key), str(raw)) if raw else None
+                if msg is not None:
+                    self._on_state(msg)
         except (RedisError, OSError, ValueError) as e:
             log.warning("bus: initial mirror load failed: %s", e)
         self._spawn(self._watch_owners(hub), "bus-watch-owners")
@@ -271,7 +311,9 @@ class BusNode:
         vid = int(vid_text)
         if self._hub is None or self.owns(vid):
             return  # our own publications come back too: skip them before parsing
-        msg = json.loads(data)
+        msg = self._open_telemetry(channel, data)
+        if msg is None:
+            return
         if kind == "s":
             self._on_state(msg)
             return
@@ -282,6 +324,20 @@ class BusNode:
         elif kind == "r" and self._remote.get(vid) == msg.get("o"):
             del self._remote[vid]
             self._hub.remove_vehicle(vid)
+
+    def _open_telemetry(self, channel: str, data: str) -> dict[str, Any] | None:
+        """A state, event, removal or `last` key that authenticates; None (counted, logged at
+        most every 10 s) for one that does not: forged positions never reach the hub."""
+        try:
+            return self.auth.open(channel, data, once=False)
+        except (BusAuthError, ValueError) as e:
+            self.refused_telemetry += 1
+            now = time.monotonic()
+            if now >= self._next_telemetry_warning:
+                self._next_telemetry_warning = now + 10.0
+                log.warning("bus: telemetry on %s dropped (%s); %d so far", channel, e,
+                            self.refused_telemetry)
+            return None
 
     async def _watch_owners(self, hub: TelemetryHub) -> None:
         """Show a mirrored vehicle as lost when its owner's key has expired (owner gone)."""
@@ -331,8 +387,9 @@ class BusNode:
         try:
             req = {"id": cid, "reply": self.key("reply", self.node), "v": vehicle_id,
                    "c": command, "p": params, "t": timeout_s}
+            channel = self.key("cmd", owner)
             try:
-                listeners = await self.redis.publish(self.key("cmd", owner), codec.dumps(req))
+                listeners = await self.redis.publish(channel, self.auth.seal(channel, req))
             except (RedisError, OSError) as e:
                 raise CommandFailed(command, f"the bus is unreachable: {e}") from None
             if listeners == 0:
@@ -363,8 +420,13 @@ class BusNode:
                                                  "command was in flight; its outcome is unknown")
 
     async def _serve_command(self, raw: str) -> None:
-        req = json.loads(raw)
+        try:
+            req = self.auth.open(self.key("cmd", self.node), raw)
+        except (BusAuthError, ValueError) as e:
+            await self._refuse(e)
+            return
         name = str(req.get("c", ""))
+        self._serving.add(str(req.get("id")))
         try:
             assert self._handler is not None
             async with asyncio.timeout(float(req["t"])):
@@ -383,14 +445,46 @@ class BusNode:
         except Exception as e:
             log.exception("bus: command %s failed", name)
             reply = codec.error_to_wire(CommandFailed(name, f"{type(e).__name__}: {e}"[:500]))
+        finally:
+            self._serving.discard(str(req.get("id")))
+        await self._reply(req, reply)
+
+    async def _refuse(self, e: ValueError) -> None:
+        """Log a command that did not authenticate; it is never run. An authentic but stale one
+        (clocks out of step) is answered at once so its sender does not wait for the timeout,
+        unless it is a late replay of a command still running here: that one keeps its own
+        answer."""
+        self.refused += 1
+        log.warning("bus: command refused, not run: %s", e,
+                    extra={"outcome": "refused", "node": self.node})
+        if isinstance(e, StaleMessage) and str(e.body.get("id")) not in self._serving:
+            await self._reply(e.body, codec.error_to_wire(CommandFailed(
+                str(e.body.get("c", "")), f"refused by link process {self.node}, not run: {e}")))
+
+    async def _reply(self, req: dict[str, Any], reply: dict[str, Any]) -> None:
         reply["id"] = req.get("id")
         try:
-            await self.redis.publish(str(req["reply"]), codec.dumps(reply))
-        except (RedisError, OSError) as e:
+            channel = str(req["reply"])
+            await self.redis.publish(channel, self.auth.seal(channel, reply))
+        except (RedisError, OSError, KeyError) as e:
             log.warning("bus: reply to %s lost: %s", req.get("reply"), e)
 
     def _on_reply(self, data: str) -> None:
-        msg = json.loads(data)
+        try:
+            msg = self.auth.open(self.key("reply", self.node), data)
+        except StaleMessage as e:
+            # Authentic and for a request still waiting (its id is random and used once):
+            # only the clocks disagree. Anything else stale is dropped.
+            if str(e.body.get("id")) not in self._pending:
+                self.refused += 1
+                log.warning("bus: reply dropped: %s", e)
+                return
+            log.warning("bus: reply accepted although %s", e)
+            msg = e.body
+        except (BusAuthError, ValueError) as e:
+            self.refused += 1
+            log.warning("bus: reply dropped: %s", e)
+            return
         fut = self._pending.get(str(msg.get("id")))
         if fut is not None and not fut.done():
             fut.set_result(msg)
@@ -422,7 +516,8 @@ class BusNode:
 
     def stats(self) -> dict[str, Any]:
         return {"node": self.node, "published": self.published, "mirrored": self.mirrored,
-                "remote_vehicles": len(self._remote)}
+                "remote_vehicles": len(self._remote), "refused": self.refused,
+                "refused_telemetry": self.refused_telemetry}
 
 
 def _safe_url(url: str) -> str:

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from telemetry.errors import (
+    CheckRefused,
     CommandError,
     CommandFailed,
     CommandRejected,
@@ -72,7 +73,7 @@ def event_from_wire(d: dict[str, Any]) -> VehicleEvent:
 _ERRORS: dict[str, type[CommandError]] = {
     c.__name__: c
     for c in (CommandError, CommandRejected, CommandTimeout, LinkDown, NotConnected,
-              CommandFailed)
+              CommandFailed, CheckRefused)
 }
 
 

@@ -128,6 +128,15 @@ class CommandFailed(CommandError):
     outcome = Outcome.FAILED
 
 
+class CheckRefused(CommandError):
+    """Refused without sending by a check of the process that links the vehicle (its own run
+    of the interlocks, which the mission layer passes in; nothing here knows them).
+    `extra["check"]` names the check. Travels over the bus so the requester can answer and
+    record it as the refusal it is."""
+
+    outcome = Outcome.REJECTED
+
+
 class FleetError(Exception):
     """Adding or removing a vehicle failed; `field` names the request field at fault, if any."""
 

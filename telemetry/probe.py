@@ -8,12 +8,19 @@ HEARTBEAT and closes again; the vehicle then sees an ordinary reconnect from MAV
 
 Supported for tcpout, udpin and udpout URLs. For tcpin and serial the caller must give the
 system id (or accept the first new system that appears).
+
+Every failure is the same error with the same message, given when the whole timeout has passed:
+a closed port (refused at once), a filtered one (no answer), an open port that does not speak
+MAVLink, a connection closed early or an address that cannot be bound. Otherwise the API that
+adds drones tells an operator whether an arbitrary host:port is open, by its words or by how
+fast it answers. The actual cause is logged for whoever runs the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from typing import Any
@@ -23,9 +30,16 @@ from pymavlink.dialects.v20 import common as mavlink2
 from telemetry import ardupilot as ap
 from telemetry.urls import ConnectionUrl
 
+log = logging.getLogger(__name__)
+
 
 class ProbeError(RuntimeError):
     """Nothing that looks like an autopilot answered on the URL in time."""
+
+
+def no_answer(url: ConnectionUrl, timeout_s: float) -> str:
+    """The one message of every failed probe (see the module docstring for why)."""
+    return f"{url.url}: no MAVLink autopilot answered within {timeout_s:.1f} s"
 
 
 class _Sink:
@@ -69,14 +83,20 @@ class _HeartbeatFinder:
 async def probe_sysid(
     url: ConnectionUrl, timeout_s: float = 5.0, *, gcs_sysid: int = 245, gcs_compid: int = 190
 ) -> int:
-    """Return the system id of the first autopilot heartbeat on `url`; ProbeError otherwise."""
-    if url.scheme == "tcpout":
-        return await _probe_tcp(url, timeout_s, _gcs_heartbeat(gcs_sysid, gcs_compid))
-    if url.scheme in ("udpin", "udpout"):
-        return await asyncio.to_thread(
-            _probe_udp, url, timeout_s, _gcs_heartbeat(gcs_sysid, gcs_compid)
-        )
-    raise ProbeError(f"{url.url}: cannot probe a {url.scheme} connection; give the system id")
+    """Return the system id of the first autopilot heartbeat on `url`; otherwise ProbeError
+    with `no_answer()`, raised `timeout_s` after the call whatever the cause."""
+    if url.scheme not in ("tcpout", "udpin", "udpout"):  # says nothing about the port
+        raise ProbeError(f"{url.url}: cannot probe a {url.scheme} connection; give the system id")
+    deadline = time.monotonic() + timeout_s
+    hello = _gcs_heartbeat(gcs_sysid, gcs_compid)
+    try:
+        if url.scheme == "tcpout":
+            return await _probe_tcp(url, timeout_s, hello)
+        return await asyncio.to_thread(_probe_udp, url, timeout_s, hello)
+    except (ProbeError, OSError, ValueError) as e:  # ValueError: e.g. a name IDNA refuses
+        log.info("probe of %s failed: %s", url.url, e)
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+    raise ProbeError(no_answer(url, timeout_s))
 
 
 async def _probe_tcp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
@@ -95,6 +115,8 @@ async def _probe_tcp(url: ConnectionUrl, timeout_s: float, hello: bytes) -> int:
                     data = await reader.read(4096)
             except TimeoutError:
                 break
+            except OSError as e:  # reset by the peer (e.g. it closed as our hello arrived)
+                raise ProbeError(f"{url.url}: connection lost before any heartbeat: {e}") from None
             if not data:
                 raise ProbeError(f"{url.url}: connection closed before any heartbeat")
             sysid = finder.feed(data)

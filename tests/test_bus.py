@@ -36,6 +36,7 @@ pytest_plugins = ["service_fixture"]
 pytestmark = pytest.mark.timeout(120)
 
 REDIS_URL = os.environ.get("NAZORAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+BUS_SECRET = "test-bus-secret-" + secrets.token_hex(8)  # every process of one test shares it
 
 
 def _redis_reason() -> str | None:
@@ -56,6 +57,7 @@ def bus_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield {
         "NAZORAT_BUS_URL": REDIS_URL,
         "NAZORAT_BUS_PREFIX": prefix,
+        "NAZORAT_BUS_SECRET": BUS_SECRET,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
         "NAZORAT_ADMIN_USER": "admin",
         "NAZORAT_ADMIN_PASSWORD": secrets.token_urlsafe(16),
@@ -162,6 +164,19 @@ def test_two_replicas_share_telemetry_and_commands(
         assert len(recorded()) == 1, recorded()
         wait_until(lambda: _state(ca, 1).get("mode") == "GUIDED", 5, what="mode on A")
         wait_until(lambda: _state(cb, 1).get("mode") == "GUIDED", 5, what="mode seen on B")
+        # a command published straight on A's channel by anyone who reaches Redis (issue 10,
+        # bus): A logs it and never runs it
+        node_a = ca.get("/api/health").json()["bus"]["node"]
+        prefix = bus_env["NAZORAT_BUS_PREFIX"]
+        forged = {"id": "f1", "reply": f"{prefix}:reply:x", "v": 1, "c": "set_mode",
+                  "p": {"mode": "LAND"}, "t": 5}
+        assert redis.Redis.from_url(REDIS_URL).publish(f"{prefix}:cmd:{node_a}",
+                                                        json.dumps(forged)) == 1
+        wait_until(lambda: ca.get("/api/health").json()["bus"]["refused"] == 1, 5,
+                   what="the forged command refused by A")
+        assert "bus: command refused, not run: no MAC" in a.log_text()
+        time.sleep(1.0)
+        assert _state(ca, 1).get("mode") == "GUIDED"
         r = cb.post("/api/drones/2/commands/takeoff", json={"alt": 10})
         assert r.status_code == 409, r.text
         body = r.json()

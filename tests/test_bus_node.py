@@ -26,7 +26,7 @@ from telemetry.errors import (
 )
 from telemetry.hub import TelemetryHub
 from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
-from test_bus import REDIS_URL, _redis_reason
+from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -67,8 +67,9 @@ def test_settings_link_mode() -> None:
         load_settings({"NAZORAT_LINK_MODE": "workers"})
     with pytest.raises(ValueError, match="NAZORAT_LINK_MODE"):
         load_settings({"NAZORAT_LINK_MODE": "both"})
-    s = load_settings({"NAZORAT_BUS_URL": "redis://u:secret@h:6379/0"})
-    assert "secret" not in repr(s)
+    s = load_settings({"NAZORAT_BUS_URL": "redis://u:secret@h:6379/0",
+                       "NAZORAT_BUS_SECRET": "hmac-key-0123456789", "NAZORAT_BUS_PASSWORD": "pw1"})
+    assert "secret" not in repr(s) and "hmac-key" not in repr(s) and "pw1" not in repr(s)
 
 
 class _FakeLink:
@@ -97,8 +98,9 @@ async def nodes() -> AsyncIterator[tuple[BusNode, BusNode]]:
     if reason:
         pytest.skip(reason)
     prefix = f"nazorat-test-{secrets.token_hex(4)}"
-    owner = BusNode(REDIS_URL, prefix=prefix, owner_ttl_s=1.5, node="owner")
-    client = BusNode(REDIS_URL, prefix=prefix, owner_ttl_s=1.5, node="client")
+    owner = BusNode(REDIS_URL, secret=BUS_SECRET, prefix=prefix, owner_ttl_s=1.5, node="owner")
+    client = BusNode(REDIS_URL, secret=BUS_SECRET, prefix=prefix, owner_ttl_s=1.5,
+                     node="client")
     await owner.start()
     await client.start()
     try:

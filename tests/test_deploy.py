@@ -45,6 +45,19 @@ def test_services_and_their_wiring() -> None:
     assert urls == [f"tcpout://sitl-{i}:5760" for i in (1, 2, 3)]
 
 
+def test_bus_accepts_commands_from_anyone_who_can_reach_redis_compose() -> None:
+    """Issue 10 (bus): Redis asks for a password, every Nazorat process has it and the bus
+    secret, both from the environment (no default that would be the same everywhere)."""
+    services = compose()["services"]
+    redis_cmd = services["redis"]["command"]
+    assert redis_cmd[redis_cmd.index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    assert "ports" not in services["redis"]
+    for name in ("nazorat-a", "nazorat-b", "link-worker"):
+        env = services[name]["environment"]
+        assert env["NAZORAT_BUS_PASSWORD"].startswith("${REDIS_PASSWORD:?"), name
+        assert env["NAZORAT_BUS_SECRET"].startswith("${NAZORAT_BUS_SECRET:?"), name
+
+
 def test_every_nazorat_variable_is_read_by_the_service() -> None:
     known = {f"NAZORAT_{name.upper()}" for name in Settings.__dataclass_fields__}
     for name, svc in compose()["services"].items():
@@ -86,6 +99,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         pytest.skip("docker has no compose plugin here (`docker compose version` fails)")
     r = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-        text=True, cwd=ROOT, env={"NAZORAT_ADMIN_PASSWORD": "x" * 16, "PATH": "/usr/bin:/bin"},
+        text=True, cwd=ROOT, env={"NAZORAT_ADMIN_PASSWORD": "x" * 16, "REDIS_PASSWORD": "r" * 16,
+             "NAZORAT_BUS_SECRET": "s" * 32, "PATH": "/usr/bin:/bin"},
     )
     assert r.returncode == 0, r.stderr

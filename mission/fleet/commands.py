@@ -12,8 +12,11 @@ handed to the optional `observe` callable (metrics: command latency by name and 
 
 With a bus, a drone linked by another process (another replica or a `nazorat link-worker`) is
 commanded through `RemoteCommands.request()`: validation, interlocks and the record stay here,
-on the process that took the request, so each attempt is recorded once; the owning process only
-runs it (`local_handler`) and returns its typed result or error.
+on the process that took the request, so each attempt is recorded once; the owning process
+validates it again and re-checks the interlocks it is given (`local_handler(link, check=...)`)
+before it runs it, and returns its typed result or error. Why twice: the bus message is only as
+good as the replica that sent it (a replica with stale zones or an older check, or a command
+that was never checked at all), and the owner has the freshest state of the vehicle.
 """
 
 from __future__ import annotations
@@ -32,11 +35,17 @@ from sqlmodel import col, select
 from mission.audit import service as audit
 from mission.db import Database
 from mission.fleet.models import CommandRecord, CommandRecordPublic, Drone, utcnow
-from mission.safety import SafetyLimits, SafetyRefused
+from mission.safety import MissionReader, SafetyLimits, SafetyRefused
 from telemetry import ardupilot as ap
 from telemetry import commands as cmd
 from telemetry import missions
-from telemetry.errors import CommandError, CommandResult, CommandTimeout, UnknownVehicle
+from telemetry.errors import (
+    CheckRefused,
+    CommandError,
+    CommandResult,
+    CommandTimeout,
+    UnknownVehicle,
+)
 from telemetry.link import FleetLink
 from telemetry.vehicle import Vehicle
 
@@ -207,10 +216,32 @@ class RemoteCommands(Protocol):
         ...
 
 
+class CommandCheck(Protocol):
+    """The interlocks as the owner of a vehicle runs them (mission.safety.SafetyLimits): raise
+    SafetyRefused to refuse; `read_mission` reads the mission the vehicle holds."""
+
+    async def check(self, drone_id: int, command: str, params: Any,
+                    read_mission: MissionReader | None = None) -> None:
+        ...
+
+
+def _refusal_from_owner(name: str, e: CheckRefused) -> SafetyRefused:
+    """The owner's refusal as the requester answers and records it (409 interlock)."""
+    item, zone = e.extra.get("item"), e.extra.get("zone_id")
+    return SafetyRefused(name, str(e.extra.get("check", "interlock")), e.message,
+                         item=None if item is None else int(item),
+                         zone_id=None if zone is None else int(zone))
+
+
 def local_handler(
-    link: FleetLink,
+    link: FleetLink, *, check: CommandCheck | None,
 ) -> Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]:
-    """The owner's side of a bus command: run an already validated command on `link`."""
+    """The owner's side of a bus command: validate it again, re-run `check` on it (None only
+    where nothing flies, e.g. a test), then run it on `link`. A refusal travels back as
+    CheckRefused, which the requester records and answers as the interlock refusal it is."""
+
+    async def read_mission(vehicle_id: int) -> list[dict[str, float | int]]:
+        return await missions.download_mission(link.get(vehicle_id))
 
     async def handle(vehicle_id: int, name: str, body: dict[str, Any]) -> CommandResult:
         vehicle = link.get(vehicle_id)
@@ -223,6 +254,17 @@ def local_handler(
             params = model.model_validate(body)
         except ValidationError as e:
             raise ValueError(f"{name}: {_field_errors(e)}") from None
+        if check is not None:
+            try:
+                await check.check(vehicle_id, name, params, read_mission)
+            except SafetyRefused as e:
+                log.warning("bus command %s to drone %s refused by the owner's interlock %s: "
+                            "%s", name, vehicle_id, e.check, e.message,
+                            extra={"drone_id": vehicle_id, "command": name,
+                                   "outcome": "refused"})
+                raise CheckRefused(name, e.message, extra={
+                    k: v for k, v in e.to_dict().items() if k in ("check", "item", "zone_id")
+                }) from None
         cmd.begin(vehicle)
         result = await runner(vehicle, params)
         return CommandResult(name, result.detail, result.outcome)
@@ -295,6 +337,11 @@ class CommandService:
         try:
             async with asyncio.timeout(bound):
                 result = await running
+        except CheckRefused as e:  # the owner's own run of the interlocks
+            refused = _refusal_from_owner(name, e)
+            await self._record(drone_id, name, actor, raw_params, requested, "refused",
+                               {**refused.to_dict(), "by": "owner"}, mission_id, started)
+            raise refused from None
         except TimeoutError:
             err: CommandError = CommandTimeout(name, f"no result within {self.timeout_s:.0f} s")
             await self._record(drone_id, name, actor, raw_params, requested, err.outcome.value,

@@ -5,6 +5,8 @@ A drone is inserted first (to get its id), then connected; if the link refuses i
 system id, unreachable, bad URL) the row is deleted again, so the two never disagree for long.
 At startup every stored drone is re-connected without probing (an offline drone simply stays
 `connecting` until it answers).
+A new drone's URL must point inside NAZORAT_DRONE_NETWORKS (mission/fleet/networks.py), checked
+before it is stored, probed or connected; stored drones are not re-checked at startup.
 
 With a bus (telemetry/bus.py) several processes share the database, and each drone is linked by
 one of them: a service or `nazorat link-worker` links only the stored drones of its shard
@@ -24,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from mission.db import Database
 from mission.fleet.models import Drone, DroneCreate, DronePublic
+from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
 from telemetry.errors import DuplicateUrl, FleetError, UnknownVehicle
 from telemetry.link import FleetLink
 from telemetry.urls import InvalidUrl, parse_url
@@ -39,8 +42,9 @@ class DroneNotFound(LookupError):
 
 class FleetService:
     def __init__(self, db: Database, link: FleetLink, *, shard: str = "", sharded: bool = False,
-                 linking: bool = True) -> None:
+                 linking: bool = True, networks: DroneNetworks | None = None) -> None:
         self.db = db
+        self.networks = networks or DroneNetworks.parse(DEFAULT_DRONE_NETWORKS)
         self.link = link
         self.shard = shard
         self.sharded = sharded
@@ -116,9 +120,12 @@ class FleetService:
 
     async def _add_drone(self, data: DroneCreate) -> DronePublic:
         try:
-            url = parse_url(data.url).url
+            parsed = parse_url(data.url)
         except InvalidUrl as e:
             raise FleetError(str(e), field="url") from None
+        # Before anything connects to it or probes it (NAZORAT_DRONE_NETWORKS).
+        await self.networks.check(parsed)
+        url = parsed.url
         shard = self.shard if data.shard is None else data.shard
         if self.sharded:
             # Another process may link a drone with this URL: its link cannot see this one's
