@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sim = SimFleet(
                 settings.sim_count, speedup=settings.sim_speedup,
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
+                base_port=settings.sim_base_port,
             )
             await asyncio.to_thread(sim.start)
             drones = (*drones, *sim.urls)

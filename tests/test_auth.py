@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ import pg_database  # noqa: E402
 from mission.app import create_app  # noqa: E402
 from mission.db import make_engine  # noqa: E402
 from mission.settings import Settings  # noqa: E402
+from mission.simfleet import find_base_port  # noqa: E402
 from service_fixture import REPO_ROOT, RunningService, free_port, module_service  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
@@ -492,10 +494,12 @@ def test_simulated_run_prints_how_to_log_in(tmp_path: Path) -> None:
     env.pop("DATABASE_URL", None)
     env["NAZORAT_DATA_DIR"] = str(tmp_path)
     port = free_port()
+    # never SITL's usual 5760/5750, which a developer's `make run` on this machine may hold
+    sim_base = find_base_port(1, preferred=random.randrange(20010, 31000))
     log = open(tmp_path / "out.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "mission.cli", "serve", "--sim", "1", "--port", str(port),
-         "--sim-speedup", "5"],
+         "--sim-speedup", "5", "--sim-base-port", str(sim_base)],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         secret_file = tmp_path / "initial-admin-password"
