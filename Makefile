@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 # mypy refuses a directory with no .py files (benchmarks/ starts empty), so skip such directories.
 LINT_PATHS := $(foreach d,mission telemetry sitl tests benchmarks,$(if $(wildcard $(d)/*.py $(d)/*/*.py),$(d)))
 PYTEST_ARGS ?=
+# Two pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services stay
+# whole): most of the suite waits on simulated flights and browsers (about 45 % of one core when
+# run serially), so two workers halve the wall time on 2 cores. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # The PostgreSQL lane of `make test`: the tests that exercise the database through the real
 # service and the stores, run again with NAZORAT_TEST_DATABASE=postgresql (a fresh database per
 # service, tests/pg_database.py) when PostgreSQL answers (NAZORAT_TEST_PG_URL, default
@@ -57,7 +62,7 @@ run: venv ui
 # The whole suite on SQLite, then the PostgreSQL lane; fails if either failed.
 test: venv ui browser
 	@rc=0; \
-	$(PY) -m pytest -q $(PYTEST_ARGS) || rc=1; \
+	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS) || rc=1; \
 	$(MAKE) --no-print-directory pg-lane || rc=1; \
 	exit $$rc
 
@@ -69,7 +74,8 @@ pg-lane:
 	if ! why=$$($(PY) tests/pg_database.py); then echo "== $$why"; exit 0; fi; \
 	echo "== PostgreSQL lane: $(words $(PG_TESTS)) test files on PostgreSQL"; \
 	start=$$(date +%s); rc=0; \
-	NAZORAT_TEST_DATABASE=postgresql $(PY) -m pytest -q -m "not nopg" $(PG_TESTS) $(PG_DESELECT) $(PYTEST_ARGS) \
+	NAZORAT_TEST_DATABASE=postgresql $(PY) -m pytest -q $(XDIST) -m "not nopg" $(PG_TESTS) $(PG_DESELECT) \
+		$(PYTEST_ARGS) \
 		|| rc=$$?; \
 	echo "== PostgreSQL lane: $$(( $$(date +%s) - start )) s, pytest exit $$rc"; \
 	[ $$rc -eq 0 ] || [ $$rc -eq 5 ]  # 5: PYTEST_ARGS selected none of these tests
