@@ -7,7 +7,6 @@ prints, and stops its whole process group when the service stops.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import random
@@ -20,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mission.childproc import die_with_parent
 
 log = logging.getLogger(__name__)
 _VEHICLE = re.compile(r"^sitl: vehicle (\d+) sysid (\d+) (tcp:\S+)\s*$")
@@ -43,13 +44,6 @@ def find_base_port(count: int, preferred: int = 5760) -> int:
         if all(_free(p) for p in [base - 10, *(base + 10 * i for i in range(count))]):
             return base
     raise RuntimeError("no free port range for the simulated fleet")
-
-
-def _die_with_parent() -> None:
-    """Child side: get SIGTERM if the service dies without stopping us (Linux only)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -77,7 +71,7 @@ class SimFleet:
         cwd = REPO_ROOT if (REPO_ROOT / "sitl").is_dir() else None
         self._proc = subprocess.Popen(
             cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=None, text=True,
-            start_new_session=True, bufsize=1, preexec_fn=_die_with_parent,
+            start_new_session=True, bufsize=1, preexec_fn=die_with_parent,
         )
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout_s
