@@ -13,7 +13,6 @@ through the bus. SIGTERM or SIGINT stops it cleanly (ownership released at once)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from typing import Any
@@ -26,6 +25,7 @@ from mission.fleet.service import FleetService
 from mission.recording.service import RecordingService
 from mission.safety import SafetyLimits
 from mission.settings import Settings
+from mission.shutdown import bounded, stop_tasks
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
 
@@ -65,13 +65,9 @@ async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
         ids = sorted(v.vehicle_id for v in link.vehicles())
         print(f"nazorat link-worker: shard {shard!r}, node {bus.node}, drones {ids}", flush=True)
         await stop.wait()
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await bus.close()
+    finally:  # bounded like the service's own stop (mission/shutdown.py)
+        await stop_tasks(tasks, 5.0)
+        await bounded("the bus", bus.close(), 5.0)
         hub.close()
-        await link.stop()
-        await db.stop()
+        await bounded("the fleet link", link.stop(), 12.0)
+        await bounded("the database", db.stop(), 5.0)
