@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mission.planning import vehicle_items as vi
+from mission.planning.jumps import TooManySteps, run_order
 
 MAX_STEPS = 20_000  # items executed once DO_JUMPs are unrolled
 DEFAULT_RTL_ALT_M = 15.0  # ArduCopter's RTL_ALT default (1500 cm)
@@ -228,23 +229,11 @@ def expand(items: Sequence[Item], start: Start, *, first: int = 0,
     `static_problems` first for the allow-list and number checks."""
     f = _Flight(start, rtl_alt_m, start.lat, start.lon, start.alt_m,
                 home=(start.home_lat, start.home_lon), legs=[])
-    runs: dict[int, int] = {}
-    i, steps = first, 0
-    while 0 <= i < len(items):
-        steps += 1
-        if steps > MAX_STEPS:
-            raise PathProblem(i, "jump", f"the mission runs more than {MAX_STEPS} items once its "
-                                         "DO_JUMPs are unrolled")
-        it = items[i]
-        if it.command == vi.DO_JUMP:
-            if runs.get(i, 0) < int(it.param2):
-                runs[i] = runs.get(i, 0) + 1
-                i = int(it.param1) - 1  # param1 is a seq; items[0] is seq 1
-                continue
-            i += 1
-            continue
-        f.step(i, it)
-        i += 1
+    try:
+        for i in run_order(items, first=first, first_seq=1, max_steps=MAX_STEPS):
+            f.step(i, items[i])
+    except TooManySteps as e:
+        raise PathProblem(e.index, "jump", str(e)) from None
     assert f.legs is not None
     return f.legs
 

@@ -30,6 +30,7 @@ from mission.planning.energy import (
     takeoff,
 )
 from mission.planning.errors import PlanningError
+from mission.planning.jumps import TooManySteps, run_order
 from mission.planning.model import Airframe, LatLon, MissionItem
 
 EARTH_RADIUS_M = 6_371_000.0
@@ -83,27 +84,15 @@ def positioned(item: MissionItem) -> bool:
 def unrolled(items: Sequence[MissionItem]) -> list[MissionItem]:
     """Items seq >= 1 in the order the vehicle runs them, DO_JUMPs followed up to their repeat
     count (AP_Mission: jump to seq param1, param2 times; -1 forever)."""
-    out: list[MissionItem] = []
-    done: dict[int, int] = {}
-    seq = 1
-    while seq < len(items):
-        it = items[seq]
-        if it.command == vi.DO_JUMP:
-            target, repeat = int(it.param1), int(it.param2)
-            if repeat < 0:
-                raise UnboundedRouteError(f"item {seq}: DO_JUMP repeats forever")
-            if 0 < target < len(items) and done.get(seq, 0) < repeat:
-                done[seq] = done.get(seq, 0) + 1
-                seq = target
-                continue
-            seq += 1
-            continue
-        out.append(it)
-        if len(out) > MAX_UNROLLED_ITEMS:
-            raise UnboundedRouteError(f"the DO_JUMP loops expand to more than "
-                                      f"{MAX_UNROLLED_ITEMS} items")
-        seq += 1
-    return out
+    for seq, it in enumerate(items):
+        if seq > 0 and it.command == vi.DO_JUMP and int(it.param2) < 0:
+            raise UnboundedRouteError(f"item {seq}: DO_JUMP repeats forever")
+    try:
+        return [items[seq] for seq in run_order(items, first=1, first_seq=0,
+                                                 max_steps=MAX_UNROLLED_ITEMS)]
+    except TooManySteps:
+        raise UnboundedRouteError(f"the DO_JUMP loops expand to more than "
+                                  f"{MAX_UNROLLED_ITEMS} items") from None
 
 
 @dataclass
