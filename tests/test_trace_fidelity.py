@@ -613,6 +613,16 @@ def test_fence_upload_and_reposition(sim_fleet: Any, clients: list[MavClient]) -
                         z=alt)
     assert ack.result == fence.reposition_results[1], "DO_REPOSITION outside the fence"
     check_heartbeat(c, True, COPTER_MODES["GUIDED"], True, "after the refused reposition")
+    # LOITER sinks at 2.5 m/s without RC (below), and the simulator's clock runs at SPEEDUP times
+    # wall time whether or not this process is scheduled: at the trace's 30 m, a test process
+    # held up for 1.2 s on a loaded machine found the copter already landed (seen in CI). Climb
+    # inside the fence (FENCE_ALT_MAX 80 m) first.
+    high = 60.0
+    lat, lon = offset(h.latitude, h.longitude, north, east)
+    assert c.command_int(ml.MAV_CMD_DO_REPOSITION, params=(-1, 1, 0, math.nan), x=lat, y=lon,
+                         z=high).result == 0
+    c.wait("GLOBAL_POSITION_INT", lambda m: m.relative_alt >= (high - 2) * 1000,
+           wall(high / 2.5 * 2 + 5))
     for mode in ("BRAKE", "LOITER", "GUIDED"):  # what the fence session did next
         assert c.set_mode(mode).result in ref.ack_results(ref.CMD_DO_SET_MODE), mode
         check_heartbeat(c, True, COPTER_MODES[mode], True, f"flying in {mode}")
@@ -621,7 +631,13 @@ def test_fence_upload_and_reposition(sim_fleet: Any, clients: list[MavClient]) -
             advance(c, 1.0)
             p0 = c.wait("GLOBAL_POSITION_INT", timeout=wall(1.0))
             advance(c, 4.0)
+            # the rate from samples still in the air, however late this process got to read
             p1 = c.wait("GLOBAL_POSITION_INT", timeout=wall(1.0))
+            airborne = [m for m in c.received("GLOBAL_POSITION_INT")
+                        if p0.time_boot_ms < m.time_boot_ms <= p1.time_boot_ms
+                        and m.relative_alt > 2000]
+            assert airborne, "the copter was on the ground before its LOITER sink was measured"
+            p1 = airborne[-1]
             sink = (p0.relative_alt - p1.relative_alt) / (p1.time_boot_ms - p0.time_boot_ms)
             assert sink == pytest.approx(ref.loiter_descent(), rel=0.25), (
                 f"LOITER without RC: sim sinks {sink:.2f} m/s, real SITL "
