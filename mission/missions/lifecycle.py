@@ -214,7 +214,8 @@ class Observe:
 
 @dataclass(frozen=True)
 class Transition:
-    """Store the leg's new status (and `reason` when given) and log `kind: message`."""
+    """Store the leg's new status (and `reason` when given) and log `kind: message`; an empty
+    `kind` logs nothing (a dispatch starting is logged once for the whole mission)."""
 
     status: LegStatus
     kind: str
