@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 import mission.audit.models  # noqa: F401  (registers the tables)
 from mission.db import Database
 from mission.missions import lifecycle, lifecycle_store, store
-from mission.missions.lifecycle import IllegalTransition, Recalled, Telemetry, TookOff
+from mission.missions.lifecycle import IllegalTransition, Paused, Recalled, Telemetry, TookOff
 from mission.missions.models import (
     LegStatus,
     MissionLeg,
@@ -93,7 +93,7 @@ async def test_landing_is_stored_with_targets_log_and_settlement(db: Database) -
     assert kinds == ["observed", "leg_completed", "completed"]
 
 
-async def test_a_command_that_lost_a_race_keeps_the_status(db: Database) -> None:
+async def test_commands_that_raced_are_stored_as_the_vehicle_took_them(db: Database) -> None:
     _, lid = await db.run(lambda s: _mission(s, MissionStatus.DISPATCHING, LegStatus.DISPATCHING))
 
     def event(ev: lifecycle.Event) -> LegStatus | None:
@@ -104,7 +104,22 @@ async def test_a_command_that_lost_a_race_keeps_the_status(db: Database) -> None
         return db.run_sync(tx)
 
     assert event(Recalled("ops")) == LegStatus.RETURNING  # recalled during its take-off
-    assert event(TookOff()) is None  # the take-off finishing later does not undo the recall
+    # the take-off's start_mission, accepted after the RTL: the drone flies the route, and the
+    # leg stays marked recalled (it ends aborted unless flown to its end)
+    assert event(TookOff()) == LegStatus.FLYING
     leg = await db.run(lambda s: s.get(MissionLeg, lid))
-    assert leg is not None and leg.status == LegStatus.RETURNING
+    assert leg is not None and leg.status == LegStatus.FLYING
     assert leg.reason == "recalled by ops"
+
+    def landed(s: Session) -> None:
+        row = s.get(MissionLeg, lid)
+        assert row is not None
+        store.set_leg_status(s, row, LegStatus.COMPLETED, actor="system")
+
+    await db.run(landed)
+    assert event(Paused()) is None  # a pause accepted by a drone whose leg had just ended
+    leg = await db.run(lambda s: s.get(MissionLeg, lid))
+    assert leg is not None and leg.status == LegStatus.COMPLETED
+    kinds = await db.run(lambda s: [r.kind for r in s.exec(
+        select(MissionLog).where(MissionLog.mission_id == leg.mission_id))])
+    assert kinds == ["recall", "flying", "status_kept"]

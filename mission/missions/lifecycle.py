@@ -26,13 +26,16 @@ M = MissionStatus
 # Landing ends a leg from any airborne status; the vehicle (mission complete or not, recalled
 # or not) decides which final status.
 _LANDED = frozenset({L.COMPLETED, L.FAILED, L.ABORTED})
+# In the air, the leg follows the last command the vehicle accepted: a pause, take-off or
+# re-task that the vehicle accepted after a recall or its final item was reached is what it now
+# flies. Which statuses an operator may *ask* from is COMMAND_FROM, checked before sending.
 
 LEG_TRANSITIONS: Mapping[LegStatus, frozenset[LegStatus]] = {
     L.PLANNED: frozenset({L.DISPATCHING}),
     L.DISPATCHING: frozenset({L.FLYING, L.FAILED, L.RETURNING}),
     L.FLYING: frozenset({L.PAUSED, L.RETURNING}) | _LANDED,
     L.PAUSED: frozenset({L.FLYING, L.RETURNING}) | _LANDED,
-    L.RETURNING: _LANDED,
+    L.RETURNING: frozenset({L.FLYING, L.PAUSED}) | _LANDED,
     L.COMPLETED: frozenset(),
     L.ABORTED: frozenset(),
     L.FAILED: frozenset(),
@@ -51,7 +54,8 @@ MISSION_TRANSITIONS: Mapping[MissionStatus, frozenset[MissionStatus]] = {
 # a leg the tracker follows (and a drone that is busy)
 ACTIVE_LEGS = frozenset({L.DISPATCHING, L.FLYING, L.PAUSED, L.RETURNING})
 
-# the leg statuses from which an operator's command applies
+# the leg statuses from which an operator may ask for each command (checked on the leg as read
+# before the command is sent; what is stored afterwards is judged by LEG_TRANSITIONS)
 COMMAND_FROM: Mapping[str, frozenset[LegStatus]] = {
     "pause": frozenset({L.FLYING}),
     "resume": frozenset({L.PAUSED}),
@@ -255,9 +259,10 @@ class Outcome:
 
 
 def step(leg: LegView, event: Event) -> Outcome:
-    """The leg after `event` and what to persist. Raises IllegalTransition for an operator or
-    dispatch event the leg's status does not allow; vehicle reports never raise (a report that
-    does not apply changes nothing)."""
+    """The leg after `event` and what to persist. Raises IllegalTransition for a dispatch or
+    operator event that LEG_TRANSITIONS does not allow from the leg's status (a command accepted
+    by a drone whose leg has ended meanwhile); vehicle reports never raise (a report that does
+    not apply changes nothing)."""
     d = leg.drone_id
     match event:
         case DispatchStarted():
@@ -269,18 +274,14 @@ def step(leg: LegView, event: Event) -> Outcome:
             return _to(leg, Transition(L.FAILED, "leg_failed", reason, reason=reason,
                                        finished=True, data=dict(error)))
         case Paused():
-            _command(leg, "pause")
             return _to(leg, Transition(L.PAUSED, "pause", f"pause drone {d}"))
         case Resumed():
-            _command(leg, "resume")
             return _to(leg, Transition(L.FLYING, "resume", f"resume drone {d}"))
         case Recalled(actor):
-            _command(leg, "recall")
             out = _to(leg, Transition(L.RETURNING, "recall", f"recall drone {d}",
                                       reason=f"recalled by {actor}"))
             return replace(out, leg=replace(out.leg, recalled=True))
         case Retasked(label, revision):
-            _command(leg, "retask")
             out = _to(leg, Transition(L.FLYING, "retasked", f"drone {d}: {label} added",
                                       data={"revision": revision}))
             # a new route from its item 0: the drone proves again that it flies it
@@ -299,11 +300,6 @@ def step(leg: LegView, event: Event) -> Outcome:
         case ServiceStopping():
             return Outcome(leg)
     raise TypeError(f"not a lifecycle event: {event!r}")  # pragma: no cover
-
-
-def _command(leg: LegView, action: str) -> None:
-    if leg.status not in COMMAND_FROM[action]:
-        raise IllegalTransition(f"leg ({action})", leg.status.value, action)
 
 
 def _to(leg: LegView, t: Transition) -> Outcome:

@@ -71,9 +71,9 @@ def apply(s: Session, leg: MissionLeg, outcome: Outcome, actor: str) -> list[Tar
 
 def apply_event(s: Session, leg: MissionLeg, event: Event, actor: str) -> LegStatus | None:
     """Run a dispatch or operator event through the lifecycle on the leg as stored now and
-    store the outcome; the leg's new status, or None when the leg moved on meanwhile (recalled
-    during its take-off, on its final RTL item when paused): then what the vehicle or the later
-    command decided stands, and the mission log says so."""
+    store the outcome; the leg's new status, or None when the leg ended meanwhile (a pause
+    accepted by a drone that had just landed, a take-off finishing after its leg failed): then
+    the ended leg stands, and the mission log says so ("status_kept")."""
     try:
         out = lifecycle.step(view_of(leg), event)
     except IllegalTransition as e:
