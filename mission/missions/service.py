@@ -1,5 +1,7 @@
 """Patrol missions end to end: plan (a preview), dispatch, pause/resume/recall, re-task in
-flight, quick dispatch. Progress while flying is the tracker's job (tracker.py).
+flight, quick dispatch. Progress while flying is the tracker's job (tracker.py). Which status
+a mission or leg takes is the lifecycle's (lifecycle.py): this service sends the commands and
+hands what happened (took off, failed, paused, recalled, re-tasked) to it.
 
 Every vehicle command goes through the fleet's CommandService, so each one is recorded with
 the operator who caused it; the mission log says why it was sent. A drone that refuses a step
@@ -20,14 +22,23 @@ from sqlmodel import Session
 from mission.audit import service as audit
 from mission.db import Database
 from mission.fleet.commands import CommandService
-from mission.fleet.models import utcnow
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentNotFound, IncidentService
-from mission.missions import imports, inputs, store
+from mission.missions import imports, inputs, lifecycle, lifecycle_store, store
 from mission.missions.incident_flow import advance_incident
 from mission.missions.inputs import MissionInputError, TargetInfo
+from mission.missions.lifecycle import (
+    COMMAND_FROM,
+    DispatchFailed,
+    DispatchStarted,
+    Event,
+    Paused,
+    Recalled,
+    Resumed,
+    Retasked,
+    TookOff,
+)
 from mission.missions.models import (
-    FINAL_LEG,
     LegStatus,
     MissionLeg,
     MissionStatus,
@@ -66,8 +77,6 @@ from telemetry.hub import TelemetryHub
 from telemetry.state import LinkState, VehicleState
 
 log = logging.getLogger(__name__)
-
-ACTIVE_LEGS = (LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED, LegStatus.RETURNING)
 
 
 class MissionConflict(Exception):
@@ -365,9 +374,16 @@ class MissionService:
                 problems.append({"drone_id": leg.drone_id, "check": "reach", "message": why})
 
         def save(s: Session) -> None:
-            for leg in legs:
-                s.merge(leg)
             m = store.load(s, mission_id)
+            if m.status != MissionStatus.PLANNED:
+                return  # a concurrent dispatch took it: its legs are not ours to rewrite
+            for leg in legs:  # the estimate only: merging the row would write its status back
+                row = s.get(MissionLeg, leg.id)
+                assert row is not None
+                for name in ("items", "path", "distance_m", "duration_s", "battery_used_pct",
+                             "altitude_m"):
+                    setattr(row, name, getattr(leg, name))
+                s.add(row)
             longest = max(leg.duration_s for leg in legs)
             m.plan = {**m.plan, "makespan_s": longest, "total_time_s": longest}
             s.add(m)
@@ -383,23 +399,26 @@ class MissionService:
             legs = store.legs(s, mission_id)
             if not legs:
                 raise MissionConflict(f"mission {mission_id} has no drone with work to do")
-            store.set_status(s, m, MissionStatus.DISPATCHING, actor=actor)
-            m.dispatched_at = utcnow()
+            lifecycle_store.begin_dispatch(s, mission_id, actor)
             for leg in legs:
-                store.set_leg_status(s, leg, LegStatus.DISPATCHING, actor=actor)
+                lifecycle_store.apply(
+                    s, leg, lifecycle.step(lifecycle_store.view_of(leg), DispatchStarted()),
+                    actor)
             store.log(s, mission_id, actor, "dispatching")
             return m, legs, store.targets(s, mission_id)
 
         await self.preflight(mission_id, actor)
         mission, legs, targets = await self.db.run(begin)
         busy = self.tracker.busy_drones()
+        todo: list[MissionLeg] = []
         for leg in legs:
             if leg.drone_id in busy and busy[leg.drone_id] != mission_id:
                 await self._fail_leg(leg, actor, f"drone {leg.drone_id} is flying mission "
                                                  f"{busy[leg.drone_id]}")
+            else:
+                todo.append(leg)
         reserve = float(mission.plan.get("battery_reserve_pct", 25.0))
         no_fly = mission.plan.get("no_fly", [])
-        todo = [leg for leg in legs if leg.status == LegStatus.DISPATCHING]
         for leg in todo:
             self.tracker.watch(leg, [t for t in targets if t.drone_id == leg.drone_id])
         await asyncio.gather(*(
@@ -430,8 +449,7 @@ class MissionService:
             if failure is not None:
                 await self._fail_leg(leg, actor, failure.reason, failure.error)
                 return
-        await self._update_leg(leg.id, actor, "flying", LegStatus.FLYING,
-                               f"drone {d} took off on its route", started=True)
+        await self._leg_event(leg.id, actor, TookOff())
 
     async def _assign_incidents(
         self, targets: Sequence[MissionTarget], actor: str, mission_id: int
@@ -457,50 +475,27 @@ class MissionService:
     async def _fail_leg(self, leg: MissionLeg, actor: str, reason: str,
                         error: dict[str, Any] | None = None) -> None:
         assert leg.id is not None
-        await self._update_leg(leg.id, actor, "leg_failed", LegStatus.FAILED, reason,
-                               reason=reason, finished=True, error=error or {})
+        await self._leg_event(leg.id, actor, DispatchFailed(reason, error or {}))
         self.tracker.unwatch(leg.drone_id)
 
-    async def _update_leg(
-        self, leg_id: int | None, actor: str, kind: str, status: LegStatus, message: str, *,
-        reason: str | None = None, started: bool = False, finished: bool = False,
-        **data: Any,
-    ) -> None:
+    async def _leg_event(self, leg_id: int | None, actor: str, event: Event) -> None:
+        """Store what the lifecycle makes of a dispatch or operator event, then tell the
+        tracker (lifecycle_store.apply_event)."""
         assert leg_id is not None
 
-        def tx(s: Session) -> None:
+        def tx(s: Session) -> LegStatus | None:
             leg = s.get(MissionLeg, leg_id)
             assert leg is not None
-            store.set_leg_status(s, leg, status, actor=actor, reason=reason)
-            if started:
-                leg.started_at = utcnow()
-            if finished:
-                leg.finished_at = utcnow()
-            s.add(leg)
-            store.log(s, leg.mission_id, actor, kind, message, leg.drone_id, **data)
+            return lifecycle_store.apply_event(s, leg, event, actor)
 
-        await self.db.run(tx)
-        self.tracker.leg_status_changed(leg_id, status)
+        status = await self.db.run(tx)
+        if status is not None:
+            self.tracker.leg_status_changed(leg_id, status)
 
     async def _settle_after_dispatch(self, mission_id: int, actor: str) -> MissionPublic:
         def tx(s: Session) -> MissionPublic:
-            m = store.load(s, mission_id)
-            legs = store.legs(s, mission_id)
-            flying = [leg for leg in legs if leg.status not in FINAL_LEG]
-            if flying:
-                store.set_status(s, m, MissionStatus.ACTIVE, actor=actor)
-                failed = [f"drone {leg.drone_id}: {leg.reason}" for leg in legs
-                          if leg.status == LegStatus.FAILED]
-                if failed:
-                    m.reason = ("; ".join(failed))[:1000]
-                store.log(s, mission_id, actor, "active",
-                          f"{len(flying)} of {len(legs)} drones flying")
-            else:
-                reasons = "; ".join(f"drone {leg.drone_id}: {leg.reason}" for leg in legs)
-                store.set_status(s, m, MissionStatus.FAILED, reasons, actor=actor)
-                m.finished_at = utcnow()
-                store.log(s, mission_id, actor, "failed", reasons)
-            return store.public(s, m)
+            lifecycle_store.settle(s, mission_id, actor)
+            return store.public(s, store.load(s, mission_id))
 
         return await self.db.run(tx)
 
@@ -510,13 +505,13 @@ class MissionService:
         self, mission_id: int, action: str, drone_id: int | None, actor: str
     ) -> tuple[MissionPublic, list[dict[str, Any]]]:
         """pause / resume / recall one drone of the mission or all of them."""
-        wanted = {
-            "pause": ((LegStatus.FLYING,), "pause", {"mode": "BRAKE"}, LegStatus.PAUSED),
-            "resume": ((LegStatus.PAUSED,), "resume", None, LegStatus.FLYING),
-            "recall": ((LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED,
-                        LegStatus.RETURNING), "return_to_launch", None, LegStatus.RETURNING),
-        }[action]
-        from_states, command, body, new_status = wanted
+        wanted: dict[str, tuple[str, dict[str, Any] | None, Event]] = {
+            "pause": ("pause", {"mode": "BRAKE"}, Paused()),
+            "resume": ("resume", None, Resumed()),
+            "recall": ("return_to_launch", None, Recalled(actor)),
+        }
+        command, body, event = wanted[action]
+        from_states = COMMAND_FROM[action]
         legs = await self.db.run(lambda s: _legs_of(s, mission_id))
         chosen = [leg for leg in legs if drone_id is None or leg.drone_id == drone_id]
         if drone_id is not None and not chosen:
@@ -532,9 +527,7 @@ class MissionService:
             failure = await self._command(leg.drone_id, command, body, actor, action,
                                           mission_id)
             if failure is None:
-                reason = f"recalled by {actor}" if action == "recall" else None
-                await self._update_leg(leg.id, actor, action, new_status,
-                                       f"{action} drone {leg.drone_id}", reason=reason)
+                await self._leg_event(leg.id, actor, event)
                 results.append({"drone_id": leg.drone_id, "ok": True})
             else:
                 await self._log(mission_id, actor, f"{action}_failed", failure, leg.drone_id)
@@ -577,7 +570,7 @@ class MissionService:
             if leg is None:
                 raise MissionInputError("drone_id", f"drone {drone_id} has no part in "
                                                     f"mission {mission_id}", 404)
-            if leg.status not in (LegStatus.FLYING, LegStatus.PAUSED):
+            if leg.status not in COMMAND_FROM["retask"]:
                 raise MissionConflict(f"drone {drone_id} is {leg.status}; only a flying or "
                                       "paused drone can be re-tasked", "drone_id")
             return m, leg, [t for t in store.targets(s, mission_id) if t.drone_id == drone_id]
@@ -648,8 +641,7 @@ class MissionService:
             assert row is not None
             _apply_route(row, route)
             row.revision += 1
-            row.current_seq = 0
-            store.set_leg_status(s, row, LegStatus.FLYING, actor=actor)
+            row.current_seq = 0  # the new route starts at its item 0
             for t in targets:
                 v = visits.get(t.key)
                 if t.observed_at is None and v is not None:
@@ -662,8 +654,7 @@ class MissionService:
             s.add(MissionTarget(mission_id=mission_id, drone_id=drone_id,
                                 first_seq=v.first_seq, last_seq=v.last_seq,
                                 **inputs.target_dict(info)))
-            store.log(s, mission_id, actor, "retasked", f"drone {drone_id}: {info.label} added",
-                      drone_id, revision=row.revision)
+            lifecycle_store.apply_event(s, row, Retasked(info.label, row.revision), actor)
             s.flush()
             fresh = [t for t in store.targets(s, mission_id) if t.drone_id == drone_id]
             self.tracker.watch(row, fresh)
@@ -813,8 +804,5 @@ def _mark_aborted(s: Session, mission_id: int, actor: str) -> None:
 
 
 def _discard(s: Session, mission_id: int, actor: str) -> None:
-    m = store.load(s, mission_id)
-    store.set_status(s, m, MissionStatus.ABORTED, "quick dispatch chose another drone",
-                     actor=actor)
-    m.finished_at = utcnow()
+    lifecycle_store.discard(s, mission_id, actor, "quick dispatch chose another drone")
     store.log(s, mission_id, actor, "discarded", "quick dispatch chose another drone")

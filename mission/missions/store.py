@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from mission.audit import service as audit
 from mission.fleet.models import utcnow
+from mission.missions.lifecycle import check_leg, check_mission
 from mission.missions.models import (
     LegStatus,
     MissionLeg,
@@ -53,8 +54,10 @@ def log(s: Session, mission_id: int, actor: str, kind: str, message: str = "",
 
 def set_status(s: Session, row: PatrolMission, status: str, reason: str | None = None, *,
                actor: str | None = None) -> None:
-    """Change the mission's status; the change is in the audit log (same transaction)."""
+    """Change the mission's status; the change is in the audit log (same transaction).
+    Raises lifecycle.IllegalTransition, changing nothing, for a change the lifecycle forbids."""
     before = row.status
+    check_mission(before, status)
     row.status = status
     row.updated_at = utcnow()
     if reason is not None:
@@ -68,8 +71,9 @@ def set_status(s: Session, row: PatrolMission, status: str, reason: str | None =
 
 def set_leg_status(s: Session, leg: MissionLeg, status: LegStatus, *, actor: str | None = None,
                    reason: str | None = None) -> None:
-    """Change one drone's leg status; audited like the mission's."""
+    """Change one drone's leg status; audited like the mission's, refused like the mission's."""
     before = leg.status
+    check_leg(before, status)
     leg.status = status
     if reason is not None:
         leg.reason = reason[:1000]

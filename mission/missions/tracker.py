@@ -4,7 +4,9 @@ A hub subscriber (like the recorder): MISSION_ITEM_REACHED events and the MISSIO
 mark targets observed (and their incidents `observed`, by that drone, at that time); reaching the
 final RTL/LAND item means the drone is returning; landing and disarming ends the leg, completed
 when the vehicle says the mission was flown to its end, failed (with where it stopped) when not.
-When every leg has ended, the mission ends.
+When every leg has ended, the mission ends. What each report means is decided by the pure
+lifecycle (lifecycle.step); this module only feeds reports in and persists the outcome
+(lifecycle_store.apply), so no status is decided here.
 
 State lives in the database; the in-memory view is rebuilt from it at startup, so after a
 service restart the legs still in the air are reattached and followed from what the drones
@@ -16,69 +18,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
 from mission.db import Database
-from mission.fleet.models import utcnow
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentService
-from mission.missions import store
+from mission.missions import lifecycle, lifecycle_store, store
 from mission.missions.incident_flow import advance_incident
-from mission.missions.models import (
-    FINAL_LEG,
-    LegStatus,
-    MissionLeg,
-    MissionStatus,
-    MissionTarget,
+from mission.missions.lifecycle import (
+    ACTIVE_LEGS,
+    Event,
+    ItemReached,
+    LegView,
+    Reattached,
+    TargetView,
+    Telemetry,
+    VehicleNote,
 )
+from mission.missions.models import FINAL_LEG, LegStatus, MissionLeg, MissionTarget
 from telemetry.hub import TelemetryHub
 from telemetry.state import EventKind, LinkState, VehicleEvent, VehicleState
 
 log = logging.getLogger(__name__)
 
-ACTIVE = (LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED, LegStatus.RETURNING)
-MISSION_STATE_COMPLETE = 5
 LOGGED_EVENTS = {EventKind.LINK_LOST, EventKind.LINK_RESTORED, EventKind.STATUSTEXT,
                  EventKind.BATTERY_LOW, EventKind.MODE_CHANGED}
 
 
 @dataclass
-class _Target:
-    row_id: int
-    key: str
-    first_seq: int
-    incident_ids: list[int]
-    observed: bool
-
-
-@dataclass
 class _Leg:
+    """A followed leg: where it is stored and the lifecycle's view of it."""
+
     leg_id: int
     mission_id: int
-    drone_id: int
-    status: LegStatus
-    last_item_seq: int
-    current_seq: int
-    targets: list[_Target] = field(default_factory=list)
-    flew: bool = False
-    complete: bool = False
-    recalled: bool = False
+    view: LegView
 
 
-def _watched(leg: MissionLeg, targets: Iterable[MissionTarget], flew: bool) -> _Leg:
+def _watched(leg: MissionLeg, targets: Sequence[MissionTarget], flew: bool) -> _Leg:
     assert leg.id is not None
-    return _Leg(
-        leg.id, leg.mission_id, leg.drone_id, LegStatus(leg.status), leg.last_item_seq,
-        leg.current_seq,
-        [_Target(t.id, t.key, t.first_seq, list(t.incident_ids), t.observed_at is not None)
-         for t in targets if t.id is not None and t.first_seq is not None
-         and not t.dropped_reason],
-        flew=flew, recalled=leg.reason.startswith("recalled"),
-    )
+    return _Leg(leg.id, leg.mission_id, lifecycle_store.view_of(leg, targets, flew=flew))
+
+
+def _telemetry(st: VehicleState) -> Telemetry:
+    return Telemetry(link_up=st.link is LinkState.UP, armed=st.armed,
+                     landed_state=st.landed_state, mode=st.mode,
+                     mission_state=st.mission_state, mission_current=st.mission_current)
 
 
 class MissionTracker:
@@ -107,8 +94,8 @@ class MissionTracker:
                 if status in FINAL_LEG:
                     del self._legs[d]
                 else:
-                    w.status = status
-                    w.recalled = w.recalled or status == LegStatus.RETURNING
+                    w.view = replace(w.view, status=status, recalled=w.view.recalled
+                                     or status == LegStatus.RETURNING)
                 return
 
     # -- running --------------------------------------------------------------------------------
@@ -117,21 +104,20 @@ class MissionTracker:
         """Reattach to the legs that were in the air when the service last stopped."""
         def q(s: Session) -> list[_Leg]:
             legs = s.exec(select(MissionLeg).where(
-                col(MissionLeg.status).in_([x.value for x in ACTIVE])).order_by(col(MissionLeg.id)))
+                col(MissionLeg.status).in_([x.value for x in ACTIVE_LEGS]))
+                .order_by(col(MissionLeg.id)))
             out = []
             for leg in legs:
                 targets = [t for t in store.targets(s, leg.mission_id)
                            if t.drone_id == leg.drone_id]
-                out.append(_watched(leg, targets, flew=leg.status != LegStatus.DISPATCHING))
+                out.append(_watched(leg, targets, flew=False))
             return out
 
         for w in await self.db.run(q):
-            self._legs[w.drone_id] = w
-            log.info("reattached mission %s leg of drone %s (%s)", w.mission_id, w.drone_id,
-                     w.status)
-            await self._log(w, "reattached",
-                            f"service restarted; following drone {w.drone_id} again "
-                            f"(leg {w.status.value}, at item {w.current_seq})")
+            self._legs[w.view.drone_id] = w
+            log.info("reattached mission %s leg of drone %s (%s)", w.mission_id,
+                     w.view.drone_id, w.view.status)
+            await self._feed(w, Reattached())
 
     async def run(self) -> None:
         with self.hub.subscribe(max_events=2000) as sub:
@@ -159,116 +145,34 @@ class MissionTracker:
                     await self._on_state(w, st)
 
     async def _on_event(self, w: _Leg, ev: VehicleEvent) -> None:
-        if ev.kind == EventKind.MISSION_ITEM_REACHED and w.status != LegStatus.DISPATCHING:
-            seq = int(ev.data.get("seq", 0))
-            if seq >= w.last_item_seq > 0:
-                w.complete = True
-            await self._passed(w, seq, inclusive=True)
+        if ev.kind == EventKind.MISSION_ITEM_REACHED:
+            await self._feed(w, ItemReached(int(ev.data.get("seq", 0))))
         elif ev.kind in LOGGED_EVENTS:
-            data: dict[str, Any] = dict(ev.data)
-            await self._log(w, ev.kind.value, ev.message, **data)
+            await self._feed(w, VehicleNote(ev.kind.value, ev.message, dict(ev.data)))
 
     async def _on_state(self, w: _Leg, st: VehicleState) -> None:
-        if st.link is not LinkState.UP:
-            return
-        if st.armed and st.landed_state in ("in_air", "takeoff", "landing"):
-            w.flew = True
-        if w.status == LegStatus.DISPATCHING:
-            return  # the dispatcher owns the leg until the take-off succeeded
-        if st.mission_state == MISSION_STATE_COMPLETE and w.flew:
-            w.complete = True
-        cur = st.mission_current or 0
-        if st.mode == "AUTO" and cur > w.current_seq:
-            await self._passed(w, cur, inclusive=False)
-        if w.flew and not st.armed and st.landed_state in ("on_ground", "unknown"):
-            await self._finish(w, st)
+        await self._feed(w, _telemetry(st))
 
-    async def _passed(self, w: _Leg, seq: int, *, inclusive: bool) -> None:
-        """The drone is at item `seq` (MISSION_CURRENT) or has reached it (inclusive)."""
-        now = utcnow()
-        newly = [t for t in w.targets if not t.observed
-                 and (t.first_seq <= seq if inclusive else t.first_seq < seq)]
-        for t in newly:
-            t.observed = True
-        returning = (seq >= w.last_item_seq and w.status == LegStatus.FLYING)
-        if returning:
-            w.status = LegStatus.RETURNING
-        if seq > w.current_seq:
-            w.current_seq = seq
+    async def _feed(self, w: _Leg, event: Event) -> None:
+        """Run `event` through the lifecycle and persist what it decided. The in-memory view
+        moves on first, so that a command the service records meanwhile (pause, recall) is not
+        overwritten by this older view when the write returns."""
+        out = lifecycle.step(w.view, event)
+        w.view = out.leg
+        if out.leg.status in FINAL_LEG:
+            self._legs.pop(out.leg.drone_id, None)
+        if out.effects:
+            def tx(s: Session) -> list[TargetView]:
+                leg = s.get(MissionLeg, w.leg_id)
+                if leg is None:
+                    return []
+                return lifecycle_store.apply(s, leg, out, "system")
 
-        def tx(s: Session) -> None:
-            leg = s.get(MissionLeg, w.leg_id)
-            if leg is None:
-                return
-            leg.current_seq = max(leg.current_seq, seq)
-            if returning:
-                store.set_leg_status(s, leg, LegStatus.RETURNING, actor="system")
-                store.log(s, w.mission_id, "system", "returning", "last item: flying home",
-                          w.drone_id)
-            s.add(leg)
-            for t in newly:
-                row = s.get(MissionTarget, t.row_id)
-                if row is not None and row.observed_at is None:
-                    row.observed_at, row.observed_by = now, w.drone_id
-                    s.add(row)
-                    store.log(s, w.mission_id, f"drone:{w.drone_id}", "observed",
-                              f"{row.label or row.key} observed", w.drone_id, seq=seq)
-
-        await self.db.run(tx)
-        for t in newly:
-            for inc_id in t.incident_ids:
-                await advance_incident(self.incidents, inc_id, Status.OBSERVED,
-                                       f"drone:{w.drone_id}",
-                                       f"observed by drone {w.drone_id} on mission "
-                                       f"{w.mission_id}")
-
-    async def _finish(self, w: _Leg, st: VehicleState) -> None:
-        """The drone has landed and disarmed: end its leg, and the mission if it was the last."""
-        if w.recalled and not w.complete:
-            status, reason = LegStatus.ABORTED, "recalled; landed"
-        elif w.complete or w.current_seq >= w.last_item_seq:
-            status, reason = LegStatus.COMPLETED, ""
-            await self._passed(w, w.last_item_seq, inclusive=True)
+            observed = await self.db.run(tx)
         else:
-            status = LegStatus.FAILED
-            reason = (f"landed and disarmed at item {w.current_seq} of {w.last_item_seq} "
-                      f"in {st.mode}")
-        self._legs.pop(w.drone_id, None)
-
-        def tx(s: Session) -> None:
-            leg = s.get(MissionLeg, w.leg_id)
-            if leg is None:
-                return
-            store.set_leg_status(s, leg, status, actor="system", reason=reason or None)
-            leg.finished_at = utcnow()
-            store.log(s, w.mission_id, "system", f"leg_{status.value}",
-                      f"drone {w.drone_id}: {reason or 'route flown, landed'}", w.drone_id)
-            _settle_mission(s, w.mission_id)
-
-        await self.db.run(tx)
-
-    async def _log(self, w: _Leg, kind: str, message: str, **data: Any) -> None:
-        await self.db.run(lambda s: store.log(s, w.mission_id, "system", kind, message,
-                                              w.drone_id, **data))
-
-
-def _settle_mission(s: Session, mission_id: int) -> None:
-    """End the mission once no leg is still going."""
-    m = store.load(s, mission_id)
-    legs = store.legs(s, mission_id)
-    if any(leg.status not in FINAL_LEG for leg in legs):
-        return
-    statuses = {LegStatus(leg.status) for leg in legs}
-    if m.status in (MissionStatus.COMPLETED, MissionStatus.FAILED):
-        return
-    if statuses == {LegStatus.COMPLETED}:
-        final, reason = MissionStatus.COMPLETED, ""
-    elif LegStatus.FAILED in statuses:
-        final = MissionStatus.FAILED
-        reason = "; ".join(f"drone {leg.drone_id}: {leg.reason}" for leg in legs
-                           if leg.status == LegStatus.FAILED)
-    else:
-        final, reason = MissionStatus.ABORTED, m.reason or "recalled"
-    store.set_status(s, m, final, reason, actor="system")
-    m.finished_at = utcnow()
-    store.log(s, mission_id, "system", final.value, reason or "every drone landed")
+            observed = []
+        d = out.leg.drone_id
+        for t in observed:
+            for inc_id in t.incident_ids:
+                await advance_incident(self.incidents, inc_id, Status.OBSERVED, f"drone:{d}",
+                                       f"observed by drone {d} on mission {w.mission_id}")
