@@ -88,8 +88,38 @@ class TileReader(Protocol):
     def get(self, z: int, x: int, y: int) -> Tile | None:
         """The tile at z/x/y (XYZ, y down from the north), or None when there is none."""
 
+    def sample(self, n: int) -> list[tuple[tuple[int, int, int], Tile]]:
+        """Up to n tiles of the archive (for `tiles import` to check their content)."""
+
     def close(self) -> None:
         """Release the file."""
+
+
+MAGIC = {
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "webp": (b"RIFF",),
+}
+
+
+def content_problem(fmt: str, tile: Tile) -> str | None:
+    """Why these bytes are not a tile of `fmt` (None when they look right). Vector tiles are
+    protobuf with no magic number: they must at least decompress and start with a layer."""
+    try:
+        data = tile.plain()
+    except (OSError, EOFError) as e:
+        return f"a gzip-compressed tile does not decompress ({e})"
+    if not data:
+        return "an empty tile"
+    if fmt in MAGIC:
+        if not data.startswith(MAGIC[fmt]):
+            return f"a tile is not {fmt.upper()} (it starts with {data[:8]!r})"
+        if fmt == "webp" and data[8:12] != b"WEBP":
+            return "a tile is not WebP"
+        return None
+    if fmt == "mvt" and data[0] != 0x1A:  # field 3 (layers), length-delimited
+        return f"a tile is not a Mapbox Vector Tile (it starts with {data[:8]!r})"
+    return None
 
 
 def check_bounds(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

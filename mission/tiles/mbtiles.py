@@ -99,6 +99,15 @@ class MBTilesReader:
         data = bytes(row[0])
         return Tile(data, data[:2] == GZIP_MAGIC)
 
+    def sample(self, n: int) -> list[tuple[tuple[int, int, int], Tile]]:
+        rows = self._conn().execute(
+            "SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles LIMIT ?", (n,))
+        out = []
+        for z, x, row, data in rows:
+            raw = bytes(data or b"")
+            out.append(((z, x, (1 << z) - 1 - row), Tile(raw, raw[:2] == GZIP_MAGIC)))
+        return out
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

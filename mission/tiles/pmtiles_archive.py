@@ -28,6 +28,7 @@ from pmtiles.tile import (
     deserialize_directory,
     deserialize_header,
     find_tile,
+    tileid_to_zxy,
     zxy_to_tileid,
 )
 
@@ -154,6 +155,23 @@ class PMTilesReader:
                     self._compression == Compression.UNKNOWN and data[:2] == GZIP_MAGIC))
             entries = self._leaf(h["leaf_directory_offset"] + entry.offset, entry.length)
         return None
+
+    def sample(self, n: int) -> list[tuple[tuple[int, int, int], Tile]]:
+        out: list[tuple[tuple[int, int, int], Tile]] = []
+        entries = self._root
+        for _ in range(MAX_DEPTH):
+            tiles = [e for e in entries if e.run_length > 0]
+            for e in tiles[:n]:
+                z, x, y = tileid_to_zxy(e.tile_id)
+                got = self.get(z, x, y)
+                if got is not None:
+                    out.append(((z, x, y), got))
+            if out or not entries:
+                return out
+            first = entries[0]  # a root of leaves only: look into the first leaf
+            entries = self._leaf(self.header["leaf_directory_offset"] + first.offset,
+                                 first.length)
+        return out
 
     def close(self) -> None:
         if self._fd >= 0:
