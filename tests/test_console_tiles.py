@@ -78,7 +78,7 @@ def test_console_draws_the_service_archives_and_nothing_leaves(
     labels = [t.strip() for t in switcher.all_inner_texts()]
     assert labels == ["base", "vec · dark", "vec · light"] or \
         labels == ["base", "vec · light", "vec · dark"], labels
-    page.locator(".leaflet-control-layers-base label", has_text="vec · dark").click()
+    switcher.filter(has_text="vec · dark").click()
     wait_until(lambda: any(p[3] > 0 for p in cp.eval(PIXELS_OF_CANVAS)), 20.0,
                what="a vector tile drawn")
     page.wait_for_timeout(500)
@@ -86,6 +86,11 @@ def test_console_draws_the_service_archives_and_nothing_leaves(
     opaque = {tuple(p) for p in pixels if p[3] > 0}
     assert len(opaque) >= 2, pixels  # earth and water differ: the style drew the features
     cp.screenshot("tiles-vector-dark")
+    page.hover(".leaflet-control-layers")
+    switcher.filter(has_text="vec · light").click()
+    wait_until(lambda: {tuple(p) for p in cp.eval(PIXELS_OF_CANVAS) if p[3] > 0} - opaque,
+               20.0, what="the light style drawn in other colours than the dark one")
+    cp.screenshot("tiles-vector-light")
     names = cp.eval(RESOURCES)
     tile_requests = [n for n in names if "/tiles/" in n]
     assert any("/tiles/base/" in n and n.endswith(".png") for n in tile_requests)

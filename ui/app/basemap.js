@@ -10,6 +10,8 @@
 // and "light" for daylight: both are offered in the switcher, the default from
 // config.tiles.theme ("dark", "light", or "auto": the system's colour scheme).
 
+import { t } from "./i18n.js";
+
 const L = window.L;
 
 /** Attribution text from an archive's metadata: markup dropped (Leaflet sets it as HTML). */
@@ -45,7 +47,8 @@ export function archiveLayers(a, theme) {
   const P = window.protomapsL;
   if (!P) return [];
   const flavors = theme === "dark" ? ["dark", "light"] : ["light", "dark"];
-  return flavors.map((flavor) => [`${a.name} · ${flavor}`, P.leafletLayer({
+  const styleName = { dark: t("map.styleDark"), light: t("map.styleLight") };
+  return flavors.map((flavor) => [`${a.name} · ${styleName[flavor]}`, P.leafletLayer({
     ...common, url: a.url, flavor, lang: document.documentElement.lang || "en",
     maxDataZoom: a.maxzoom,
   })]);
