@@ -108,3 +108,18 @@ def test_service_names_formats_and_out_of_range(tmp_path: Path) -> None:
     assert parse_spec(["/x/city.pmtiles"])[0][0] == "city"
     with pytest.raises(ValueError, match="NAZORAT_TILES"):
         parse_spec(["../etc=/x.mbtiles"])
+
+
+def test_an_archive_broken_under_the_service_gives_no_tile_not_an_error(tmp_path: Path) -> None:
+    path = write_pmtiles(tmp_path / "t.pmtiles", {(0, 0, 0): RED, (1, 0, 0): BLUE})
+    svc = TileService.open([("t", path)], None)
+    with path.open("r+b") as f:  # cut the tile data short, as a failed copy over it would
+        f.truncate(path.stat().st_size - 100)
+
+    async def run() -> None:
+        first = await svc.get("t", 0, 0, 0, "png")
+        assert first is not None and first.data == RED  # stored first: still whole
+        assert await svc.get("t", 1, 0, 0, "png") is None  # the cut one: no tile, no exception
+
+    asyncio.run(run())
+    svc.close()

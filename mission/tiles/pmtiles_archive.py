@@ -65,7 +65,10 @@ class PMTilesReader:
         self._lock = threading.Lock()
 
     def _read(self, offset: int, length: int) -> bytes:
-        return os.pread(self._fd, length, offset)
+        data = os.pread(self._fd, length, offset)
+        if len(data) != length:
+            raise ArchiveError(f"{self.path} is shorter than its directory says (truncated?)")
+        return data
 
     def _open(self, name: str) -> None:
         try:

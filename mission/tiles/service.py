@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,13 @@ class TileService:
         ext = ALIASES.get(ext.lower(), ext.lower())
         if reader is None or ext != reader.info.format or not in_range(z, x, y):
             return None
-        tile = await asyncio.to_thread(reader.get, z, x, y)
+        try:
+            tile = await asyncio.to_thread(reader.get, z, x, y)
+        except (ArchiveError, sqlite3.Error, OSError) as e:
+            # the file changed or broke under the running service: a missing tile for the map
+            # (never a 500), and a line for whoever looks after the archives
+            log.warning("tiles: %r %d/%d/%d unreadable: %s", name, z, x, y, e)
+            return None
         if tile is None:
             return None
         return ServedTile(tile.data, CONTENT_TYPES[ext], tile.gzipped, etag_of(tile))
