@@ -90,6 +90,10 @@ def test_etag_and_304(svc: RunningService) -> None:
     "/tiles/base/40/0/0.png",  # zoom beyond any archive
     "/tiles/nope/0/0/0.png",  # no such archive
     "/tiles/base/1/0/x.png",
+    "/tiles/base/1/0/%C2%B2.png",  # a Unicode digit
+    "/tiles/base/1/0/" + "9" * 5000 + ".png",
+    "/tiles/base/99999999999999999999/0/0.png",
+    "/tiles/base/1/-1/0.png",
     "/tiles/base/1/0/0",
     "/tiles/gone/0/0/0.png",  # configured, but the file is missing
 ])

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from mission.deps import ViewerDep, get_app_state
+from mission.tiles.archive import CONTENT_TYPES
 
 router = APIRouter(tags=["tiles"])
 
@@ -29,12 +30,25 @@ async def list_archives(request: Request, _p: ViewerDep) -> dict[str, Any]:
     return {"archives": [i.as_json() for i in tiles.infos()]}
 
 
-@router.get("/tiles/{name}/{z}/{x}/{tile}", responses={404: {"description": "no such tile"}})
+TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the tile as stored (vector tiles: Content-Encoding gzip)",
+          "content": {ct: {"schema": {"type": "string", "format": "binary"}}
+                      for ct in CONTENT_TYPES.values()},
+          "headers": {"ETag": {"schema": {"type": "string"}},
+                      "Cache-Control": {"schema": {"type": "string"}}}},
+    304: {"description": "If-None-Match named the tile's ETag: unchanged, no body"},
+    404: {"description": "no such archive, format or tile",
+          "content": {"application/json": {"schema": {"type": "object"}}}},
+}
+
+
+@router.get("/tiles/{name}/{z}/{x}/{tile}", response_class=Response,
+            responses=TILE_RESPONSES)
 async def get_tile(request: Request, name: str, z: int, x: int, tile: str,
                    _p: ViewerDep) -> Response:
     """One tile; `tile` is `{y}.{ext}` with the archive's format (png, jpg, webp, mvt/pbf)."""
     y_raw, dot, ext = tile.partition(".")
-    if not dot or not y_raw.isdigit():
+    if not dot or not (y_raw.isascii() and y_raw.isdigit() and len(y_raw) <= 10):
         raise HTTPException(404, detail=NOT_FOUND)
     served = await get_app_state(request).tiles.get(name, z, x, int(y_raw), ext)
     if served is None:
