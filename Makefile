@@ -47,6 +47,10 @@ $(UI_VENDOR): ui/package.json ui/package-lock.json
 	rm -rf ui/vendor/leaflet && mkdir -p ui/vendor/leaflet
 	cp -R ui/node_modules/leaflet/dist/leaflet.js ui/node_modules/leaflet/dist/leaflet.css \
 		ui/node_modules/leaflet/dist/images ui/node_modules/leaflet/LICENSE ui/vendor/leaflet/
+	# vector base maps (MVT from /tiles) drawn on a canvas in Leaflet: one self-contained bundle
+	rm -rf ui/vendor/protomaps-leaflet && mkdir -p ui/vendor/protomaps-leaflet
+	cp ui/node_modules/protomaps-leaflet/dist/protomaps-leaflet.js \
+		ui/node_modules/protomaps-leaflet/LICENSE ui/vendor/protomaps-leaflet/
 	@touch $@
 
 # The console tests drive Debian's chromium through Playwright (which never downloads a browser).

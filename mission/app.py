@@ -65,6 +65,8 @@ from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
 from mission.shutdown import bounded, stop_tasks
 from mission.simfleet import SimFleet
+from mission.tiles.routes import router as tiles_router
+from mission.tiles.service import TileService, parse_spec
 from mission.zones.routes import router as zones_router
 from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
@@ -132,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      records=None if bus is None else bus.owns)
         recorder = asyncio.create_task(recording.run(), name="recorder")
         planner = PlannerPool()
+        tiles = await asyncio.to_thread(TileService.open, parse_spec(settings.tiles),
+                                        settings.data_dir / "tiles")
         tracker = MissionTracker(db, hub)
         background: list[asyncio.Task[Any]] = [recorder]
         try:
@@ -165,7 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                         max_altitude_m=settings.max_altitude_m,
                                         import_radius_m=settings.import_radius_m,
                                         rtl_alt_m=settings.rtl_alt_m),
-                auth=auth, audit=AuditService(db), metrics=metrics,
+                auth=auth, audit=AuditService(db), metrics=metrics, tiles=tiles,
                 limits={
                     "intake": RateLimiter(60, 60.0),
                     "report": RateLimiter(max(1.0, settings.report_per_hour), 3600.0),
@@ -183,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             t0 = time.monotonic()
             await stop_tasks(background, 5.0)
             planner.close()
+            tiles.close()
             if bus is not None:
                 await bounded("the bus", bus.close(), 5.0)
             hub.close()
@@ -226,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(zones_router)
     app.include_router(missions_router)
+    app.include_router(tiles_router)
 
     @app.get("/api/health", tags=["health"])
     async def health(request: Request, app_state: StateDep) -> dict[str, Any]:

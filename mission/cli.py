@@ -17,6 +17,8 @@
 - `nazorat create-admin USERNAME [--reset]`: the first admin (or, with --reset, a new password
   for an existing user, who becomes an active admin). The password comes from
   NAZORAT_ADMIN_PASSWORD, else a prompt (twice), else one line of standard input.
+- `nazorat tiles info|import FILE|seed ...`: base-map archives (mission/tiles/commands.py;
+  README "Base maps").
 - `nazorat db upgrade`: bring the database (DATABASE_URL, else data/nazorat.db) to the newest
   schema revision; `serve` does the same at every start. `nazorat db current`: the database's
   revision and the newest one this version knows.
@@ -47,6 +49,7 @@ from mission.db import Database, make_engine
 from mission.observability import logs
 from mission.owneronly import private_dir
 from mission.settings import Settings, load_settings
+from mission.tiles import commands as tiles_commands
 
 SECRET_VARIABLES = ("NAZORAT_ADMIN_PASSWORD", "NAZORAT_TELEGRAM_SECRET", "NAZORAT_METRICS_TOKEN")
 
@@ -75,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("username")
     a.add_argument("--reset", action="store_true",
                    help="the user exists: set a new password and make them an active admin")
+    tiles_commands.add_parser(sub)
     d = sub.add_parser("db", help="database schema migrations (Alembic)")
     d.add_argument("action", choices=["upgrade", "current"],
                    help="upgrade: to the newest revision; current: show the revision")
@@ -276,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         return link_worker(args, settings)
     if args.command == "db":
         return db_command(args, settings)
+    if args.command == "tiles":
+        return tiles_commands.run(args, settings)
     for name in SECRET_VARIABLES:  # read once; not passed on to anything this process starts
         os.environ.pop(name, None)
     return serve(args, settings, log_config)

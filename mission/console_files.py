@@ -3,7 +3,8 @@
 ui/ is also where npm runs (package.json, package-lock.json, .npmrc, node_modules/) and a Python
 package marker lives (__init__.py); a plain StaticFiles mount served all of that. Only the
 console's own kinds of file are served: pages, scripts, styles and images at the top of ui/ or
-under its app/, i18n/ and vendor/ folders, never a dotfile or anything under node_modules/.
+under its app/, i18n/ and vendor/ folders (vendor/: what `make ui` copies from node_modules,
+Leaflet and protomaps-leaflet), never a dotfile or anything under node_modules/.
 Everything else answers 404, as if it were not there.
 """
 

@@ -33,6 +33,7 @@ from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
 from mission.recording.service import RecordingService
 from mission.settings import Settings
+from mission.tiles.service import TileService
 from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
@@ -61,6 +62,7 @@ class AppState:
     metrics: ServiceMetrics
     limits: dict[str, RateLimiter] = field(default_factory=dict)
     bus: BusNode | None = None
+    tiles: TileService = field(default_factory=lambda: TileService({}))
 
 
 def get_app_state(conn: HTTPConnection) -> AppState:

@@ -50,6 +50,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_LINK_MODE | inprocess | `workers`: only `nazorat link-worker`s link drones (bus needed) |
 | NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
 | NAZORAT_DRONE_NETWORKS | loopback, private | CIDRs and device prefixes a drone URL may use |
+| NAZORAT_TILES | (none) | base maps at /tiles: `base=/m/city.pmtiles,sat=/m/sat.mbtiles` |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
 NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
@@ -65,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
+from mission.tiles.service import parse_spec
 
 PREFIX = "NAZORAT_"
 LOG_FORMATS = ("auto", "json", "text")
@@ -128,6 +130,7 @@ class Settings:
     link_mode: str = "inprocess"
     shard: str = ""
     drone_networks: tuple[str, ...] = DEFAULT_DRONE_NETWORKS
+    tiles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.import_radius_m > 0:
@@ -197,6 +200,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.bus_tls_ca and not settings.bus_url.startswith("rediss://"):
         raise ValueError("NAZORAT_BUS_TLS_CA needs a rediss:// NAZORAT_BUS_URL")
     DroneNetworks.parse(settings.drone_networks)  # ValueError naming NAZORAT_DRONE_NETWORKS
+    parse_spec(settings.tiles)  # ValueError naming NAZORAT_TILES
     return settings
 
 

@@ -48,6 +48,7 @@ from service_fixture import (  # noqa: E402
     wait_until,
 )
 from sitl_fleet import FleetFactory  # noqa: E402
+from tile_archives import png_tile, write_mbtiles  # noqa: E402
 
 pytest_plugins = ["service_fixture"]
 
@@ -85,6 +86,9 @@ def campaign(
     env.update(TEST_ENV)
     env.update({"NAZORAT_DATA_DIR": str(data_dir), "NAZORAT_TELEGRAM_SECRET": TELEGRAM_SECRET,
                 "NAZORAT_COMMAND_TIMEOUT_S": "5", "NAZORAT_UI_DIR": str(data_dir / "no-ui")})
+    (data_dir / "tiles").mkdir()  # an installed base map: /tiles/base/... answers tiles too
+    write_mbtiles(data_dir / "tiles" / "base.mbtiles",
+                  {(0, 0, 0): png_tile((9, 9, 9), 8), (1, 1, 1): png_tile((9, 9, 9), 8)})
     service = RunningService(free_port(), data_dir, env, data_dir / "service.log")
     failed_before = request.session.testsfailed
     service.start()

@@ -38,14 +38,17 @@ async def test_static_mount_served_package_metadata(client: httpx.AsyncClient) -
     async with client as c:
         for path in ["/package.json", "/package-lock.json", "/.npmrc", "/__init__.py",
                      "/node_modules/leaflet/package.json", "/node_modules/.package-lock.json",
-                     "/vendor/leaflet/LICENSE", "/app/../package.json", "/%2e%2e/pyproject.toml",
+                     "/vendor/leaflet/LICENSE", "/vendor/protomaps-leaflet/LICENSE",
+                     "/node_modules/protomaps-leaflet/dist/protomaps-leaflet.js",
+                     "/app/../package.json", "/%2e%2e/pyproject.toml",
                      "/app/", "/i18n"]:
             r = await c.get(path)
             assert r.status_code == 404, (path, r.status_code)
         served = [f for f in tracked_ui_files() if is_console_file(f)]
         assert {"index.html", "login.html", "report.html", "login.js", "app/main.js",
                 "i18n/en.js", "styles.css", "favicon.svg"} <= set(served)
-        for f in [*served, "vendor/leaflet/leaflet.js", "vendor/leaflet/images/layers.png"]:
+        for f in [*served, "vendor/leaflet/leaflet.js", "vendor/leaflet/images/layers.png",
+                  "vendor/protomaps-leaflet/protomaps-leaflet.js"]:
             r = await c.get("/" + f)
             assert r.status_code == 200, (f, r.status_code)
         assert (await c.get("/")).status_code == 200

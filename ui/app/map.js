@@ -1,14 +1,16 @@
 // The live map: one heading-oriented icon per drone (labelled name · mode · battery · altitude,
 // coloured by status), its trail and its home. Leaflet comes from ui/vendor (window.L).
 //
-// Base map: config.tiles.url (server configuration; never a URL from the page's address, which
-// would send the map's position to whatever server a link names), or `?tiles=none` for a plain
-// background. When tiles fail to load the map
+// Base map (basemap.js): the service's own archives (GET /tiles), else config.tiles.url (server
+// configuration; never a URL from the page's address, which would send the map's position to
+// whatever server a link names), or `?tiles=none` for a plain background. When tiles fail to
+// load the map
 // keeps a plain background and everything drawn on it still shows; a notice says so.
 //
 // Later slices draw their own layers (incidents, zones, planned routes) with addLayer(); the
 // returned Leaflet layer group is theirs.
 
+import { addBaseMap } from "./basemap.js";
 import { batched } from "./batch.js";
 import { h } from "./dom.js";
 import { num, onLangChange, t } from "./i18n.js";
@@ -37,18 +39,13 @@ export class MapView {
     this.map = L.map(el, { zoomControl: true, attributionControl: true, worldCopyJump: true });
     this.map.setView(config.center, config.zoom);
     this.map.attributionControl.setPrefix(false);
-    const tiles = tileSettings(config);
     el.classList.add("map-plain");
-    if (tiles) {
-      this.tileLayer = L.tileLayer(tiles.url, {
-        maxZoom: tiles.maxZoom || 19,
-        attribution: tiles.attribution || "",
-        crossOrigin: false,
-      });
-      this.tileLayer.on("tileerror", () => this._tileError());
-      this.tileLayer.on("tileload", () => this._tileLoad());
-      this.tileLayer.addTo(this.map);
-    }
+    // the base map (the service's archives, else config.tiles.url: basemap.js) comes when
+    // GET /tiles answers; everything else is drawn meanwhile
+    this.baseMap = addBaseMap(this.map, config, tileSettings(config), (layer) => {
+      layer.on("tileerror", () => this._tileError());
+      layer.on("tileload", () => this._tileLoad());
+    });
     this.trailLayer = L.layerGroup().addTo(this.map);
     this.homeLayer = L.layerGroup().addTo(this.map);
     this.droneLayer = L.layerGroup().addTo(this.map);

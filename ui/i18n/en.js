@@ -7,6 +7,8 @@ export default {
   "help.title": "Keyboard shortcuts",
   "map.label": "Map",
   "map.tilesFailed": "Base map unavailable: showing drones on a plain background.",
+  "map.styleDark": "dark",
+  "map.styleLight": "light",
 
   "common.close": "Close",
   "common.cancel": "Cancel",

@@ -7,6 +7,8 @@ export default {
   "help.title": "Горячие клавиши",
   "map.label": "Карта",
   "map.tilesFailed": "Подложка карты недоступна: дроны показаны на простом фоне.",
+  "map.styleDark": "тёмная",
+  "map.styleLight": "светлая",
 
   "common.close": "Закрыть",
   "common.cancel": "Отмена",

@@ -9,6 +9,8 @@ export default {
   "help.title": "Klaviatura tugmalari",
   "map.label": "Xarita",
   "map.tilesFailed": "Asosiy xarita mavjud emas: dronlar oddiy fonda koʻrsatilmoqda.",
+  "map.styleDark": "tungi",
+  "map.styleLight": "kunduzgi",
 
   "common.close": "Yopish",
   "common.cancel": "Bekor qilish",
