@@ -15,6 +15,7 @@ shows that it does.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -258,7 +259,15 @@ def _property(checker: Checker, mission: list[Item], start: Sample, first: int,
                          f"{mission=} {start=} {first=} {zones=}")
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Deterministic in the suite (the same 1,000 missions every run: CI must not fail on a new draw);
+# PROPERTY_EXAMPLES=20000 PROPERTY_RANDOM=1 for a longer, different search by hand (that is how
+# the LOITER_TURNS approach below a zone's ceiling was found).
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "1000"))
+RANDOM = os.environ.get("PROPERTY_RANDOM") == "1"
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(flights())
 def test_no_accepted_mission_enters_a_zone(flight: tuple[list[Item], Sample, int, list[Box]]
                                            ) -> None:

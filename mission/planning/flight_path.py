@@ -202,7 +202,11 @@ class _Flight:
             (centre, r), alt = self.target(it), self.altitude(i, it)
             if it.param3 != 0.0:
                 self.circle_radius = abs(it.param3)
-            self.fly(i, name, centre, alt, r)
+            # ArduCopter flies to the circle's edge (ModeAuto::circle_movetoedge_start), changing
+            # altitude on the way: the approach may end anywhere on the circle, not at its centre
+            # (found by the property test: a climb to a circle above a zone's ceiling crossed the
+            # zone below it on the way to the edge).
+            self.fly(i, name, centre, alt, r + self.circle_radius)
             self.fly(i, f"{name}: circle", centre, alt, r + self.circle_radius)
         elif c == vi.NAV_LAND:
             self.fly(i, name, *self._at(it, self.alt))
