@@ -51,6 +51,15 @@ $(UI_VENDOR): ui/package.json ui/package-lock.json
 	rm -rf ui/vendor/protomaps-leaflet && mkdir -p ui/vendor/protomaps-leaflet
 	cp ui/node_modules/protomaps-leaflet/dist/protomaps-leaflet.js \
 		ui/node_modules/protomaps-leaflet/LICENSE ui/vendor/protomaps-leaflet/
+	# the demo's base map when the service has no archive: Natural Earth 1:10m country polygons
+	# (public domain) as TopoJSON from world-atlas, turned into GeoJSON by topojson-client
+	rm -rf ui/vendor/world-atlas ui/vendor/topojson-client && mkdir -p ui/vendor/world-atlas ui/vendor/topojson-client
+	cp ui/node_modules/world-atlas/countries-10m.json ui/node_modules/world-atlas/LICENSE ui/vendor/world-atlas/
+	cp ui/node_modules/topojson-client/dist/topojson-client.min.js \
+		ui/node_modules/topojson-client/LICENSE ui/vendor/topojson-client/
+	# coordinates as MGRS (drone and incident details, clicked points, the search box)
+	rm -rf ui/vendor/mgrs && mkdir -p ui/vendor/mgrs
+	cp ui/node_modules/mgrs/dist/mgrs.js ui/node_modules/mgrs/license.md ui/vendor/mgrs/
 	@touch $@
 
 # The console tests drive Debian's chromium through Playwright (which never downloads a browser).

@@ -4,7 +4,9 @@ ui/ is also where npm runs (package.json, package-lock.json, .npmrc, node_module
 package marker lives (__init__.py); a plain StaticFiles mount served all of that. Only the
 console's own kinds of file are served: pages, scripts, styles and images at the top of ui/ or
 under its app/, i18n/ and vendor/ folders (vendor/: what `make ui` copies from node_modules,
-Leaflet and protomaps-leaflet), never a dotfile or anything under node_modules/.
+Leaflet, protomaps-leaflet, topojson-client, mgrs), plus the one data file the console draws
+(vendor/world-atlas/countries-10m.json, Natural Earth), never a dotfile or anything under
+node_modules/ (so not ui/package.json).
 Everything else answers 404, as if it were not there.
 """
 
@@ -19,12 +21,14 @@ from starlette.types import Scope
 
 CONSOLE_SUFFIXES = (".html", ".js", ".css", ".svg", ".png")
 CONSOLE_FOLDERS = frozenset({"app", "i18n", "vendor"})
+# JSON is served only here: the demo base map when the service has no archive (ui/app/basemap.js)
+CONSOLE_DATA = frozenset({"vendor/world-atlas/countries-10m.json"})
 
 
 def is_console_file(path: str) -> bool:
     """True for a path (relative to ui/, '/' separated) that belongs to the console; "." is the
     folder itself (its index.html)."""
-    if path in (".", ""):
+    if path in (".", "") or path in CONSOLE_DATA:
         return True
     parts = PurePosixPath(path).parts
     if any(p.startswith(".") or p == "node_modules" for p in parts):

@@ -94,8 +94,9 @@ def test_operator_adds_plans_dispatches_and_watches_a_patrol_then_commander_view
         page = cp.page
         expect(page.get_by_test_id("drone-marker")).to_have_count(3, timeout=LONG_WAIT_MS)
         # a view of the neighbourhood around the base (as a user would zoom out to it)
-        page.evaluate("([lat, lon]) => window.nazoratConsole.map.map.setView([lat, lon], 17,"
-                      " {animate: false})", [home["lat"], home["lon"]])
+        # (braces: the map itself, Natural Earth's polygons included, is too deep to return)
+        page.evaluate("([lat, lon]) => { window.nazoratConsole.map.map.setView([lat, lon], 17,"
+                      " {animate: false}); }", [home["lat"], home["lon"]])
         mapbox = page.get_by_test_id("map")
 
         # ---- zones from GeoJSON files: a bad file shows the rows the API refused -------------

@@ -59,8 +59,10 @@ async def test_static_mount_served_package_metadata(client: httpx.AsyncClient) -
 def test_console_file_rule() -> None:
     assert is_console_file(".") and is_console_file("app/map.js")
     assert is_console_file("vendor/leaflet/images/marker-icon.png")
+    assert is_console_file("vendor/world-atlas/countries-10m.json")  # the demo base map
     for bad in ["package.json", ".npmrc", "__init__.py", "node_modules/x/index.js",
-                "app/.hidden.js", "other/x.js", "vendor/leaflet/LICENSE", "README.md"]:
+                "app/.hidden.js", "other/x.js", "vendor/leaflet/LICENSE", "README.md",
+                "vendor/world-atlas/package.json", "app/x.json", "vendor/mgrs/license.md"]:
         assert not is_console_file(bad), bad
 
 

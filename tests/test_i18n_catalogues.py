@@ -32,6 +32,7 @@ ONLY_UZBEK_CYRL = set("ў")
 UZBEK_WRONG_MARK = re.compile(r"[oOgG]['’‘`]")  # oʻ/gʻ must use U+02BB
 # Names and key labels that stay in Latin letters in every language ("v" of a version "v1").
 LATIN_WORDS = re.compile(r"e-mail|Nazorat|Telegram|GPS|GUIDED|RTL|heartbeat|failsafe|Esc|shift"
+                         r"|Natural Earth|MGRS"
                          r"|Shift|\bv(?=\d|\b)|\b[A-Z]\b")
 
 

@@ -3,7 +3,13 @@
 //    so that a centre with no internet has streets, and no tile request leaves the service;
 //    several archives (a street map, imagery) get a layer switcher;
 // 2. config.tiles.url, the deployment's XYZ tile server (the long-standing online default);
-// 3. nothing: a plain background (`?tiles=none` asks for that), with a notice when (2) fails.
+// 3. under (2), or alone when (2) fails or is not configured: Natural Earth's 1:10m countries
+//    (public domain; the npm package world-atlas, vendored by `make ui` into ui/vendor), drawn
+//    by Leaflet from the service's own files. Small-scale data only: land, sea and country
+//    borders (for Tashkent the Uzbekistan-Kazakhstan border north of the city), no streets, no
+//    rivers, no place names: nothing is invented for a real place;
+//    `?tiles=none` turns tiles off (archives and online): Natural Earth alone;
+// 4. nothing: a plain background, when even Natural Earth is missing (no `make ui`).
 //
 // Raster archives are Leaflet tile layers; vector (MVT) archives are drawn in the browser by
 // protomaps-leaflet (ui/vendor, window.protomapsL), in its "dark" style for an operations room
@@ -66,16 +72,64 @@ export async function fetchArchives(fetchFn = window.fetch.bind(window)) {
   }
 }
 
+export const NATURAL_EARTH_URL = "vendor/world-atlas/countries-10m.json";
+const NATURAL_EARTH_CREDIT = "Natural Earth (public domain), via world-atlas";
+const NATURAL_EARTH_STYLE = {
+  dark: { sea: "#0e1a24", land: "#22313d", border: "#6b8193" },
+  light: { sea: "#b9d3e6", land: "#eeebe1", border: "#8d8272" },
+};
+
+/**
+ * Natural Earth's countries as a Leaflet layer (canvas, in its own pane under any tiles),
+ * coloured for `theme`; resolves to null when the file or topojson-client is missing.
+ */
+export async function naturalEarthLayer(map, theme, fetchFn = window.fetch.bind(window)) {
+  const topojson = window.topojson;
+  if (!topojson) return null;
+  let topo;
+  try {
+    const r = await fetchFn(NATURAL_EARTH_URL, { credentials: "same-origin" });
+    if (!r.ok) return null;
+    topo = await r.json();
+  } catch {
+    return null;
+  }
+  const colours = NATURAL_EARTH_STYLE[theme] || NATURAL_EARTH_STYLE.light;
+  if (!map.getPane("naturalEarth")) {
+    const pane = map.createPane("naturalEarth");
+    pane.style.zIndex = "150"; // under the tile pane (200): online tiles draw over it
+    pane.style.pointerEvents = "none";
+  }
+  map.getContainer().style.setProperty("--map-plain", colours.sea);
+  const layer = L.geoJSON(topojson.feature(topo, topo.objects.countries), {
+    pane: "naturalEarth",
+    renderer: L.canvas({ pane: "naturalEarth", padding: 0.2 }),
+    interactive: false,
+    attribution: NATURAL_EARTH_CREDIT,
+    style: () => ({
+      color: colours.border, weight: 1, opacity: 0.9,
+      fillColor: colours.land, fillOpacity: 1, smoothFactor: 1.5,
+    }),
+  });
+  layer.addTo(map);
+  return layer;
+}
+
 /**
  * Add the base map to `map`; `watch(layer)` is called with each layer shown (for the
- * "Base map unavailable" notice). Resolves to {source: "service"|"online"|"none", layers}.
+ * "Base map unavailable" notice). Resolves to
+ * {source: "service"|"online"|"naturalEarth"|"none", layers}; layers.naturalEarth is set when
+ * Natural Earth is drawn (under the online tiles or alone).
  */
 export async function addBaseMap(map, config, tileSettings, watch) {
+  const theme = preferredTheme(config);
   if (tileSettings === null && new URLSearchParams(location.search).get("tiles") === "none") {
-    return { source: "none", layers: {} };
+    // no tiles at all; Natural Earth comes from the service's own files, so it still draws
+    const naturalEarth = await naturalEarthLayer(map, theme);
+    return naturalEarth
+      ? { source: "naturalEarth", layers: { naturalEarth } } : { source: "none", layers: {} };
   }
   const archives = await fetchArchives();
-  const theme = preferredTheme(config);
   const layers = {};
   for (const a of archives) for (const [label, layer] of archiveLayers(a, theme)) layers[label] = layer;
   const labels = Object.keys(layers);
@@ -85,7 +139,11 @@ export async function addBaseMap(map, config, tileSettings, watch) {
     if (labels.length > 1) L.control.layers(layers, {}, { position: "topright" }).addTo(map);
     return { source: "service", layers };
   }
-  if (!tileSettings) return { source: "none", layers: {} };
+  const naturalEarth = await naturalEarthLayer(map, theme);
+  if (!tileSettings) {
+    return naturalEarth
+      ? { source: "naturalEarth", layers: { naturalEarth } } : { source: "none", layers: {} };
+  }
   const online = L.tileLayer(tileSettings.url, {
     maxZoom: tileSettings.maxZoom || 19,
     attribution: tileSettings.attribution || "",
@@ -93,5 +151,5 @@ export async function addBaseMap(map, config, tileSettings, watch) {
   });
   watch(online);
   online.addTo(map);
-  return { source: "online", layers: { online } };
+  return { source: "online", layers: naturalEarth ? { online, naturalEarth } : { online } };
 }

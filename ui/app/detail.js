@@ -3,6 +3,7 @@
 // control is ever created there.
 
 import { batched } from "./batch.js";
+import { formatDD, formatMGRS } from "./coords.js";
 import { h } from "./dom.js";
 import { num, onLangChange, t, time } from "./i18n.js";
 import { droneStatus } from "./status.js";
@@ -27,7 +28,8 @@ function fields(store) {
     ["detail.alt", (v) => `${fmt(v.ralt, 1, t("unit.m"))} (${fmt(v.alt, 1, t("unit.mAmsl"))})`],
     ["detail.speed", (v) => `${fmt(v.gs, 1, t("unit.mps"))} · ${fmt(v.vs, 1, t("unit.mps"))} ↑`],
     ["detail.heading", (v) => fmt(v.hdg, 0, "°")],
-    ["detail.position", (v) => (typeof v.lat === "number" ? `${v.lat.toFixed(6)}, ${v.lon.toFixed(6)}` : "–")],
+    ["detail.position", (v) => (typeof v.lat === "number" ? formatDD(v.lat, v.lon) : "–")],
+    ["detail.mgrs", (v) => (typeof v.lat === "number" ? formatMGRS(v.lat, v.lon) : "–")],
     ["detail.gps", (v) => `${v.fix ?? "–"} · ${v.sats ?? "–"} ${t("detail.sats")} · EKF ${yesNo(v.ekf)}`],
     ["detail.mission", (v) => (v.wp && v.wp[1] ? `${v.wp[0]} / ${v.wp[1]}` : "–")],
     [

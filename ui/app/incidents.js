@@ -3,6 +3,7 @@
 // close, add, import) through `rowExtras` / `toolbar`; the commander view adds none.
 
 import { batched } from "./batch.js";
+import { formatPosition } from "./coords.js";
 import { fill, h } from "./dom.js";
 import { lang, onLangChange, t, time } from "./i18n.js";
 import {
@@ -22,6 +23,7 @@ export function incidentTooltip(inc) {
     `${incidentTitle(inc)} · ${t("incident.severityN", { n: inc.severity })} · ${statusName(inc.status)}`,
   ];
   if (inc.description) parts.push(inc.description.slice(0, 140));
+  if (Number.isFinite(inc.lat) && Number.isFinite(inc.lon)) parts.push(formatPosition(inc.lat, inc.lon));
   return parts.join("\n");
 }
 

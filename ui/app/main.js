@@ -17,6 +17,7 @@
 import config from "../config.js";
 import { Alerts, AlertsPanel } from "./alerts.js";
 import { Api } from "./api.js";
+import { addMapAids } from "./coords.js";
 import { DetailPanel } from "./detail.js";
 import { closeDialogs, h, toast } from "./dom.js";
 import { FleetTable } from "./fleet-table.js";
@@ -64,6 +65,8 @@ async function main() {
     notice: document.getElementById("map-notice"),
   });
   new ResizeObserver(() => ctx.map.invalidateSize()).observe(document.getElementById("map"));
+  // scale bar, north arrow, coordinate search, clicked point in DD and MGRS (coords.js)
+  ctx.mapAids = addMapAids(ctx.map.map, { clickModeActive: () => Boolean(ctx.mapTools?.mode) });
 
   ctx.panels = new Panels(document.getElementById("tabs"), document.getElementById("panels"));
   ctx.panels.register({

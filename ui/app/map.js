@@ -3,9 +3,10 @@
 //
 // Base map (basemap.js): the service's own archives (GET /tiles), else config.tiles.url (server
 // configuration; never a URL from the page's address, which would send the map's position to
-// whatever server a link names), or `?tiles=none` for a plain background. When tiles fail to
+// whatever server a link names), or `?tiles=none` for Natural Earth's countries only. When tiles fail to
 // load the map
-// keeps a plain background and everything drawn on it still shows; a notice says so.
+// keeps Natural Earth's countries (basemap.js), and a notice says only those are shown; only
+// when even those are missing does it say "Base map unavailable" (a plain background).
 //
 // Later slices draw their own layers (incidents, zones, planned routes) with addLayer(); the
 // returned Leaflet layer group is theirs.
@@ -45,6 +46,11 @@ export class MapView {
     this.baseMap = addBaseMap(this.map, config, tileSettings(config), (layer) => {
       layer.on("tileerror", () => this._tileError());
       layer.on("tileload", () => this._tileLoad());
+    });
+    // with Natural Earth under the online tiles, their failure leaves a map, not a blank
+    this.hasFallback = false;
+    this.baseMap.then((b) => {
+      this.hasFallback = Boolean(b.layers.naturalEarth);
     });
     this.trailLayer = L.layerGroup().addTo(this.map);
     this.homeLayer = L.layerGroup().addTo(this.map);
@@ -260,9 +266,10 @@ export class MapView {
   _tileError() {
     this.tileErrors += 1;
     if (this.tileLoads === 0 && this.tileErrors >= TILE_ERRORS_BEFORE_NOTICE && this.noticeEl) {
+      const key = this.hasFallback ? "map.tilesFallback" : "map.tilesFailed";
       this.noticeEl.hidden = false;
-      this.noticeEl.dataset.i18n = "map.tilesFailed";
-      this.noticeEl.textContent = t("map.tilesFailed");
+      this.noticeEl.dataset.i18n = key;
+      this.noticeEl.textContent = t(key);
     }
   }
 
