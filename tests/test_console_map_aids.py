@@ -22,7 +22,13 @@ pytest.register_assert_rewrite("service_fixture", "browser_fixture")
 from playwright.sync_api import expect  # noqa: E402
 
 from browser_fixture import OpenConsole  # noqa: E402
-from service_fixture import RunningService, module_service, wait_until  # noqa: E402
+from service_fixture import (  # noqa: E402
+    RunningService,
+    ServiceFactory,
+    module_service,
+    wait_until,
+)
+from sitl_fleet import FleetFactory  # noqa: E402
 
 pytest_plugins = ["service_fixture", "browser_fixture"]
 pytestmark = [pytest.mark.nopg, pytest.mark.timeout(150)]
@@ -121,3 +127,44 @@ def test_no_online_tiles_natural_earth_alone_and_nothing_leaves(
     assert all(n.startswith(svc.base_url) or n.startswith(("data:", "blob:")) for n in names), names
     assert cp.external == [] and cp.tiles_served == 0
     assert cp.console_errors() == []
+
+
+def test_drone_detail_and_incident_tooltip_give_dd_and_mgrs(
+    sim_fleet: FleetFactory, service_factory: ServiceFactory, open_console: OpenConsole
+) -> None:
+    """A simulated drone on the ground at its home (41.311081, 69.240562; GeoTrans MGRS
+    42TWL2013673318): its detail shows both forms, the MGRS within the simulator's few metres of
+    GPS noise of the reference; an incident at 41.31, 69.24 shows 42T WL 20089 73198 exactly in
+    its tooltip, its description (markup) as text."""
+    fleet = sim_fleet(count=1, speedup=5.0, ekf_delay=2.0)
+    svc = service_factory(drones=[fleet.mavsdk_url(0)])
+    with svc.client(role="operator") as c:
+        r = c.post("/api/incidents", json={
+            "lat": 41.31, "lon": 69.24, "category": "theft", "severity": 3,
+            "source": "citizen_map", "description": "<b>courtyard</b>"})
+        assert r.status_code == 201, r.text
+    cp = open_console(svc.base_url, "/?tiles=none")
+    page = cp.page
+    expect(page.get_by_test_id("drone-marker")).to_have_count(1, timeout=60_000)
+    page.locator(".fleet-table tbody tr").first.click()
+    detail = page.get_by_test_id("drone-detail")
+    expect(detail).to_be_visible()
+    position = detail.locator("dd[data-field=position]")
+    expect(position).to_have_text(re.compile(r"^41\.31\d{4}, 69\.24\d{4}$"), timeout=30_000)
+    lat, lon = (float(x) for x in position.inner_text().split(", "))
+    assert abs(lat - 41.311081) < 1e-4 and abs(lon - 69.240562) < 1e-4, (lat, lon)
+    mgrs = detail.locator("dd[data-field=mgrs]").inner_text()
+    m = re.fullmatch(r"42T WL (\d{5}) (\d{5})", mgrs)
+    assert m, mgrs
+    # 1e-4 degrees is ~11 m north, ~8 m east here
+    assert abs(int(m[1]) - 20136) <= 10 and abs(int(m[2]) - 73318) <= 12, mgrs
+    cp.screenshot("map-aids-drone-detail")
+
+    marker = page.get_by_test_id("incident-marker")
+    expect(marker).to_have_count(1, timeout=20_000)
+    marker.hover()
+    tooltip = page.locator(".incident-tooltip")
+    expect(tooltip).to_contain_text("41.310000, 69.240000 · 42T WL 20089 73198")
+    expect(tooltip).to_contain_text("<b>courtyard</b>")
+    assert tooltip.locator("b").count() == 0
+    assert cp.external == [] and cp.tiles_served == 0
