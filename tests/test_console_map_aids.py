@@ -127,6 +127,16 @@ def test_no_online_tiles_natural_earth_alone_and_nothing_leaves(
     assert all(n.startswith(svc.base_url) or n.startswith(("data:", "blob:")) for n in names), names
     assert cp.external == [] and cp.tiles_served == 0
     assert cp.console_errors() == []
+    # the operations-room colours when the system asks for dark ("theme": "auto")
+    light = set(cp.eval(NE_COLOURS))
+    page.emulate_media(color_scheme="dark")
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector("body[data-ready=true]")
+    cp.eval(VIEW_TASHKENT, 7)
+    wait_until(lambda: len(cp.eval(NE_COLOURS)) >= 2, 30.0, what="Natural Earth drawn dark")
+    dark = set(cp.eval(NE_COLOURS))
+    assert not dark & light, (dark, light)
+    cp.screenshot("map-aids-natural-earth-dark")
 
 
 def test_drone_detail_and_incident_tooltip_give_dd_and_mgrs(
