@@ -6,13 +6,18 @@ Archives are synthetic (tests/tile_archives.py): solid colours and two squares."
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 
 import pytest
 
 pytest.register_assert_rewrite("service_fixture", "browser_fixture")
 
+from playwright.sync_api import expect  # noqa: E402
+
 from browser_fixture import OpenConsole  # noqa: E402
+from mission.tiles.grid import tile_x, tile_y  # noqa: E402
 from service_fixture import RunningService, module_service, wait_until  # noqa: E402
 from tile_archives import (  # noqa: E402
     mvt_tile,
@@ -26,6 +31,16 @@ pytest_plugins = ["service_fixture", "browser_fixture"]
 pytestmark = [pytest.mark.nopg, pytest.mark.timeout(150)]
 
 RED = (200, 30, 30)
+# a made-up place name at the middle of the z15 and z16 tiles holding the simulator's home
+HOME = (41.311081, 69.240562)
+PLACE_TILES = {(z, tile_x(HOME[1], z), tile_y(HOME[0], z)) for z in (15, 16)}
+PLACES = [(2048, 2048, "Synthetic Square")]
+
+
+def tile_middle(z: int, x: int, y: int) -> tuple[float, float]:
+    n = 1 << z
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / n))))
+    return lat, (x + 0.5) / n * 360 - 180
 
 # the colour at the middle of the first loaded tile image of the visible base layer
 PIXEL_OF_IMG = """() => {
@@ -57,7 +72,8 @@ def svc(tmp_path_factory: pytest.TempPathFactory,
     d = tmp_path_factory.mktemp("console-archives")
     around = tiles_around(13, 16)
     base = write_mbtiles(d / "base.mbtiles", {t: png_tile(RED) for t in around})
-    vec = write_pmtiles(d / "vec.pmtiles", {t: mvt_tile() for t in around}, "mvt")
+    vec = write_pmtiles(d / "vec.pmtiles", {
+        t: mvt_tile(PLACES if t in PLACE_TILES else None) for t in around}, "mvt")
     yield from module_service(tmp_path_factory, request, "console-tiles",
                               {"NAZORAT_TILES": f"base={base},vec={vec}"})
 
@@ -99,3 +115,34 @@ def test_console_draws_the_service_archives_and_nothing_leaves(
     assert all(n.startswith(svc.base_url) or n.startswith(("data:", "blob:")) for n in names)
     assert cp.console_errors(ignore=("404",)) == []
     assert page.locator("#map-notice").is_hidden()  # no "Base map unavailable"
+
+
+def test_search_finds_a_place_name_of_the_vector_archive(
+    svc: RunningService, open_console: OpenConsole
+) -> None:
+    """The search box looks a name up in the vector archive's `places` layer over the area shown
+    and pans to the one picked; an unknown name says so; the name reaches the page as text."""
+    cp = open_console(svc.base_url)
+    page = cp.page
+    search = page.get_by_test_id("coord-search")
+    search.fill("synthetic sq")
+    search.press("Enter")
+    result = page.get_by_test_id("place-result")
+    expect(result).to_have_count(1, timeout=20_000)
+    expect(result).to_have_text("Synthetic Square")
+    result.click()
+    z16 = next(t for t in PLACE_TILES if t[0] == 16)
+    lat, lon = tile_middle(*z16)
+    dd = page.get_by_test_id("coord-dd").inner_text()
+    got = [float(v) for v in dd.split(", ")]
+    assert abs(got[0] - lat) < 2e-6 and abs(got[1] - lon) < 2e-6, (dd, lat, lon)
+    centre = cp.eval("() => { const c = window.nazoratConsole.map.map.getCenter(); "
+                     "return [c.lat, c.lng]; }")
+    assert abs(centre[0] - lat) < 1e-4 and abs(centre[1] - lon) < 1e-4, centre
+    expect(page.get_by_test_id("coord-mgrs")).to_have_text(re.compile(r"^42T WL \d{5} \d{5}$"))
+    search.fill("<b>Nowhere</b>")
+    search.press("Enter")
+    expect(page.get_by_test_id("coord-search-msg")).to_have_text(
+        "No place named “<b>Nowhere</b>” in the map area shown.")
+    assert page.locator(".coord-search b").count() == 0
+    assert cp.external == [] and cp.tiles_served == 0, cp.external

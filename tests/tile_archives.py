@@ -2,8 +2,9 @@
 the `pmtiles` package's writer): no map data of any real place.
 
 - `png_tile(rgb)`: a solid 256x256 PNG of one colour;
-- `mvt_tile()`: a Mapbox Vector Tile (hand-encoded protobuf) with an `earth` polygon covering
-  the tile and a `water` square in it (the layer names of the Protomaps basemap schema);
+- `mvt_tile(places)`: a Mapbox Vector Tile (hand-encoded protobuf) with an `earth` polygon
+  covering the tile and a `water` square in it (the layer names of the Protomaps basemap schema),
+  and optionally a `places` layer of named points (made-up names);
 - `write_mbtiles(path, tiles, fmt)`: tiles given in XYZ, stored with TMS rows as the spec says;
 - `write_pmtiles(path, tiles, fmt)`: a PMTiles v3 file.
 """
@@ -85,10 +86,27 @@ def _layer(name: str, geoms: list[list[int]], kind: str) -> bytes:
     return _field(3, 2, body)
 
 
-def mvt_tile() -> bytes:
-    """An uncompressed MVT: `earth` (whole tile) and `water` (a square in the middle)."""
+def _places(points: list[tuple[int, int, str]]) -> bytes:
+    """A `places` layer: one point (x, y in 0-4096) per name, kind "locality"."""
+    feats = b""
+    values = _field(4, 2, _field(1, 2, b"locality"))
+    for i, (x, y, name) in enumerate(points):
+        geom = b"".join(_varint(v) for v in [(1 & 7) | (1 << 3), _zigzag(x), _zigzag(y)])
+        tags = b"".join(_varint(v) for v in [0, 0, 1, i + 1])
+        feats += _field(2, 2, _field(1, 0, _varint(i + 1)) + _field(2, 2, tags)
+                        + _field(3, 0, _varint(1)) + _field(4, 2, geom))
+        values += _field(4, 2, _field(1, 2, name.encode()))
+    body = (_field(15, 0, _varint(2)) + _field(1, 2, b"places") + feats
+            + _field(3, 2, b"kind") + _field(3, 2, b"name") + values + _field(5, 0, _varint(4096)))
+    return _field(3, 2, body)
+
+
+def mvt_tile(places: list[tuple[int, int, str]] | None = None) -> bytes:
+    """An uncompressed MVT: `earth` (whole tile) and `water` (a square in the middle), and a
+    `places` layer with these named points if any."""
     return (_layer("earth", [_polygon(-64, -64, 4160, 4160)], "earth")
-            + _layer("water", [_polygon(1024, 1024, 3072, 3072)], "water"))
+            + _layer("water", [_polygon(1024, 1024, 3072, 3072)], "water")
+            + (_places(places) if places else b""))
 
 
 def tiles_around(z_from: int = 14, z_to: int = 16) -> list[XYZ]:

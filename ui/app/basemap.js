@@ -118,7 +118,7 @@ export async function naturalEarthLayer(map, theme, fetchFn = window.fetch.bind(
 /**
  * Add the base map to `map`; `watch(layer)` is called with each layer shown (for the
  * "Base map unavailable" notice). Resolves to
- * {source: "service"|"online"|"naturalEarth"|"none", layers}; layers.naturalEarth is set when
+ * {source: "service"|"online"|"naturalEarth"|"none", layers, archives?}; layers.naturalEarth is set when
  * Natural Earth is drawn (under the online tiles or alone).
  */
 export async function addBaseMap(map, config, tileSettings, watch) {
@@ -137,7 +137,7 @@ export async function addBaseMap(map, config, tileSettings, watch) {
     for (const layer of Object.values(layers)) watch(layer);
     layers[labels[0]].addTo(map);
     if (labels.length > 1) L.control.layers(layers, {}, { position: "topright" }).addTo(map);
-    return { source: "service", layers };
+    return { source: "service", layers, archives };
   }
   const naturalEarth = await naturalEarthLayer(map, theme);
   if (!tileSettings) {
@@ -152,4 +152,54 @@ export async function addBaseMap(map, config, tileSettings, watch) {
   watch(online);
   online.addTo(map);
   return { source: "online", layers: naturalEarth ? { online, naturalEarth } : { online } };
+}
+
+const MAX_NAME_TILES = 16;
+
+/**
+ * Place names matching `query` in the service's vector archives, over the area shown: the
+ * `places` (Protomaps) or `place` (OpenMapTiles) layer of the tiles covering the view at the
+ * map's zoom (within the archive's zoom range; at most 16 tiles, the browser's cache serves
+ * those already drawn). Resolves to null when no vector archive is installed (no names to
+ * search: coordinates only), else up to 8 {name, lat, lon}, nearest the centre first.
+ */
+export async function searchPlaces(map, archives, query) {
+  const P = window.protomapsL;
+  const vector = (archives || []).filter((a) => a.type === "vector");
+  if (!P || !vector.length) return null;
+  const q = String(query).trim().toLowerCase();
+  const centre = map.getCenter();
+  const found = new Map();
+  for (const a of vector) {
+    const z = Math.max(a.minzoom, Math.min(a.maxzoom, Math.round(map.getZoom())));
+    const b = map.getBounds();
+    const nw = map.project(b.getNorthWest(), z).divideBy(256).floor();
+    const se = map.project(b.getSouthEast(), z).divideBy(256).floor();
+    const mid = map.project(centre, z).divideBy(256);
+    const tiles = [];
+    for (let x = nw.x; x <= se.x; x += 1) for (let y = nw.y; y <= se.y; y += 1) tiles.push([x, y]);
+    tiles.sort((s, t) => Math.hypot(s[0] + 0.5 - mid.x, s[1] + 0.5 - mid.y) -
+      Math.hypot(t[0] + 0.5 - mid.x, t[1] + 0.5 - mid.y));
+    const source = new P.ZxySource(a.url, false);
+    const n = 1 << z;
+    for (const [x, y] of tiles.slice(0, MAX_NAME_TILES)) {
+      if (y < 0 || y >= n) continue;
+      let layers;
+      try {
+        layers = await source.get({ z, x: ((x % n) + n) % n, y }, 256);
+      } catch {
+        continue;
+      }
+      for (const f of [...(layers.get("places") || []), ...(layers.get("place") || [])]) {
+        const name = f.props && (f.props.name || f.props["name:en"] || f.props["name:latin"]);
+        const pt = f.geom && f.geom[0] && f.geom[0][0];
+        if (typeof name !== "string" || !pt || !name.toLowerCase().includes(q)) continue;
+        const ll = map.unproject([x * 256 + pt.x, y * 256 + pt.y], z);
+        const key = `${name}|${ll.lat.toFixed(4)}|${ll.lng.toFixed(4)}`;
+        if (!found.has(key)) found.set(key, { name, lat: ll.lat, lon: ll.lng, d: centre.distanceTo(ll) });
+      }
+    }
+  }
+  return [...found.values()].sort((s, t) => s.d - t.d).slice(0, 8)
+    .map(({ name, lat, lon }) => ({ name, lat, lon }));
 }

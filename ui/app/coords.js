@@ -1,10 +1,10 @@
 // Positions the way the unit reads them: decimal degrees (WGS84, 6 decimals: ~0.1 m) and MGRS
 // (1 m, grouped "42T WL 20136 73318"), by the mgrs library (ui/vendor/mgrs, window.mgrs).
 // The map's own aids: a metric scale bar, a north arrow (Leaflet's map is always north-up), a
-// search box that pans to "41.31, 69.24" (lat, lon) or an MGRS reference, and a readout of the
-// last clicked point's coordinates (when no click mode owns the click; over the scale bar). Place names: none of the base maps the
-// service offers carries a names index (vector tiles' labels are drawn, not searchable here),
-// so the search takes coordinates only.
+// search box that pans to "41.31, 69.24" (lat, lon) or an MGRS reference, or else looks the text
+// up among the place names of the service's vector archive in the area shown (basemap.js
+// searchPlaces; coordinates only when there is no vector archive), and a readout of the last
+// clicked point's coordinates (when no click mode owns the click; over the scale bar).
 // Everything typed or shown reaches the page as text (textContent), never as markup.
 
 import { h } from "./dom.js";
@@ -91,16 +91,32 @@ const Search = L.Control.extend({
       spellcheck: "false",
     });
     const msg = h("div", { class: "coord-search-msg", "data-testid": "coord-search-msg", role: "status" });
-    const form = h("form", { class: "leaflet-control coord-search" }, input, msg);
-    form.addEventListener("submit", (e) => {
+    const list = h("ul", { class: "coord-search-results", "data-testid": "place-results" });
+    const form = h("form", { class: "leaflet-control coord-search" }, input, msg, list);
+    let seq = 0;
+    form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const at = parsePosition(input.value);
-      if (!at) {
-        msg.textContent = t("map.searchNotFound");
+      const mine = ++seq;
+      list.replaceChildren();
+      msg.textContent = "";
+      const text = input.value.trim();
+      const at = parsePosition(text);
+      if (at) {
+        this.options.onFound(at);
         return;
       }
-      msg.textContent = "";
-      this.options.onFound(at);
+      const places = text ? await this.options.placeSearch(text) : null;
+      if (mine !== seq) return;
+      if (!places) {
+        msg.textContent = t("map.searchNotFound");
+      } else if (!places.length) {
+        msg.textContent = t("map.searchNoPlace", { q: text });
+      } else {
+        list.replaceChildren(...places.map((p) => h("li", {}, h("button", {
+          type: "button", class: "place-result", "data-testid": "place-result",
+          onclick: () => this.options.onFound([p.lat, p.lon]),
+        }, p.name))));
+      }
     });
     L.DomEvent.disableClickPropagation(form);
     L.DomEvent.disableScrollPropagation(form);
@@ -129,13 +145,15 @@ const Readout = L.Control.extend({
 
 /**
  * Add the scale bar, north arrow, coordinate search and clicked-point readout to `map` (a
- * Leaflet map). `clickModeActive()`: true while a tool owns map clicks (no readout then).
+ * Leaflet map). `clickModeActive()`: true while a tool owns map clicks (no readout then);
+ * `placeSearch(text)`: resolves to [{name, lat, lon}], or null when there are no names.
  */
-export function addMapAids(map, { clickModeActive = () => false } = {}) {
+export function addMapAids(map, { clickModeActive = () => false, placeSearch = async () => null } = {}) {
   L.control.scale({ metric: true, imperial: false, position: "bottomleft", maxWidth: 160 }).addTo(map);
   new NorthArrow().addTo(map);
   const readout = new Readout().addTo(map);
   new Search({
+    placeSearch,
     onFound: ([lat, lon]) => {
       map.setView([lat, lon], Math.max(map.getZoom(), 14), { animate: false });
       readout.show(lat, lon);

@@ -17,6 +17,7 @@
 import config from "../config.js";
 import { Alerts, AlertsPanel } from "./alerts.js";
 import { Api } from "./api.js";
+import { searchPlaces } from "./basemap.js";
 import { addMapAids } from "./coords.js";
 import { DetailPanel } from "./detail.js";
 import { closeDialogs, h, toast } from "./dom.js";
@@ -65,8 +66,11 @@ async function main() {
     notice: document.getElementById("map-notice"),
   });
   new ResizeObserver(() => ctx.map.invalidateSize()).observe(document.getElementById("map"));
-  // scale bar, north arrow, coordinate search, clicked point in DD and MGRS (coords.js)
-  ctx.mapAids = addMapAids(ctx.map.map, { clickModeActive: () => Boolean(ctx.mapTools?.mode) });
+  // scale bar, north arrow, coordinate and place search, clicked point in DD and MGRS (coords.js)
+  ctx.mapAids = addMapAids(ctx.map.map, {
+    clickModeActive: () => Boolean(ctx.mapTools?.mode),
+    placeSearch: async (text) => searchPlaces(ctx.map.map, (await ctx.map.baseMap).archives, text),
+  });
 
   ctx.panels = new Panels(document.getElementById("tabs"), document.getElementById("panels"));
   ctx.panels.register({

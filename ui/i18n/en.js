@@ -12,8 +12,9 @@ export default {
   "map.tilesFallback": "Online base map unavailable: showing Natural Earth land and country borders only.",
   "map.north": "North (the map is always north-up)",
   "map.clickedPoint": "Coordinates of the last clicked point",
-  "map.searchPlaceholder": "Go to: 41.31, 69.24 or MGRS",
-  "map.searchNotFound": "Not a position: type lat, lon (decimal degrees) or an MGRS reference.",
+  "map.searchPlaceholder": "Place, or 41.31, 69.24, or MGRS",
+  "map.searchNotFound": "Not a position, and no place names to search on this map: type lat, lon (decimal degrees) or an MGRS reference.",
+  "map.searchNoPlace": "No place named “{q}” in the map area shown.",
 
   "common.close": "Close",
   "common.cancel": "Cancel",

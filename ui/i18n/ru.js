@@ -12,8 +12,9 @@ export default {
   "map.tilesFallback": "Онлайн-подложка недоступна: показаны только суша и границы стран (Natural Earth).",
   "map.north": "Север (карта всегда ориентирована на север)",
   "map.clickedPoint": "Координаты последней отмеченной точки",
-  "map.searchPlaceholder": "Перейти: 41.31, 69.24 или MGRS",
-  "map.searchNotFound": "Это не координаты: введите широту, долготу (градусы) или MGRS.",
+  "map.searchPlaceholder": "Место, 41.31, 69.24 или MGRS",
+  "map.searchNotFound": "Это не координаты, а названий мест на этой карте нет: введите широту, долготу (градусы) или MGRS.",
+  "map.searchNoPlace": "В показанной части карты нет места «{q}».",
 
   "common.close": "Закрыть",
   "common.cancel": "Отмена",

@@ -14,8 +14,9 @@ export default {
   "map.tilesFallback": "Onlayn xarita mavjud emas: faqat quruqlik va davlat chegaralari koʻrsatilmoqda (Natural Earth).",
   "map.north": "Shimol (xarita doim shimolga qaragan)",
   "map.clickedPoint": "Oxirgi bosilgan nuqtaning koordinatalari",
-  "map.searchPlaceholder": "Oʻtish: 41.31, 69.24 yoki MGRS",
-  "map.searchNotFound": "Bu koordinata emas: kenglik, uzunlik (gradus) yoki MGRS kiriting.",
+  "map.searchPlaceholder": "Joy, 41.31, 69.24 yoki MGRS",
+  "map.searchNotFound": "Bu koordinata emas, bu xaritada joy nomlari yoʻq: kenglik, uzunlik (gradus) yoki MGRS kiriting.",
+  "map.searchNoPlace": "Xaritaning koʻrsatilgan qismida “{q}” degan joy yoʻq.",
 
   "common.close": "Yopish",
   "common.cancel": "Bekor qilish",
