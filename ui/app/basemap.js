@@ -79,9 +79,25 @@ const NATURAL_EARTH_STYLE = {
   light: { sea: "#b9d3e6", land: "#eeebe1", border: "#8d8272" },
 };
 
+const NATURAL_EARTH_REACH = 20;
+
+/** [[west, south], [east, north]] of a GeoJSON (Multi)Polygon. */
+function bbox(geometry) {
+  let w = 180, s = 90, e = -180, n = -90;
+  const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+  for (const poly of polygons) for (const [x, y] of poly[0]) {
+    if (x < w) w = x;
+    if (x > e) e = x;
+    if (y < s) s = y;
+    if (y > n) n = y;
+  }
+  return [[w, s], [e, n]];
+}
+
 /**
- * Natural Earth's countries as a Leaflet layer (canvas, in its own pane under any tiles),
- * coloured for `theme`; resolves to null when the file or topojson-client is missing.
+ * Natural Earth's countries near the map's starting view (within 20 degrees: for Tashkent
+ * Central Asia, Iran, Afghanistan, Pakistan, western China, southern Russia) as a Leaflet layer
+ * (canvas, in its own pane under any tiles), coloured for `theme`; resolves to null when the file or topojson-client is missing.
  */
 export async function naturalEarthLayer(map, theme, fetchFn = window.fetch.bind(window)) {
   const topojson = window.topojson;
@@ -101,7 +117,16 @@ export async function naturalEarthLayer(map, theme, fetchFn = window.fetch.bind(
     pane.style.pointerEvents = "none";
   }
   map.getContainer().style.setProperty("--map-plain", colours.sea);
-  const layer = L.geoJSON(topojson.feature(topo, topo.objects.countries), {
+  // only the countries within NATURAL_EARTH_REACH degrees of where the map starts (the unit's
+  // area): Leaflet reprojects every point at each zoom, ~0.4 s for the whole world at 1:10m
+  const at = map.getCenter();
+  const near = (f) => {
+    const [[w, s], [e, n]] = bbox(f.geometry);
+    return s <= at.lat + NATURAL_EARTH_REACH && n >= at.lat - NATURAL_EARTH_REACH &&
+      w <= at.lng + NATURAL_EARTH_REACH && e >= at.lng - NATURAL_EARTH_REACH;
+  };
+  const all = topojson.feature(topo, topo.objects.countries);
+  const layer = L.geoJSON({ type: "FeatureCollection", features: all.features.filter(near) }, {
     pane: "naturalEarth",
     renderer: L.canvas({ pane: "naturalEarth", padding: 0.2 }),
     interactive: false,
