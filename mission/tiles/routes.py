@@ -27,6 +27,7 @@ NOT_FOUND = {"error": "not_found", "message": "no such tile"}
 async def list_archives(request: Request, _p: ViewerDep) -> dict[str, Any]:
     """The base-map archives this service serves, with their tile URL templates."""
     tiles = get_app_state(request).tiles
+    await tiles.refresh()
     return {"archives": [i.as_json() for i in tiles.infos()]}
 
 

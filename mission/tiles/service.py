@@ -91,28 +91,81 @@ def etag_of(tile: Tile) -> str:
     return '"' + hashlib.blake2b(tile.data, digest_size=12).hexdigest() + '"'
 
 
-class TileService:
-    """The named archives, opened once; reads run in worker threads."""
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
-    def __init__(self, readers: dict[str, TileReader]) -> None:
+
+def _open_logged(name: str, path: Path) -> TileReader | None:
+    try:
+        reader = open_archive(path, name)
+    except ArchiveError as e:
+        log.error("tiles: archive %r (%s) left out: %s", name, path, e)
+        return None
+    info = reader.info
+    log.info("tiles: %r %s %s z%d-%d from %s", name, info.kind, info.format, info.min_zoom,
+             info.max_zoom, path)
+    return reader
+
+
+class TileService:
+    """The named archives; reads run in worker threads. Configured archives are opened once;
+    the data directory's tiles/ folder is looked at again whenever the console lists the
+    archives, so one `nazorat tiles import` is all a unit needs (no restart): a new file is
+    opened, a replaced one (--replace) reopened, a removed one dropped."""
+
+    def __init__(self, readers: dict[str, TileReader], tiles_dir: Path | None = None) -> None:
         self.readers = readers
+        self.tiles_dir = tiles_dir
+        self._installed: dict[str, tuple[Path, tuple[int, int] | None]] = {}
 
     @classmethod
     def open(cls, configured: Iterable[tuple[str, Path]], tiles_dir: Path | None) -> TileService:
         """Open every archive; configured ones first (their names win), then installed ones."""
         readers: dict[str, TileReader] = {}
-        for name, path in [*configured, *(installed(tiles_dir) if tiles_dir else [])]:
-            if name in readers:
+        for name, path in configured:
+            if name not in readers and (reader := _open_logged(name, path)) is not None:
+                readers[name] = reader
+        service = cls(readers, tiles_dir)
+        service._apply(service._scan())
+        return service
+
+    def _scan(self) -> dict[str, tuple[Path, tuple[int, int] | None, TileReader | None]]:
+        """In a worker thread: the installed archives that are new or changed, opened (None:
+        left out), and None for the ones removed."""
+        found = {name: path for name, path in (installed(self.tiles_dir) if self.tiles_dir
+                                               else [])}
+        out: dict[str, tuple[Path, tuple[int, int] | None, TileReader | None]] = {}
+        for name, path in found.items():
+            if name in self.readers and name not in self._installed:
+                continue  # a configured archive of that name wins (it has no stamp here)
+            stamp = _stamp(path)
+            if self._installed.get(name) == (path, stamp):
                 continue
-            try:
-                readers[name] = open_archive(path, name)
-            except ArchiveError as e:
-                log.error("tiles: archive %r (%s) left out: %s", name, path, e)
-                continue
-            info = readers[name].info
-            log.info("tiles: %r %s %s z%d-%d from %s", name, info.kind, info.format,
-                     info.min_zoom, info.max_zoom, path)
-        return cls(readers)
+            out[name] = (path, stamp, _open_logged(name, path))
+        for name in self._installed.keys() - found.keys():
+            out[name] = (Path(), None, None)  # removed
+        return out
+
+    def _apply(self, changes: dict[str, tuple[Path, tuple[int, int] | None,
+                                               TileReader | None]]) -> None:
+        for name, (path, stamp, reader) in changes.items():
+            old = self.readers.pop(name, None)
+            self._installed.pop(name, None)
+            if old is not None:
+                old.close()  # a read still running on it answers 404 (get() catches)
+            if reader is not None:
+                self.readers[name] = reader
+            if stamp is not None:  # seen (a broken file too: not reopened until it changes)
+                self._installed[name] = (path, stamp)
+
+    async def refresh(self) -> None:
+        """Pick up archives imported, replaced or removed since the last look."""
+        if self.tiles_dir is not None:
+            self._apply(await asyncio.to_thread(self._scan))
 
     def infos(self) -> list[ArchiveInfo]:
         return [r.info for r in self.readers.values()]
