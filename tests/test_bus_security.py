@@ -48,6 +48,7 @@ from telemetry.errors import (
 from telemetry.hub import TelemetryHub
 from telemetry.state import GeoPoint, LinkState, VehicleState
 from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
+from test_bus_node import _wait_owner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -101,13 +102,6 @@ async def nodes() -> AsyncIterator[tuple[BusNode, BusNode]]:
         if keys:
             await client.redis.delete(*keys)
         await client.close()
-
-
-async def _wait_owner(client: BusNode, vid: int) -> None:
-    deadline = time.monotonic() + 5
-    while await client.owner_of(vid) is None:
-        assert time.monotonic() < deadline, "no ownership announced"
-        await asyncio.sleep(0.05)
 
 
 async def _settle(owner: BusNode, refused: int) -> None:
