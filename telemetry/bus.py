@@ -157,24 +157,36 @@ class BusNode:
                         "authenticated, but anyone who reaches it can read them and claim "
                         "vehicles (their commands then fail)")
 
-    async def close(self) -> None:
+    async def close(self, step_timeout_s: float = 3.0) -> None:
+        """Every step bounded (a Redis that went away mid-close, or a task that does not honour
+        its cancellation, once held a test's teardown past 30 s); a stuck task is named."""
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=step_timeout_s)
+            for t in stuck:
+                log.warning("bus: task %r did not stop within %g s; closing without it",
+                            t.get_name(), step_timeout_s)
         if self._link is not None and self._redis is not None:
             # Give up ownership at once so other nodes fail fast instead of waiting for the TTL.
-            with contextlib.suppress(RedisError, OSError):
-                await self._release(v.vehicle_id for v in self._link.vehicles())
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(step_timeout_s):
+                    await self._release(v.vehicle_id for v in self._link.vehicles())
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
+        for what, conn in (("subscriber", self._pubsub), ("client", self._redis)):
+            if conn is None:
+                continue
+            try:
+                async with asyncio.timeout(step_timeout_s):
+                    await conn.aclose()
+            except TimeoutError:
+                log.warning("bus: closing the %s connection took over %g s; left behind",
+                            what, step_timeout_s)
+            except Exception:  # noqa: BLE001 - a connection that is already broken is closed
+                pass
         self._redis = None
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
