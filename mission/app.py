@@ -42,7 +42,7 @@ from mission.auth.service import AuthService, Refused
 from mission.console_files import ConsoleFiles
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
-from mission.fleet.commands import CommandService, local_handler
+from mission.fleet.commands import CommandService, owner_handler
 from mission.fleet.networks import DroneNetworks
 from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
                                   rtl_alt_m=settings.rtl_alt_m)
             if bus is not None and linking:
-                await bus.serve_link(link, local_handler(link, check=safety))
+                await bus.serve_link(link, owner_handler(link, check=safety))
                 background.append(asyncio.create_task(
                     follow_database(fleet), name="fleet-reconcile"))
             commands = CommandService(db, link, timeout_s=settings.command_timeout_s,

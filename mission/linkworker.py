@@ -19,7 +19,7 @@ from typing import Any
 
 from mission.app import bus_node, follow_database, link_config
 from mission.db import Database
-from mission.fleet.commands import local_handler
+from mission.fleet.commands import owner_handler
 from mission.fleet.networks import DroneNetworks
 from mission.fleet.service import FleetService
 from mission.recording.service import RecordingService
@@ -59,7 +59,7 @@ async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
         # as good as the replica that sent it.
         safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
                               rtl_alt_m=settings.rtl_alt_m)
-        await bus.serve_link(link, local_handler(link, check=safety))
+        await bus.serve_link(link, owner_handler(link, check=safety))
         tasks.append(asyncio.create_task(recording.run(), name="recorder"))
         tasks.append(asyncio.create_task(follow_database(fleet), name="fleet-reconcile"))
         ids = sorted(v.vehicle_id for v in link.vehicles())

@@ -1,5 +1,6 @@
 """Safety interlocks that no role can override, at the one place every vehicle command passes
-(CommandService.execute calls `SafetyLimits.check` before anything is sent).
+(the guarded vehicle-command port, mission.fleet.commands.GuardedCommands, calls
+`SafetyLimits.check` before anything is sent).
 
 The judgement itself is mission.planning.mission_check (pure): the copter allow-list, finite
 numbers, altitudes resolved to metres above home, the flight expanded as ArduCopter flies it
@@ -29,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from mission.db import Database
+from mission.fleet import vehicle_commands as vc
 from mission.planning.flight_path import (
     DEFAULT_RTL_ALT_M,
     Item,
@@ -40,10 +42,11 @@ from mission.planning.mission_check import Refusal, check_legs, check_mission
 from mission.zones.domain import ZoneShape
 from mission.zones.service import ZoneService
 from telemetry.hub import TelemetryHub
+from telemetry.mission_item import MissionItem
 from telemetry.state import VehicleState
 
-# Reads the vehicle's stored mission, seq 0 (home) included, as dicts (CommandService).
-MissionReader = Callable[[int], Awaitable[list[dict[str, float | int]]]]
+# Reads the vehicle's stored mission, seq 0 (home) included (the command port's read_mission).
+MissionReader = Callable[[int], Awaitable[list[MissionItem]]]
 
 
 class SafetyRefused(Exception):
@@ -125,36 +128,40 @@ class SafetyLimits:
                                                      "checked")
         return start
 
-    async def check(self, drone_id: int, command: str, params: Any,
+    async def check(self, drone_id: int, command: vc.VehicleCommand,
                     read_mission: MissionReader | None = None) -> None:
-        """Raise SafetyRefused if the (validated) command would break a limit."""
+        """Raise SafetyRefused if the command would break a limit."""
+        name = command.name
         refusal: Refusal | None = None
-        if command == "takeoff":
-            refusal = check_legs(takeoff_legs(self._start(drone_id, command), float(params.alt)),
-                                 await self.zones.no_fly_shapes(), self.max_altitude_m)
-        elif command == "goto":
-            legs = goto_legs(self._start(drone_id, command), params.lat, params.lon,
-                             float(params.alt))
-            refusal = check_legs(legs, await self.zones.no_fly_shapes(), self.max_altitude_m)
-        elif command == "upload_mission":
-            # a thread: 700 items with jumps against 50 zones take ~0.25 s of shapely
-            refusal = await asyncio.to_thread(
-                mission_refusal, self.hub.latest(drone_id), params.items,
-                await self.zones.no_fly_shapes(), self.max_altitude_m, rtl_alt_m=self.rtl_alt_m)
-        elif command == "set_mission_current" and read_mission is not None:
-            refusal = await self._stored(drone_id, command, read_mission, int(params.seq) - 1,
-                                         self._start(drone_id, command))
-        elif command == "start_mission":
-            start = self._start(drone_id, command)
-            alt = float(params.takeoff_alt)
-            refusal = check_legs(takeoff_legs(start, alt), await self.zones.no_fly_shapes(),
-                                 self.max_altitude_m)
-            if refusal is None and read_mission is not None:
-                climbed = Start(start.lat, start.lon, max(start.alt_m, alt), start.home_lat,
-                                start.home_lon, start.home_amsl_m)
-                refusal = await self._stored(drone_id, command, read_mission, 0, climbed)
+        match command:
+            case vc.Takeoff(alt=alt):
+                refusal = check_legs(takeoff_legs(self._start(drone_id, name), float(alt)),
+                                     await self.zones.no_fly_shapes(), self.max_altitude_m)
+            case vc.Goto(lat=lat, lon=lon, alt=alt):
+                legs = goto_legs(self._start(drone_id, name), lat, lon, float(alt))
+                refusal = check_legs(legs, await self.zones.no_fly_shapes(), self.max_altitude_m)
+            case vc.UploadMission(items=items):
+                # a thread: 700 items with jumps against 50 zones take ~0.25 s of shapely
+                refusal = await asyncio.to_thread(
+                    mission_refusal, self.hub.latest(drone_id), items,
+                    await self.zones.no_fly_shapes(), self.max_altitude_m,
+                    rtl_alt_m=self.rtl_alt_m)
+            case vc.SetMissionCurrent(seq=seq) if read_mission is not None:
+                refusal = await self._stored(drone_id, name, read_mission, int(seq) - 1,
+                                             self._start(drone_id, name))
+            case vc.StartMission(takeoff_alt=takeoff_alt):
+                start = self._start(drone_id, name)
+                alt = float(takeoff_alt)
+                refusal = check_legs(takeoff_legs(start, alt), await self.zones.no_fly_shapes(),
+                                     self.max_altitude_m)
+                if refusal is None and read_mission is not None:
+                    climbed = Start(start.lat, start.lon, max(start.alt_m, alt), start.home_lat,
+                                    start.home_lon, start.home_amsl_m)
+                    refusal = await self._stored(drone_id, name, read_mission, 0, climbed)
+            case _:
+                pass  # arm, disarm, modes, pause, resume, RTL, land, fence: never blocked here
         if refusal is not None:
-            raise SafetyRefused.of(command, refusal)
+            raise SafetyRefused.of(name, refusal)
 
     async def _stored(self, drone_id: int, command: str, read_mission: MissionReader,
                       first: int, start: Start) -> Refusal | None:
@@ -164,7 +171,7 @@ class SafetyLimits:
         except Exception as e:  # noqa: BLE001 - any failure to read means "cannot check"
             raise SafetyRefused(command, "mission", f"the vehicle's mission could not be read "
                                                     f"back to check it: {e}") from None
-        items = [Item.of(x) for x in stored if int(x.get("seq", 1)) != 0]
+        items = [Item.of(x) for x in stored if x.seq != 0]
         if first >= len(items):
             return None  # the vehicle refuses an item it does not hold
         zones = await self.zones.no_fly_shapes()

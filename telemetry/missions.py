@@ -18,10 +18,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mavsdk.plugins.mission_raw import MissionItem, MissionRawError
+from mavsdk.plugins.mission_raw import MissionItem as RawItem
+from mavsdk.plugins.mission_raw import MissionRawError
 
 from telemetry import ardupilot as ap
 from telemetry.errors import CommandFailed, CommandRejected, CommandTimeout
+from telemetry.mission_item import MissionItem
 from telemetry.vehicle import Vehicle
 
 MISSION_TYPE_MISSION = 0
@@ -33,55 +35,36 @@ ALTITUDE_COMMANDS = LOCATION_COMMANDS | {22}
 FENCE_RADIUS_COMMANDS = frozenset({5003, 5004})
 
 
-@dataclass(frozen=True)
-class MissionItemSpec:
-    """One mission item as the API gives it: degrees and metres, MAV_CMD numbers.
-
-    `alt` is metres relative to home unless `frame` says otherwise (MAV_FRAME, default 3
-    GLOBAL_RELATIVE_ALT). param1..param4 keep their MAV_CMD meaning.
-    """
-
-    command: int
-    lat: float = 0.0
-    lon: float = 0.0
-    alt: float = 0.0
-    frame: int = ap.MAV_FRAME_GLOBAL_RELATIVE_ALT
-    param1: float = 0.0
-    param2: float = 0.0
-    param3: float = 0.0
-    param4: float = 0.0
-    autocontinue: bool = True
-
-    def to_raw(self, seq: int, mission_type: int) -> MissionItem:
-        return MissionItem(
-            seq=seq, frame=self.frame, command=self.command, current=0,
-            autocontinue=1 if self.autocontinue else 0,
-            param1=float(self.param1), param2=float(self.param2), param3=float(self.param3),
-            param4=float(self.param4), x=round(self.lat * 1e7), y=round(self.lon * 1e7),
-            z=float(self.alt), mission_type=mission_type,
-        )
+def to_raw(item: MissionItem, seq: int, mission_type: int) -> RawItem:
+    """`item` as MAVSDK's MissionRaw sends it, at `seq` (the link numbers what it uploads)."""
+    return RawItem(
+        seq=seq, frame=item.frame, command=item.command, current=0,
+        autocontinue=1 if item.autocontinue else 0,
+        param1=float(item.param1), param2=float(item.param2), param3=float(item.param3),
+        param4=float(item.param4), x=round(item.lat * 1e7), y=round(item.lon * 1e7),
+        z=float(item.alt), mission_type=mission_type,
+    )
 
 
-def item_to_dict(item: MissionItem) -> dict[str, float | int]:
-    return {
-        "seq": item.seq, "command": item.command, "frame": item.frame,
-        "lat": item.x / 1e7, "lon": item.y / 1e7, "alt": item.z,
-        "param1": item.param1, "param2": item.param2, "param3": item.param3,
-        "param4": item.param4, "autocontinue": item.autocontinue,
-    }
+def from_raw(raw: RawItem) -> MissionItem:
+    return MissionItem(
+        seq=raw.seq, frame=raw.frame, command=raw.command, param1=raw.param1,
+        param2=raw.param2, param3=raw.param3, param4=raw.param4, lat=raw.x / 1e7,
+        lon=raw.y / 1e7, alt=raw.z, current=raw.current, autocontinue=raw.autocontinue,
+    )
 
 
-def _home_placeholder(vehicle: Vehicle) -> MissionItem:
+def _home_placeholder(vehicle: Vehicle) -> RawItem:
     pos = vehicle.state.home or vehicle.state.position
     lat, lon, alt = (pos.lat, pos.lon, pos.alt_amsl) if pos else (0.0, 0.0, 0.0)
-    return MissionItem(
+    return RawItem(
         seq=0, frame=ap.MAV_FRAME_GLOBAL, command=ap.MAV_CMD_NAV_WAYPOINT, current=1,
         autocontinue=1, param1=0.0, param2=0.0, param3=0.0, param4=0.0,
         x=round(lat * 1e7), y=round(lon * 1e7), z=float(alt), mission_type=MISSION_TYPE_MISSION,
     )
 
 
-def compare(sent: Sequence[MissionItem], got: Sequence[MissionItem]) -> str | None:
+def compare(sent: Sequence[RawItem], got: Sequence[RawItem]) -> str | None:
     """None if `got` (read back) holds what `sent` asked for; else what differs."""
     if len(got) != len(sent):
         return f"vehicle holds {len(got)} items, {len(sent)} were sent (truncated?)"
@@ -101,8 +84,8 @@ def compare(sent: Sequence[MissionItem], got: Sequence[MissionItem]) -> str | No
 
 async def _transfer(
     vehicle: Vehicle, command: str, upload: bool, mission_type: int,
-    items: list[MissionItem] | None = None,
-) -> list[MissionItem]:
+    items: list[RawItem] | None = None,
+) -> list[RawItem]:
     plugin = vehicle.mission
     if plugin is None:
         raise CommandFailed(command, "vehicle not attached")
@@ -169,12 +152,12 @@ def _mission_error(
 
 
 async def upload_mission(
-    vehicle: Vehicle, items: Sequence[MissionItemSpec], command: str = "upload_mission"
+    vehicle: Vehicle, items: Sequence[MissionItem], command: str = "upload_mission"
 ) -> dict[str, object]:
     """Upload `items` after a home placeholder, read them back, compare; raise on any mismatch."""
     vehicle.require_link(command)
     raw = [_home_placeholder(vehicle)] + [
-        spec.to_raw(i + 1, MISSION_TYPE_MISSION) for i, spec in enumerate(items)
+        to_raw(item, i + 1, MISSION_TYPE_MISSION) for i, item in enumerate(items)
     ]
     async with vehicle.mission_lock:
         await _transfer(vehicle, command, True, MISSION_TYPE_MISSION, raw)
@@ -185,12 +168,12 @@ async def upload_mission(
     return {"items": len(items), "verified": True}
 
 
-async def download_mission(vehicle: Vehicle) -> list[dict[str, float | int]]:
+async def download_mission(vehicle: Vehicle) -> list[MissionItem]:
     """The vehicle's stored mission including seq 0 (home)."""
     vehicle.require_link("download_mission")
     async with vehicle.mission_lock:
         got = await _transfer(vehicle, "download_mission", False, MISSION_TYPE_MISSION)
-    return [item_to_dict(i) for i in got]
+    return [from_raw(i) for i in got]
 
 
 @dataclass(frozen=True)
@@ -211,17 +194,17 @@ class FenceCircle:
 
 def fence_items(
     polygons: Sequence[FencePolygon], circles: Sequence[FenceCircle]
-) -> list[MissionItem]:
+) -> list[RawItem]:
     """MAVLink fence items: vertices 5001/5002 with param1 = vertex count, circles 5003/5004
     with param1 = radius, as ArduPilot's AC_PolyFence_loader expects."""
-    out: list[MissionItem] = []
+    out: list[RawItem] = []
     for poly in polygons:
         cmd = (
             ap.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION if poly.inclusion
             else ap.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
         )
         for lat, lon in poly.vertices:
-            out.append(MissionItem(
+            out.append(RawItem(
                 seq=len(out), frame=ap.MAV_FRAME_GLOBAL, command=cmd, current=0, autocontinue=1,
                 param1=float(len(poly.vertices)), param2=0.0, param3=0.0, param4=0.0,
                 x=round(lat * 1e7), y=round(lon * 1e7), z=0.0, mission_type=MISSION_TYPE_FENCE,
@@ -231,7 +214,7 @@ def fence_items(
             ap.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION if c.inclusion
             else ap.MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION
         )
-        out.append(MissionItem(
+        out.append(RawItem(
             seq=len(out), frame=ap.MAV_FRAME_GLOBAL, command=cmd, current=0, autocontinue=1,
             param1=float(c.radius_m), param2=0.0, param3=0.0, param4=0.0,
             x=round(c.lat * 1e7), y=round(c.lon * 1e7), z=0.0, mission_type=MISSION_TYPE_FENCE,

@@ -29,13 +29,14 @@ import redis as sync_redis
 from redis.exceptions import AuthenticationError, ResponseError
 
 from mission.db import Database
-from mission.fleet import commands as fleet_commands
-from mission.fleet.commands import CommandService, GotoParams, local_handler
+from mission.fleet import vehicle_commands as vc
+from mission.fleet.commands import CommandService, owner_handler
 from mission.safety import MissionReader, SafetyLimits, SafetyRefused
 from mission.settings import load_settings
 from mission.zones.models import ZoneCreate
 from mission.zones.service import ZoneService
 from telemetry import buscodec as codec
+from telemetry import commands as telemetry_commands
 from telemetry.bus import BusNode
 from telemetry.busauth import BusAuth, BusAuthError
 from telemetry.errors import (
@@ -56,7 +57,7 @@ HOME = GeoPoint(41.30, 69.20, 450.0)
 
 
 class _FakeLink:
-    """Enough of FleetLink for `serve_link` and `local_handler`: one attached vehicle at HOME."""
+    """Enough of FleetLink for `serve_link` and `owner_handler`: one attached vehicle at HOME."""
 
     def __init__(self, vehicle_id: int) -> None:
         self.hub = TelemetryHub()
@@ -369,22 +370,22 @@ async def test_bus_owner_rechecks_interlocks_no_fly(
         link = _FakeLink(5)
         ran: list[tuple[float, float]] = []
 
-        async def goto(v: Any, p: GotoParams) -> CommandResult:
-            ran.append((p.lat, p.lon))
+        async def goto(v: Any, lat: float, lon: float, alt: float) -> CommandResult:
+            ran.append((lat, lon))
             return CommandResult("goto")
 
-        monkeypatch.setitem(fleet_commands.COMMANDS, "goto", (GotoParams, goto))
+        monkeypatch.setattr(telemetry_commands, "goto", goto)
         checked: list[str] = []
         safety = SafetyLimits(db, link.hub, max_altitude_m=120.0)
 
         class Spy:
-            async def check(self, drone_id: int, command: str, params: Any,
+            async def check(self, drone_id: int, command: vc.VehicleCommand,
                             read_mission: MissionReader | None = None) -> None:
-                checked.append(command)
+                checked.append(command.name)
                 assert read_mission is not None  # the owner reads what the vehicle holds
-                await safety.check(drone_id, command, params, read_mission)
+                await safety.check(drone_id, command, read_mission)
 
-        await owner.serve_link(link, local_handler(link, check=Spy()))  # type: ignore[arg-type]
+        await owner.serve_link(link, owner_handler(link, check=Spy()))  # type: ignore[arg-type]
         await _wait_owner(client, 5)
         into = {"lat": HOME.lat + 0.01, "lon": HOME.lon, "alt": 30.0}
         with pytest.raises(CheckRefused) as refused:

@@ -17,6 +17,8 @@ from telemetry import commands, missions
 from telemetry.errors import CommandRejected, DuplicateSysid, LinkDown
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink, LinkConfig
+from telemetry.mission_item import MAV_FRAME_GLOBAL_RELATIVE_ALT as REL
+from telemetry.mission_item import MissionItem
 from telemetry.state import EventKind, LinkState, VehicleEvent, VehicleState
 
 pytestmark = pytest.mark.timeout(90)
@@ -158,20 +160,20 @@ async def test_mission_reaches_only_its_drone_and_refusals_carry_mission_ack(
     home = link.hub.latest(2).home  # type: ignore[union-attr]
     assert home is not None
     items = [
-        missions.MissionItemSpec(22, alt=15),
-        missions.MissionItemSpec(16, lat=home.lat + 0.0003, lon=home.lon, alt=20),
-        missions.MissionItemSpec(16, lat=home.lat + 0.0003, lon=home.lon + 0.0003, alt=25),
-        missions.MissionItemSpec(20),
+        MissionItem(1, REL, 22, alt=15),
+        MissionItem(2, REL, 16, lat=home.lat + 0.0003, lon=home.lon, alt=20),
+        MissionItem(3, REL, 16, lat=home.lat + 0.0003, lon=home.lon + 0.0003, alt=25),
+        MissionItem(4, REL, 20),
     ]
     result = await missions.upload_mission(link.get(2), items)
     assert result == {"items": 4, "verified": True}
     on2 = await missions.download_mission(link.get(2))
     on1 = await missions.download_mission(link.get(1))
-    assert [i["command"] for i in on2[1:]] == [22, 16, 16, 20]
+    assert [i.command for i in on2[1:]] == [22, 16, 16, 20]
     assert len(on1) <= 1  # drone 1 holds at most its home slot
     await wait_state(link, 2, lambda s: s.mission_total == 4, timeout=5.0)
     assert link.hub.latest(1).mission_total in (0, None)  # type: ignore[union-attr]
     # A latitude of 95 deg: the vehicle's MISSION_ACK type is the reason.
     with pytest.raises(CommandRejected) as err:
-        await missions.upload_mission(link.get(1), [missions.MissionItemSpec(16, lat=95, alt=10)])
+        await missions.upload_mission(link.get(1), [MissionItem(1, REL, 16, lat=95, alt=10)])
     assert err.value.mission_ack == 10 and err.value.mission_ack_name == "INVALID_PARAM5_X"

@@ -1,22 +1,23 @@
-"""Drone commands as the API offers them: parameter schemas, dispatch and the audit record.
+"""Drone commands with their interlocks and their record, whoever sends them.
 
-`CommandService.execute()` validates the JSON parameters for the named command, checks the
-safety interlocks (mission.safety: the one mission check of mission.planning.mission_check for
-every command that puts items on the vehicle or flies them: upload_mission, set_mission_current,
-start_mission, goto, takeoff; the vehicle's stored mission is read back for the ones that fly
-what it holds), runs it on the fleet link
-under an overall time bound, records the attempt (who, what, when, parameters, outcome, the
-autopilot's reason) in the command record and the audit log (one transaction), and returns or
-raises the link's typed result. Routes only map that to HTTP. Each recorded attempt is also
-handed to the optional `observe` callable (metrics: command latency by name and outcome).
+`GuardedCommands` is the vehicle-command port (vehicle_commands.py) as every caller gets it
+from `CommandService.as_actor(actor, mission_id=...)`: it checks the safety interlocks
+(mission.safety: the one mission check of mission.planning.mission_check for every command that
+puts items on the vehicle or flies them; the vehicle's stored mission is read back for the
+ones that fly what it holds), runs the command on the drone's link under an overall time
+bound, and records the attempt (who, what, when, parameters, outcome, the autopilot's reason)
+in the command record and the audit log (one transaction). Each recorded attempt is also handed
+to the optional `observe` callable (metrics: command latency by name and outcome).
+`CommandService.execute()` is the HTTP edge's entry: a command by name and JSON body, parsed by
+command_params.py (an invalid body is recorded too).
 
 With a bus, a drone linked by another process (another replica or a `nazorat link-worker`) is
-commanded through `RemoteCommands.request()`: validation, interlocks and the record stay here,
-on the process that took the request, so each attempt is recorded once; the owning process
-validates it again and re-checks the interlocks it is given (`local_handler(link, check=...)`)
-before it runs it, and returns its typed result or error. Why twice: the bus message is only as
-good as the replica that sent it (a replica with stale zones or an older check, or a command
-that was never checked at all), and the owner has the freshest state of the vehicle.
+commanded through `BusCommands`: interlocks and the record stay here, on the process that took
+the request, so each attempt is recorded once; the owning process validates it again and
+re-checks the interlocks (`owner_handler(link, check=...)`) before it runs it, and returns its
+typed result or error. Why twice: the bus message is only as good as the replica that sent it
+(a replica with stale zones or an older check, or a command that was never checked at all), and
+the owner has the freshest state of the vehicle.
 """
 
 from __future__ import annotations
@@ -27,18 +28,17 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import col, select
 
 from mission.audit import service as audit
 from mission.db import Database
+from mission.fleet import vehicle_commands as vc
+from mission.fleet.command_params import InvalidParameters, UnknownCommand, parse
+from mission.fleet.link_commands import LinkCommands
 from mission.fleet.models import CommandRecord, CommandRecordPublic, Drone, utcnow
-from mission.safety import MissionReader, SafetyLimits, SafetyRefused
-from telemetry import ardupilot as ap
-from telemetry import commands as cmd
-from telemetry import missions
+from mission.safety import MissionReader, SafetyRefused
 from telemetry.errors import (
     CheckRefused,
     CommandError,
@@ -47,144 +47,18 @@ from telemetry.errors import (
     UnknownVehicle,
 )
 from telemetry.link import FleetLink
-from telemetry.vehicle import Vehicle
+from telemetry.mission_item import MissionItem
 
-
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NoParams(Params):
-    pass
-
-
-class DisarmParams(Params):
-    force: bool = False
-
-
-class TakeoffParams(Params):
-    alt: float = Field(gt=0, le=500, description="metres above home")
-
-
-class SetModeParams(Params):
-    mode: str
-
-    @field_validator("mode")
-    @classmethod
-    def _known_mode(cls, v: str) -> str:
-        if v.upper() not in ap.COPTER_MODE_NUMBERS:
-            raise ValueError(f"unknown ArduCopter mode; one of {', '.join(ap.COPTER_MODE_NUMBERS)}")
-        return v.upper()
-
-
-class MissionItemIn(Params):
-    command: int = Field(default=ap.MAV_CMD_NAV_WAYPOINT, ge=0, le=65535)
-    lat: float = 0.0
-    lon: float = 0.0
-    alt: float = 0.0
-    frame: int = Field(default=ap.MAV_FRAME_GLOBAL_RELATIVE_ALT, ge=0, le=21)
-    param1: float = 0.0
-    param2: float = 0.0
-    param3: float = 0.0
-    param4: float = 0.0
-    autocontinue: bool = True
-
-
-class UploadMissionParams(Params):
-    items: list[MissionItemIn] = Field(min_length=1, max_length=720)
-
-
-class StartMissionParams(Params):
-    takeoff_alt: float = Field(default=10.0, gt=0, le=500)
-
-
-class PauseParams(Params):
-    mode: Literal["BRAKE", "LOITER"] = "BRAKE"
-
-
-class SetMissionCurrentParams(Params):
-    seq: int = Field(ge=1, le=65534, description="mission item to fly next (1 = first after home)")
-
-
-class GotoParams(Params):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    alt: float = Field(gt=0, le=1000, description="metres above home")
-
-
-class PolygonIn(Params):
-    vertices: list[tuple[float, float]] = Field(min_length=3, max_length=80)
-    inclusion: bool = True
-
-
-class CircleIn(Params):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius: float = Field(gt=0, le=100_000, description="metres")
-    inclusion: bool = True
-
-
-class GeofenceParams(Params):
-    polygons: list[PolygonIn] = Field(default_factory=list, max_length=10)
-    circles: list[CircleIn] = Field(default_factory=list, max_length=20)
-
+__all__ = ["BusCommands", "CommandCheck", "CommandService", "GuardedCommands",
+           "InvalidParameters", "RemoteCommands", "RoutedCommands", "UnknownCommand",
+           "owner_handler"]
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[Vehicle, Any], Awaitable[CommandResult]]
 # (command name, outcome, seconds from request to result); must not block or raise.
 CommandObserver = Callable[[str, str, float], None]
-
-
-async def _upload_mission(v: Vehicle, p: UploadMissionParams) -> CommandResult:
-    specs = [missions.MissionItemSpec(**i.model_dump()) for i in p.items]
-    return CommandResult("upload_mission", await missions.upload_mission(v, specs))
-
-
-async def _upload_geofence(v: Vehicle, p: GeofenceParams) -> CommandResult:
-    polys = [missions.FencePolygon(tuple(x.vertices), x.inclusion) for x in p.polygons]
-    circles = [missions.FenceCircle(c.lat, c.lon, c.radius, c.inclusion) for c in p.circles]
-    return CommandResult("upload_geofence", await missions.upload_geofence(v, polys, circles))
-
-
-COMMANDS: dict[str, tuple[type[Params], Runner]] = {
-    "arm": (NoParams, lambda v, p: cmd.arm(v)),
-    "disarm": (DisarmParams, lambda v, p: cmd.disarm(v, force=p.force)),
-    "takeoff": (TakeoffParams, lambda v, p: cmd.takeoff(v, p.alt)),
-    "set_mode": (SetModeParams, lambda v, p: cmd.set_mode(v, p.mode)),
-    "upload_mission": (UploadMissionParams, _upload_mission),
-    "start_mission": (StartMissionParams, lambda v, p: cmd.start_mission(v, p.takeoff_alt)),
-    "pause": (PauseParams, lambda v, p: cmd.pause(v, p.mode)),
-    "resume": (NoParams, lambda v, p: cmd.resume(v)),
-    "return_to_launch": (NoParams, lambda v, p: cmd.return_to_launch(v)),
-    "land": (NoParams, lambda v, p: cmd.land(v)),
-    "goto": (GotoParams, lambda v, p: cmd.goto(v, p.lat, p.lon, p.alt)),
-    "set_mission_current": (SetMissionCurrentParams,
-                            lambda v, p: cmd.set_mission_current(v, p.seq)),
-    "upload_geofence": (GeofenceParams, _upload_geofence),
-}
-
-
-class UnknownCommand(LookupError):
-    pass
-
-
-class InvalidParameters(ValueError):
-    """The body did not validate; `errors` name each field and what is wrong with it."""
-
-    def __init__(self, command: str, errors: list[dict[str, str]]) -> None:
-        fields = ", ".join(e["field"] for e in errors)
-        super().__init__(f"{command}: invalid parameters: {fields}")
-        self.command = command
-        self.errors = errors
-
-
-def _field_errors(e: ValidationError) -> list[dict[str, str]]:
-    out = []
-    for err in e.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ())) or "(body)"
-        out.append({"field": loc, "message": err.get("msg", "invalid")})
-    return out
+DOWNLOAD_MISSION = "download_mission"  # the mission read-back, over the bus
+BUS_MARGIN_S = 5.0  # the bus has its own, slightly longer, bound
 
 
 def _json_safe(value: Any) -> Any:
@@ -197,9 +71,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value
-
-
-DOWNLOAD_MISSION = "download_mission"  # the mission read-back, over the bus
 
 
 class RemoteCommands(Protocol):
@@ -220,9 +91,56 @@ class CommandCheck(Protocol):
     """The interlocks as the owner of a vehicle runs them (mission.safety.SafetyLimits): raise
     SafetyRefused to refuse; `read_mission` reads the mission the vehicle holds."""
 
-    async def check(self, drone_id: int, command: str, params: Any,
+    async def check(self, drone_id: int, command: vc.VehicleCommand,
                     read_mission: MissionReader | None = None) -> None:
         ...
+
+
+class BusCommands(vc.CommandMethods):
+    """The port to a drone another process links: the command by name and body over the bus
+    (the owner parses and checks it again: owner_handler)."""
+
+    def __init__(self, remote: RemoteCommands, timeout_s: float) -> None:
+        self.remote = remote
+        self.timeout_s = timeout_s
+
+    async def send(self, drone_id: int, command: vc.VehicleCommand) -> CommandResult:
+        return await self.remote.request(drone_id, command.name, command.body(), self.timeout_s)
+
+    async def read_mission(self, drone_id: int) -> list[MissionItem]:
+        result = await self.remote.request(drone_id, DOWNLOAD_MISSION, {}, self.timeout_s)
+        return [MissionItem.from_json(i) for i in result.detail.get("items", [])]
+
+
+class RoutedCommands(vc.CommandMethods):
+    """This process's link for the drones it links, the bus for the others."""
+
+    def __init__(self, db: Database, link: FleetLink, remote: RemoteCommands | None,
+                 timeout_s: float) -> None:
+        self.db = db
+        self.local = LinkCommands(link)
+        self.bus = None if remote is None else BusCommands(remote, timeout_s)
+
+    async def locate(self, drone_id: int) -> vc.CommandMethods:
+        """Who runs commands for the drone: the link if this process links it, the bus if
+        another does (or it is a stored drone no live process links: the bus then refuses it
+        with a clear reason); UnknownVehicle if there is no such drone."""
+        try:
+            self.local.link.get(drone_id)
+            return self.local
+        except UnknownVehicle:
+            if self.bus is not None and (
+                self.bus.remote.knows(drone_id)
+                or await self.db.run(lambda s: s.get(Drone, drone_id)) is not None
+            ):
+                return self.bus
+            raise
+
+    async def send(self, drone_id: int, command: vc.VehicleCommand) -> CommandResult:
+        return await (await self.locate(drone_id)).send(drone_id, command)
+
+    async def read_mission(self, drone_id: int) -> list[MissionItem]:
+        return await (await self.locate(drone_id)).read_mission(drone_id)
 
 
 def _refusal_from_owner(name: str, e: CheckRefused) -> SafetyRefused:
@@ -233,30 +151,26 @@ def _refusal_from_owner(name: str, e: CheckRefused) -> SafetyRefused:
                          zone_id=None if zone is None else int(zone))
 
 
-def local_handler(
+def owner_handler(
     link: FleetLink, *, check: CommandCheck | None,
 ) -> Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]:
-    """The owner's side of a bus command: validate it again, re-run `check` on it (None only
+    """The owner's side of a bus command: parse it again, re-run `check` on it (None only
     where nothing flies, e.g. a test), then run it on `link`. A refusal travels back as
     CheckRefused, which the requester records and answers as the interlock refusal it is."""
-
-    async def read_mission(vehicle_id: int) -> list[dict[str, float | int]]:
-        return await missions.download_mission(link.get(vehicle_id))
+    port = LinkCommands(link)
 
     async def handle(vehicle_id: int, name: str, body: dict[str, Any]) -> CommandResult:
-        vehicle = link.get(vehicle_id)
         if name == DOWNLOAD_MISSION:  # a read, not a command: no generation bump
-            return CommandResult(name, {"items": await missions.download_mission(vehicle)})
-        if name not in COMMANDS:
-            raise UnknownCommand(f"unknown command {name!r}")
-        model, runner = COMMANDS[name]
+            items = await port.read_mission(vehicle_id)
+            return CommandResult(name, {"items": [i.to_json() for i in items]})
         try:
-            params = model.model_validate(body)
-        except ValidationError as e:
-            raise ValueError(f"{name}: {_field_errors(e)}") from None
+            command = parse(name, body)
+        except InvalidParameters as e:
+            raise ValueError(f"{name}: {e.errors}") from None
+        link.get(vehicle_id)  # UnknownVehicle before anything is checked
         if check is not None:
             try:
-                await check.check(vehicle_id, name, params, read_mission)
+                await check.check(vehicle_id, command, port.read_mission)
             except SafetyRefused as e:
                 log.warning("bus command %s to drone %s refused by the owner's interlock %s: "
                             "%s", name, vehicle_id, e.check, e.message,
@@ -265,110 +179,47 @@ def local_handler(
                 raise CheckRefused(name, e.message, extra={
                     k: v for k, v in e.to_dict().items() if k in ("check", "item", "zone_id")
                 }) from None
-        cmd.begin(vehicle)
-        result = await runner(vehicle, params)
-        return CommandResult(name, result.detail, result.outcome)
+        return await port.send(vehicle_id, command)
 
     return handle
 
 
 class CommandService:
+    """Hands out the guarded port, and keeps the command record."""
+
     def __init__(self, db: Database, link: FleetLink, *, timeout_s: float = 60.0,
-                 safety: SafetyLimits | None = None,
+                 safety: CommandCheck | None = None,
                  observe: CommandObserver | None = None,
                  remote: RemoteCommands | None = None) -> None:
         self.db = db
-        self.link = link
         self.timeout_s = timeout_s
         self.safety = safety
         self.observe = observe
-        self.remote = remote
+        self.routed = RoutedCommands(db, link, remote, timeout_s)
 
-    async def _local(self, drone_id: int) -> Vehicle | None:
-        """The drone's vehicle on this process's link; None if it is for another process (one
-        links it, or it is a stored drone that no live process links: the bus then refuses it
-        with a clear reason); UnknownVehicle if there is no such drone."""
-        try:
-            return self.link.get(drone_id)
-        except UnknownVehicle:
-            if self.remote is not None and (
-                self.remote.knows(drone_id)
-                or await self.db.run(lambda s: s.get(Drone, drone_id)) is not None
-            ):
-                return None
-            raise
+    def as_actor(self, actor: str, *, mission_id: int | None = None) -> GuardedCommands:
+        """The port for commands `actor` causes (a user, or `system:...`), recorded under
+        `mission_id` when a mission sends them."""
+        return GuardedCommands(self, actor, mission_id)
 
-    async def execute(
-        self, drone_id: int, name: str, body: Any, *, actor: str, mission_id: int | None = None,
-    ) -> CommandResult:
-        """Validate, check the interlocks, run, record. Raises UnknownCommand,
+    async def execute(self, drone_id: int, name: str, body: Any, *, actor: str) -> CommandResult:
+        """A command by name with its JSON body (the HTTP edge). Raises UnknownCommand,
         InvalidParameters, UnknownVehicle, SafetyRefused or a CommandError subclass; every
-        attempt on a known drone is recorded."""
-
-        if name not in COMMANDS:
-            raise UnknownCommand(f"unknown command {name!r}; one of {', '.join(COMMANDS)}")
-        vehicle = await self._local(drone_id)  # UnknownVehicle -> 404 before anything is recorded
-        model, runner = COMMANDS[name]
-        requested, started = utcnow(), time.monotonic()
-        raw_params = body if isinstance(body, dict) else {"(body)": body}
+        attempt on a known drone is recorded, an invalid one too."""
         try:
-            params = model.model_validate({} if body is None else body)
-        except ValidationError as e:
-            errors = _field_errors(e)
-            await self._record(drone_id, name, actor, raw_params, requested, "invalid",
-                               {"errors": errors}, mission_id, started)
-            raise InvalidParameters(name, errors) from None
-        if self.safety is not None:
-            try:
-                await self.safety.check(drone_id, name, params, self.download_mission)
-            except SafetyRefused as e:
-                await self._record(drone_id, name, actor, raw_params, requested, "refused",
-                                   e.to_dict(), mission_id, started)
-                raise
-        if vehicle is not None:
-            cmd.begin(vehicle)
-            running: Awaitable[CommandResult] = runner(vehicle, params)
-            bound = self.timeout_s
-        else:
-            assert self.remote is not None
-            running = self.remote.request(drone_id, name, params.model_dump(mode="json"),
-                                          self.timeout_s)
-            bound = self.timeout_s + 5.0  # the bus has its own, slightly longer, bound
-        try:
-            async with asyncio.timeout(bound):
-                result = await running
-        except CheckRefused as e:  # the owner's own run of the interlocks
-            refused = _refusal_from_owner(name, e)
-            await self._record(drone_id, name, actor, raw_params, requested, "refused",
-                               {**refused.to_dict(), "by": "owner"}, mission_id, started)
-            raise refused from None
-        except TimeoutError:
-            err: CommandError = CommandTimeout(name, f"no result within {self.timeout_s:.0f} s")
-            await self._record(drone_id, name, actor, raw_params, requested, err.outcome.value,
-                               err.to_dict(), mission_id, started)
-            raise err from None
-        except CommandError as e:
-            e.command = name
-            await self._record(drone_id, name, actor, raw_params, requested, e.outcome.value,
-                               e.to_dict(), mission_id, started)
+            command = parse(name, body)
+        except UnknownCommand:
             raise
-        except ValueError as e:
-            errors = [{"field": str(e).split(":", 1)[0], "message": str(e)}]
-            await self._record(drone_id, name, actor, raw_params, requested, "invalid",
-                               {"errors": errors}, mission_id, started)
-            raise InvalidParameters(name, errors) from None
-        except BaseException as e:
-            # cancelled (client gone, shutdown) or a bug: the attempt is still on record
-            await asyncio.shield(self._record(
-                drone_id, name, actor, raw_params, requested, "failed",
-                {"message": f"{type(e).__name__}: {e}"[:500]}, mission_id, started))
+        except InvalidParameters as e:
+            await self.routed.locate(drone_id)  # UnknownVehicle -> 404, nothing recorded
+            raw = body if isinstance(body, dict) else {"(body)": body}
+            now = utcnow()
+            await self.record(drone_id, name, actor, raw, now, "invalid",
+                              {"errors": e.errors}, None, time.monotonic())
             raise
-        result = CommandResult(name, result.detail, result.outcome)
-        await self._record(drone_id, name, actor, raw_params, requested, result.outcome.value,
-                           result.to_dict(), mission_id, started)
-        return result
+        return await self.as_actor(actor).send(drone_id, command)
 
-    async def _record(
+    async def record(
         self, drone_id: int, name: str, actor: str, params: dict[str, Any],
         requested: datetime, outcome: str, result: dict[str, Any],
         mission_id: int | None = None, started: float | None = None,
@@ -408,11 +259,65 @@ class CommandService:
 
         return await self.db.run(q)
 
-    async def download_mission(self, drone_id: int) -> list[dict[str, float | int]]:
-        vehicle = await self._local(drone_id)
-        if vehicle is not None:
-            return await missions.download_mission(vehicle)
-        assert self.remote is not None
-        result = await self.remote.request(drone_id, DOWNLOAD_MISSION, {}, self.timeout_s)
-        items: list[dict[str, float | int]] = result.detail.get("items", [])
-        return items
+    async def download_mission(self, drone_id: int) -> list[MissionItem]:
+        """The mission the vehicle holds, read from it now (a read: not recorded)."""
+        return await self.routed.read_mission(drone_id)
+
+
+class GuardedCommands(vc.CommandMethods):
+    """The port with the interlocks and the record around every command: the only port that
+    mission code and routes are given."""
+
+    def __init__(self, service: CommandService, actor: str, mission_id: int | None) -> None:
+        self.service = service
+        self.actor = actor
+        self.mission_id = mission_id
+
+    async def read_mission(self, drone_id: int) -> list[MissionItem]:
+        return await self.service.routed.read_mission(drone_id)
+
+    async def send(self, drone_id: int, command: vc.VehicleCommand) -> CommandResult:
+        """Check the interlocks, run, record. Raises UnknownVehicle (nothing recorded),
+        SafetyRefused or a CommandError subclass; every attempt on a known drone is
+        recorded."""
+        svc, name, params = self.service, command.name, command.body()
+        port = await svc.routed.locate(drone_id)  # UnknownVehicle -> 404 before any record
+        requested, started = utcnow(), time.monotonic()
+
+        async def record(outcome: str, result: dict[str, Any]) -> None:
+            await svc.record(drone_id, name, self.actor, params, requested, outcome, result,
+                             self.mission_id, started)
+
+        if svc.safety is not None:
+            try:
+                await svc.safety.check(drone_id, command, svc.routed.read_mission)
+            except SafetyRefused as e:
+                await record("refused", e.to_dict())
+                raise
+        bound = svc.timeout_s + (BUS_MARGIN_S if port is svc.routed.bus else 0.0)
+        try:
+            async with asyncio.timeout(bound):
+                result = await port.send(drone_id, command)
+        except CheckRefused as e:  # the owner's own run of the interlocks
+            refused = _refusal_from_owner(name, e)
+            await record("refused", {**refused.to_dict(), "by": "owner"})
+            raise refused from None
+        except TimeoutError:
+            err: CommandError = CommandTimeout(name, f"no result within {svc.timeout_s:.0f} s")
+            await record(err.outcome.value, err.to_dict())
+            raise err from None
+        except CommandError as e:
+            e.command = name
+            await record(e.outcome.value, e.to_dict())
+            raise
+        except ValueError as e:  # the owner found the parameters invalid
+            errors = [{"field": str(e).split(":", 1)[0], "message": str(e)}]
+            await record("invalid", {"errors": errors})
+            raise InvalidParameters(name, errors) from None
+        except BaseException as e:
+            # cancelled (client gone, shutdown) or a bug: the attempt is still on record
+            await asyncio.shield(record("failed", {"message": f"{type(e).__name__}: {e}"[:500]}))
+            raise
+        result = CommandResult(name, result.detail, result.outcome)
+        await record(result.outcome.value, result.to_dict())
+        return result

@@ -164,4 +164,4 @@ async def get_mission(drone_id: DroneId, app: StateDep) -> JSONResponse:
             status_code=STATUS_BY_OUTCOME.get(e.outcome, 409),
             content={"error": e.outcome.value, **e.to_dict()},
         )
-    return JSONResponse(content={"drone_id": drone_id, "items": items})
+    return JSONResponse(content={"drone_id": drone_id, "items": [i.to_json() for i in items]})

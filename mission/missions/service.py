@@ -3,8 +3,9 @@ flight, quick dispatch. Progress while flying is the tracker's job (tracker.py).
 a mission or leg takes is the lifecycle's (lifecycle.py): this service sends the commands and
 hands what happened (took off, failed, paused, recalled, re-tasked) to it.
 
-Every vehicle command goes through the fleet's CommandService, so each one is recorded with
-the operator who caused it; the mission log says why it was sent. A drone that refuses a step
+Every vehicle command goes through the guarded vehicle-command port
+(`CommandService.as_actor`), typed, so each one passes the interlocks and is recorded with the
+operator who caused it; the mission log says why it was sent. A drone that refuses a step
 fails its leg with the autopilot's own reason, and the others go on.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlmodel import Session
 
 from mission.audit import service as audit
 from mission.db import Database
+from mission.fleet import vehicle_commands as vc
 from mission.fleet.commands import CommandService
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentNotFound, IncidentService
@@ -72,8 +74,10 @@ from mission.planning.model import (
 from mission.safety import SafetyRefused, mission_refusal
 from mission.zones.domain import ZoneKind
 from mission.zones.service import ZoneNotFound, ZoneService
-from telemetry.errors import CommandError
+from telemetry.errors import CommandError, CommandResult
 from telemetry.hub import TelemetryHub
+from telemetry.mission_item import MissionItem
+from telemetry.missions import FencePolygon
 from telemetry.state import LinkState, VehicleState
 
 log = logging.getLogger(__name__)
@@ -438,14 +442,17 @@ class MissionService:
             await self._fail_leg(leg, actor, f"refused before take-off: {problem[1]}")
             return
         await self._assign_incidents(targets, actor, leg.mission_id)
-        steps: list[tuple[str, str, dict[str, Any] | None]] = []
+        port = self.commands.as_actor(actor, mission_id=leg.mission_id)
+        steps: list[tuple[str, Callable[[], Awaitable[CommandResult]]]] = []
         if no_fly:
-            steps.append(("geofence", "upload_geofence", {"polygons": [
-                {"vertices": z["vertices"], "inclusion": False} for z in no_fly[:10]]}))
-        steps.append(("upload", "upload_mission", {"items": _upload_items(leg.items)}))
-        steps.append(("start", "start_mission", {"takeoff_alt": leg.altitude_m}))
-        for step, name, body in steps:
-            failure = await self._command(d, name, body, actor, step, leg.mission_id)
+            fence = [FencePolygon(tuple((float(a), float(b)) for a, b in z["vertices"]),
+                                  inclusion=False) for z in no_fly[:10]]
+            steps.append(("geofence", lambda: port.upload_geofence(d, polygons=fence)))
+        items = _upload_items(leg.items)
+        steps.append(("upload", lambda: port.upload_mission(d, items)))
+        steps.append(("start", lambda: port.start_mission(d, leg.altitude_m)))
+        for step, send in steps:
+            failure = await _step(d, step, send)
             if failure is not None:
                 await self._fail_leg(leg, actor, failure.reason, failure.error)
                 return
@@ -458,19 +465,6 @@ class MissionService:
             for inc_id in t.incident_ids:
                 await advance_incident(self.incidents, inc_id, Status.ASSIGNED, actor,
                                        f"assigned to mission {mission_id}")
-
-    async def _command(
-        self, drone_id: int, name: str, body: dict[str, Any] | None, actor: str, step: str,
-        mission_id: int | None = None,
-    ) -> StepFailure | None:
-        try:
-            await self.commands.execute(drone_id, name, body, actor=actor,
-                                        mission_id=mission_id)
-        except (CommandError, SafetyRefused) as e:
-            return StepFailure(drone_id, step, e.to_dict())
-        except Exception as e:  # noqa: BLE001 - unknown vehicle, invalid params: still a failure
-            return StepFailure(drone_id, step, {"message": str(e)})
-        return None
 
     async def _fail_leg(self, leg: MissionLeg, actor: str, reason: str,
                         error: dict[str, Any] | None = None) -> None:
@@ -505,12 +499,13 @@ class MissionService:
         self, mission_id: int, action: str, drone_id: int | None, actor: str
     ) -> tuple[MissionPublic, list[dict[str, Any]]]:
         """pause / resume / recall one drone of the mission or all of them."""
-        wanted: dict[str, tuple[str, dict[str, Any] | None, Event]] = {
-            "pause": ("pause", {"mode": "BRAKE"}, Paused()),
-            "resume": ("resume", None, Resumed()),
-            "recall": ("return_to_launch", None, Recalled(actor)),
+        wanted: dict[str, tuple[vc.VehicleCommand, Event]] = {
+            "pause": (vc.Pause("BRAKE"), Paused()),
+            "resume": (vc.Resume(), Resumed()),
+            "recall": (vc.ReturnToLaunch(), Recalled(actor)),
         }
-        command, body, event = wanted[action]
+        command, event = wanted[action]
+        port = self.commands.as_actor(actor, mission_id=mission_id)
         from_states = COMMAND_FROM[action]
         legs = await self.db.run(lambda s: _legs_of(s, mission_id))
         chosen = [leg for leg in legs if drone_id is None or leg.drone_id == drone_id]
@@ -524,8 +519,8 @@ class MissionService:
         results: list[dict[str, Any]] = []
 
         async def one(leg: MissionLeg) -> None:
-            failure = await self._command(leg.drone_id, command, body, actor, action,
-                                          mission_id)
+            failure = await _step(leg.drone_id, action,
+                                  lambda: port.send(leg.drone_id, command))
             if failure is None:
                 await self._leg_event(leg.id, actor, event)
                 results.append({"drone_id": leg.drone_id, "ok": True})
@@ -619,14 +614,16 @@ class MissionService:
             d = lost[info.key]
             raise MissionConflict(f"drone {drone_id} cannot add {info.label}: "
                                   f"{d.reason.value}: {d.detail}", "incident_id")
-        for step, name, cmd_body in (
-            ("pause", "pause", {"mode": "BRAKE"}),
-            ("upload", "upload_mission", {"items": _upload_items(_items_json(route))}),
-            ("set_current", "set_mission_current", {"seq": 1}),
-            ("resume", "resume", None),
-        ):
-            failure = await self._command(drone_id, name, cmd_body, actor, f"retask {step}",
-                                          mission_id)
+        port = self.commands.as_actor(actor, mission_id=mission_id)
+        items = [i for i in route.items if i.seq != 0]
+        retask_steps: tuple[tuple[str, Callable[[], Awaitable[CommandResult]]], ...] = (
+            ("pause", lambda: port.pause(drone_id, "BRAKE")),
+            ("upload", lambda: port.upload_mission(drone_id, items)),
+            ("set_current", lambda: port.set_mission_current(drone_id, 1)),
+            ("resume", lambda: port.resume(drone_id)),
+        )
+        for step, send in retask_steps:
+            failure = await _step(drone_id, f"retask {step}", send)
             if failure is not None:
                 await self._log(mission_id, actor, "retask_failed", failure, drone_id)
                 raise MissionConflict(f"re-task of drone {drone_id} failed at "
@@ -755,12 +752,7 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _items_json(route: DroneRoute) -> list[dict[str, Any]]:
-    return [
-        {"seq": i.seq, "frame": i.frame, "command": i.command, "param1": i.param1,
-         "param2": i.param2, "param3": i.param3, "param4": i.param4, "lat": i.lat,
-         "lon": i.lon, "alt": i.alt}
-        for i in route.items
-    ]
+    return [i.to_json() for i in route.items]
 
 
 def _apply_route(leg: MissionLeg, route: DroneRoute) -> None:
@@ -779,10 +771,22 @@ def _leg_row(mission_id: int, route: DroneRoute) -> MissionLeg:
     return leg
 
 
-def _upload_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The planner's items without seq 0 (the link puts the home placeholder there)."""
-    keys = ("command", "frame", "lat", "lon", "alt", "param1", "param2", "param3", "param4")
-    return [{k: item[k] for k in keys} for item in items if item["seq"] != 0]
+def _upload_items(items: Sequence[dict[str, Any]]) -> list[MissionItem]:
+    """A stored leg's items without seq 0 (the link puts the home placeholder there)."""
+    return [MissionItem.from_json(item) for item in items if item["seq"] != 0]
+
+
+async def _step(drone_id: int, step: str,
+                send: Callable[[], Awaitable[CommandResult]]) -> StepFailure | None:
+    """One command of a mission step through the guarded port; its failure (the autopilot's
+    reason, or the interlock that refused it) as a StepFailure, None when it succeeded."""
+    try:
+        await send()
+    except (CommandError, SafetyRefused) as e:
+        return StepFailure(drone_id, step, e.to_dict())
+    except Exception as e:  # noqa: BLE001 - unknown vehicle: still a failure of this step
+        return StepFailure(drone_id, step, {"message": str(e)})
+    return None
 
 
 def _zone_json(z: NoFlyZone) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from mission.planning.errors import InvalidRequestError
+from telemetry.mission_item import MissionItem  # the one item type, planner to vehicle
 
 
 @dataclass(frozen=True)
@@ -174,24 +175,6 @@ class PlanRequest:
 
 
 # --- results -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MissionItem:
-    """One MAVLink mission item as uploaded with MISSION_ITEM_INT (lat/lon rounded to 1e-7 deg)."""
-
-    seq: int
-    frame: int
-    command: int
-    param1: float = 0.0
-    param2: float = 0.0
-    param3: float = 0.0
-    param4: float = 0.0
-    lat: float = 0.0
-    lon: float = 0.0
-    alt: float = 0.0
-    current: int = 0
-    autocontinue: int = 1
 
 
 @dataclass(frozen=True)
