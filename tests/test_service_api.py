@@ -115,7 +115,7 @@ def test_commands_validation_rejection_and_audit(
         assert {h["name"] for h in invalid} >= {"takeoff", "set_mode"}
         assert all(h["actor"] == svc.admin_user for h in invalid)
         mode = next(h for h in history if h["name"] == "set_mode" and h["outcome"] == "accepted")
-            assert mode["params"] == {"mode": "GUIDED"}  # recorded as sent to the vehicle
+        assert mode["params"] == {"mode": "GUIDED"}  # recorded as sent to the vehicle
 
 
 def test_mission_to_drone_2_never_reaches_drone_1_and_flight_is_recorded(
