@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -42,7 +42,7 @@ from mission.auth.service import AuthService, Refused
 from mission.console_files import ConsoleFiles
 from mission.db import Database
 from mission.deps import AppState, StateDep, optional_principal
-from mission.fleet.commands import CommandService, owner_handler
+from mission.fleet.commands import CommandRouter, CommandService, owner_handler
 from mission.fleet.networks import DroneNetworks
 from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
@@ -100,7 +100,12 @@ def bus_node(settings: Settings) -> BusNode:
                    tls_ca=settings.bus_tls_ca)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *,
+               command_router: Callable[[TelemetryHub], CommandRouter] | None = None,
+               ) -> FastAPI:
+    """The service. `command_router` replaces where commands run (the fleet link and the bus)
+    with another implementation of the vehicle-command port, given the hub it publishes to: a
+    test's fake fleet. Interlocks and the record still wrap it (GuardedCommands)."""
     settings = settings or load_settings()
     metrics = ServiceMetrics()
     lifecycle = Lifecycle()
@@ -161,7 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     follow_database(fleet), name="fleet-reconcile"))
             commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
                                       safety=safety, observe=metrics.observe_command,
-                                      remote=bus)
+                                      remote=bus, router=None if command_router is None
+                                      else command_router(hub))
             state = AppState(
                 settings=settings, db=db, hub=hub, link=link, fleet=fleet, bus=bus,
                 commands=commands, recording=recording, encoder=StateEncoder(),

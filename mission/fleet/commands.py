@@ -121,7 +121,7 @@ class RoutedCommands(vc.CommandMethods):
         self.local = LinkCommands(link)
         self.bus = None if remote is None else BusCommands(remote, timeout_s)
 
-    async def locate(self, drone_id: int) -> vc.CommandMethods:
+    async def locate(self, drone_id: int) -> vc.CommandPort:
         """Who runs commands for the drone: the link if this process links it, the bus if
         another does (or it is a stored drone no live process links: the bus then refuses it
         with a clear reason); UnknownVehicle if there is no such drone."""
@@ -184,18 +184,35 @@ def owner_handler(
     return handle
 
 
-class CommandService:
-    """Hands out the guarded port, and keeps the command record."""
+class CommandRouter(Protocol):
+    """Which port runs a drone's commands (RoutedCommands; a test's fake fleet)."""
 
-    def __init__(self, db: Database, link: FleetLink, *, timeout_s: float = 60.0,
+    async def locate(self, drone_id: int) -> vc.CommandPort:
+        """UnknownVehicle if there is no such drone."""
+        ...
+
+    async def read_mission(self, drone_id: int) -> list[MissionItem]:
+        ...
+
+
+class CommandService:
+    """Hands out the guarded port, and keeps the command record. `link` (and `remote`, the
+    bus) are where commands run; `router` replaces both (a test's fake fleet)."""
+
+    def __init__(self, db: Database, link: FleetLink | None = None, *,
+                 timeout_s: float = 60.0,
                  safety: CommandCheck | None = None,
                  observe: CommandObserver | None = None,
-                 remote: RemoteCommands | None = None) -> None:
+                 remote: RemoteCommands | None = None,
+                 router: CommandRouter | None = None) -> None:
         self.db = db
         self.timeout_s = timeout_s
         self.safety = safety
         self.observe = observe
-        self.routed = RoutedCommands(db, link, remote, timeout_s)
+        if router is None:
+            assert link is not None, "CommandService needs a link or a router"
+            router = RoutedCommands(db, link, remote, timeout_s)
+        self.routed: CommandRouter = router
 
     def as_actor(self, actor: str, *, mission_id: int | None = None) -> GuardedCommands:
         """The port for commands `actor` causes (a user, or `system:...`), recorded under
@@ -294,7 +311,7 @@ class GuardedCommands(vc.CommandMethods):
             except SafetyRefused as e:
                 await record("refused", e.to_dict())
                 raise
-        bound = svc.timeout_s + (BUS_MARGIN_S if port is svc.routed.bus else 0.0)
+        bound = svc.timeout_s + (BUS_MARGIN_S if isinstance(port, BusCommands) else 0.0)
         try:
             async with asyncio.timeout(bound):
                 result = await port.send(drone_id, command)

@@ -1,0 +1,185 @@
+"""A fake fleet behind our own vehicle-command port, for in-process mission tests.
+
+The only fake the project allows, and only where a real flight proves nothing more: mission,
+dispatch, interlock, re-task, recall and restart behaviour is decided by the service from
+commands' results and the vehicle states it is told, so a script of both tests it in
+milliseconds. What the vehicle does with MAVLink (ACKs, STATUSTEXT, mission transfer, flight)
+stays proven against the simulator and a real ArduCopter (test_link_fleet, test_sim_*,
+test_conformance_*, and the few end-to-end flights that remain).
+
+`FakeFleet` is both the router (`locate`) and the port (`send`, `read_mission`), applies each
+accepted command to the drone's state as ArduCopter would (an upload is held with the home slot
+at seq 0; start_mission arms, climbs and flies AUTO from item 1; pause is BRAKE; recall RTL)
+and publishes that state to the hub the tracker follows. Tests then fly the drone through its
+items (`reach`, `fly_to_end`, `land`), or script a refusal (`refuse`) or silence (`ignore`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+from mission.fleet import vehicle_commands as vc
+from telemetry.errors import CommandRejected, CommandResult, CommandTimeout, UnknownVehicle
+from telemetry.hub import TelemetryHub
+from telemetry.mission_item import MissionItem
+from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
+
+BASE = GeoPoint(41.311, 69.279, 450.0)
+MISSION_ACTIVE, MISSION_COMPLETE = 3, 5
+
+
+@dataclass
+class FakeDrone:
+    state: VehicleState
+    items: list[MissionItem] = field(default_factory=list)  # seq 0 = home, as ArduPilot holds
+    fence: vc.UploadGeofence | None = None
+    sent: list[vc.VehicleCommand] = field(default_factory=list)
+    refusals: dict[str, tuple[Exception, int]] = field(default_factory=dict)  # name -> (err, n)
+
+
+class FakeFleet(vc.CommandMethods):
+    def __init__(self, hub: TelemetryHub) -> None:
+        self.hub = hub
+        self.drones: dict[int, FakeDrone] = {}
+
+    # -- the fleet ------------------------------------------------------------------------------
+
+    def add(self, drone_id: int, *, at: GeoPoint = BASE, battery_pct: float = 95.0,
+            name: str = "") -> FakeDrone:
+        """A drone on the ground at `at`, linked, 3D fix, EKF ready: ready to fly."""
+        st = VehicleState(vehicle_id=drone_id, sysid=drone_id, name=name or f"fake-{drone_id}",
+                          link=LinkState.UP, last_heartbeat=time.time(), position=at,
+                          alt_rel=0.0, battery_pct=battery_pct, mode="LOITER", armed=False,
+                          landed_state="on_ground", gps_fix="3D", satellites=12, ekf_ok=True,
+                          home=at, mission_current=0, mission_total=0, mission_state=1)
+        drone = FakeDrone(st)
+        self.drones[drone_id] = drone
+        self._publish(drone)
+        return drone
+
+    def update(self, drone_id: int, **changes: object) -> None:
+        """Change what the drone reports (battery, link, position, ...), as telemetry would."""
+        d = self.drones[drone_id]
+        d.state = dataclasses.replace(d.state, **changes)  # type: ignore[arg-type]
+        self._publish(d)
+
+    def refuse(self, drone_id: int, name: str, reason: str = "Arm: Need Position Estimate",
+               times: int = 1) -> None:
+        """The next `times` commands `name` to the drone are refused by the autopilot, with
+        `reason` as its STATUSTEXT."""
+        err = CommandRejected(name, "refused by the vehicle", ack_result=4, ack_name="FAILED",
+                              statustext=reason)
+        self.drones[drone_id].refusals[name] = (err, times)
+
+    def ignore(self, drone_id: int, name: str, times: int = 1) -> None:
+        """The next `times` commands `name` get no answer (MAVSDK gives up: a timeout)."""
+        err = CommandTimeout(name, "no COMMAND_ACK from the vehicle")
+        self.drones[drone_id].refusals[name] = (err, times)
+
+    def sent(self, drone_id: int) -> list[str]:
+        return [c.name for c in self.drones[drone_id].sent]
+
+    # -- flying ---------------------------------------------------------------------------------
+
+    def reach(self, drone_id: int, seq: int) -> None:
+        """The drone reached item `seq` (MISSION_ITEM_REACHED) and flies on to the next."""
+        d = self.drones[drone_id]
+        item = d.items[seq] if seq < len(d.items) else None
+        pos = (GeoPoint(item.lat, item.lon, BASE.alt_amsl + item.alt)
+               if item is not None and (item.lat or item.lon) else d.state.position)
+        self.hub.publish_event(make_event(EventKind.MISSION_ITEM_REACHED, drone_id,
+                                          f"Reached waypoint #{seq}", seq=seq))
+        self.update(drone_id, position=pos, mission_current=min(seq + 1, len(d.items) - 1))
+
+    def fly_to_end(self, drone_id: int) -> None:
+        """Every item from the current one to the last, then land at home and disarm, the
+        mission complete (ArduPilot then reports item 0 and MISSION_STATE_COMPLETE)."""
+        d = self.drones[drone_id]
+        for seq in range(max(1, d.state.mission_current or 1), len(d.items)):
+            self.reach(drone_id, seq)
+        self.update(drone_id, mission_state=MISSION_COMPLETE, mission_current=0)
+        self.land(drone_id)
+
+    def land(self, drone_id: int) -> None:
+        """Landed (wherever it is) and disarmed."""
+        self.update(drone_id, armed=False, landed_state="on_ground", alt_rel=0.0,
+                    mode="LAND" if self.drones[drone_id].state.mode != "RTL" else "RTL")
+
+    # -- the port -------------------------------------------------------------------------------
+
+    async def locate(self, drone_id: int) -> vc.CommandPort:
+        if drone_id not in self.drones:
+            raise UnknownVehicle(f"no vehicle {drone_id}")
+        return self
+
+    async def read_mission(self, drone_id: int) -> list[MissionItem]:
+        await self.locate(drone_id)
+        return list(self.drones[drone_id].items)
+
+    async def send(self, drone_id: int, command: vc.VehicleCommand) -> CommandResult:
+        await self.locate(drone_id)
+        d = self.drones[drone_id]
+        d.sent.append(command)
+        if d.state.link is not LinkState.UP:
+            raise CommandTimeout(command.name, f"link is {d.state.link.value}")
+        scripted = d.refusals.get(command.name)
+        if scripted is not None:
+            err, n = scripted
+            if n <= 1:
+                del d.refusals[command.name]
+            else:
+                d.refusals[command.name] = (err, n - 1)
+            raise err
+        return self._apply(d, command)
+
+    def _apply(self, d: FakeDrone, c: vc.VehicleCommand) -> CommandResult:
+        st, vid = d.state, d.state.vehicle_id
+        match c:
+            case vc.UploadMission(items=items):
+                home = MissionItem(0, 0, 16, lat=st.home.lat if st.home else 0.0,
+                                   lon=st.home.lon if st.home else 0.0)
+                d.items = [home] + [dataclasses.replace(i, seq=n)
+                                    for n, i in enumerate(items, 1)]
+                self.update(vid, mission_total=len(items), mission_current=0,
+                            mission_state=2)
+                return CommandResult(c.name, {"items": len(items), "verified": True})
+            case vc.UploadGeofence():
+                d.fence = c
+                return CommandResult(c.name, {"items": len(c.polygons) + len(c.circles),
+                                              "verified": True})
+            case vc.StartMission(takeoff_alt=alt):
+                if not d.items[1:]:
+                    raise CommandRejected(c.name, "no mission on the vehicle",
+                                          statustext="Mission: no mission")
+                self.update(vid, armed=True, landed_state="in_air", alt_rel=alt, mode="AUTO",
+                            mission_current=1, mission_state=MISSION_ACTIVE)
+                return CommandResult(c.name, {"takeoff_alt": alt})
+            case vc.Pause(mode=mode):
+                self.update(vid, mode=mode)
+            case vc.Resume():
+                self.update(vid, mode="AUTO")
+            case vc.ReturnToLaunch():
+                self.update(vid, mode="RTL")
+            case vc.Land():
+                self.update(vid, mode="LAND")
+            case vc.SetMode(mode=mode):
+                self.update(vid, mode=mode)
+            case vc.SetMissionCurrent(seq=seq):
+                self.update(vid, mission_current=seq)
+            case vc.Goto(lat=lat, lon=lon, alt=alt):
+                self.update(vid, mode="GUIDED",
+                            position=GeoPoint(lat, lon, BASE.alt_amsl + alt))
+            case vc.Arm():
+                self.update(vid, armed=True)
+            case vc.Disarm():
+                self.update(vid, armed=False)
+            case vc.Takeoff(alt=alt):
+                self.update(vid, landed_state="in_air", alt_rel=alt)
+        return CommandResult(c.name, c.body())
+
+    def _publish(self, d: FakeDrone) -> None:
+        d.state = dataclasses.replace(d.state, updated_at=time.time(),
+                                      last_heartbeat=time.time())
+        self.hub.publish(d.state)

@@ -1,0 +1,106 @@
+"""The whole service in this test's event loop, its drones a fake fleet behind the
+vehicle-command port (tests/fake_fleet.py): the real app (routes, auth, database, planner
+process, interlocks, command record, mission tracker), driven over HTTP through httpx's ASGI
+transport, with no socket, no simulator and no waiting for a flight.
+
+What only a real vehicle proves (MAVLink, ACKs, mission transfer, flight) stays in the few
+simulator flights; this is for what the service decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from fake_fleet import FakeFleet
+from mission.app import create_app
+from mission.settings import load_settings
+from telemetry.hub import TelemetryHub
+
+ADMIN = "admin"
+
+
+@dataclass
+class InProcess:
+    """A running in-process service: `fleet` is its fake fleet, `http(role)` a client."""
+
+    fleet: FakeFleet
+    state: Any  # mission.deps.AppState
+    _app: Callable[[Scope, Receive, Send], Any]
+    _password: str
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def http(self, role: str = "admin", username: str | None = None) -> httpx.AsyncClient:
+        """A client signed in as the admin (default) or as `username` (default `<role>-test`)
+        with `role`; call `await svc.sign_in(...)` first for a non-admin."""
+        name = username or (ADMIN if role == "admin" else f"{role}-test")
+        headers = ({"Authorization": f"Bearer {self._tokens[name]}"}
+                   if name in self._tokens else {})
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app),
+                                 base_url="http://nazorat.test", headers=headers, timeout=30.0)
+
+    async def sign_in(self, role: str = "admin", username: str | None = None) -> None:
+        name = username or (ADMIN if role == "admin" else f"{role}-test")
+        if name in self._tokens:
+            return
+        password = self._password if name == ADMIN else secrets.token_urlsafe(12)
+        async with self.http() as c:
+            if name != ADMIN:
+                r = await c.post("/api/users", json={"username": name, "password": password,
+                                                     "role": role})
+                assert r.status_code == 201, r.text
+            r = await c.post("/api/auth/login", json={"username": name, "password": password})
+            assert r.status_code == 200, r.text
+            self._tokens[name] = r.json()["token"]
+
+    async def until(self, check: Callable[[], Any], timeout_s: float = 5.0,
+                    what: str = "condition") -> Any:
+        """Poll an async or plain `check` until it returns something truthy: the tracker
+        works on its own task, so its decisions land a loop turn or a few later."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            got = check()
+            if asyncio.iscoroutine(got):
+                got = await got
+            if got:
+                return got
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def in_process(tmp_path: Path, database_url: str | None = None,
+                     env: Mapping[str, str] | None = None) -> AsyncIterator[InProcess]:
+    """The service on a database in `tmp_path` (or `database_url`), started and signed in as
+    the admin; stopped (bounded, as in production) on exit."""
+    password = secrets.token_urlsafe(16)
+    environ = {"NAZORAT_DATA_DIR": str(tmp_path), "NAZORAT_ADMIN_USER": ADMIN,
+               "NAZORAT_ADMIN_PASSWORD": password, **(env or {})}
+    if database_url:
+        environ["NAZORAT_DATABASE_URL"] = database_url
+    fleets: list[FakeFleet] = []
+
+    def router(hub: TelemetryHub) -> FakeFleet:
+        fleets.append(FakeFleet(hub))
+        return fleets[-1]
+
+    app = create_app(load_settings(environ), command_router=router)
+    async with app.router.lifespan_context(app) as state:
+        assert state is not None
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["state"] = dict(state)  # what a server does with the lifespan's state
+            await app(scope, receive, send)
+
+        svc = InProcess(fleets[0], state["nazorat"], with_state, password)
+        await svc.sign_in()
+        yield svc
