@@ -11,7 +11,7 @@ test_conformance_*, and the few end-to-end flights that remain).
 accepted command to the drone's state as ArduCopter would (an upload is held with the home slot
 at seq 0; start_mission arms, climbs and flies AUTO from item 1; pause is BRAKE; recall RTL)
 and publishes that state to the hub the tracker follows. Tests then fly the drone through its
-items (`reach`, `fly_to_end`, `land`), or script a refusal (`refuse`) or silence (`ignore`).
+items (`reach`, `fly_to_end`, `touch_down`), or script a refusal (`refuse`) or silence (`ignore`).
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ class FakeFleet(vc.CommandMethods):
         for seq in range(max(1, d.state.mission_current or 1), len(d.items)):
             self.reach(drone_id, seq)
         self.update(drone_id, mission_state=MISSION_COMPLETE, mission_current=0)
-        self.land(drone_id)
+        self.touch_down(drone_id)
 
-    def land(self, drone_id: int) -> None:
+    def touch_down(self, drone_id: int) -> None:
         """Landed (wherever it is) and disarmed."""
         self.update(drone_id, armed=False, landed_state="on_ground", alt_rel=0.0,
                     mode="LAND" if self.drones[drone_id].state.mode != "RTL" else "RTL")

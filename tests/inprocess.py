@@ -35,7 +35,7 @@ class InProcess:
     fleet: FakeFleet
     state: Any  # mission.deps.AppState
     _app: Callable[[Scope, Receive, Send], Any]
-    _password: str
+    password: str
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def http(self, role: str = "admin", username: str | None = None) -> httpx.AsyncClient:
@@ -51,7 +51,7 @@ class InProcess:
         name = username or (ADMIN if role == "admin" else f"{role}-test")
         if name in self._tokens:
             return
-        password = self._password if name == ADMIN else secrets.token_urlsafe(12)
+        password = self.password if name == ADMIN else secrets.token_urlsafe(12)
         async with self.http() as c:
             if name != ADMIN:
                 r = await c.post("/api/users", json={"username": name, "password": password,
@@ -79,10 +79,12 @@ class InProcess:
 
 @asynccontextmanager
 async def in_process(tmp_path: Path, database_url: str | None = None,
-                     env: Mapping[str, str] | None = None) -> AsyncIterator[InProcess]:
+                     env: Mapping[str, str] | None = None,
+                     admin_password: str | None = None) -> AsyncIterator[InProcess]:
     """The service on a database in `tmp_path` (or `database_url`), started and signed in as
-    the admin; stopped (bounded, as in production) on exit."""
-    password = secrets.token_urlsafe(16)
+    the admin; stopped (bounded, as in production) on exit. A second service on the same
+    database (a restart) needs the first one's `admin_password`."""
+    password = admin_password or secrets.token_urlsafe(16)
     environ = {"NAZORAT_DATA_DIR": str(tmp_path), "NAZORAT_ADMIN_USER": ADMIN,
                "NAZORAT_ADMIN_PASSWORD": password, **(env or {})}
     if database_url:

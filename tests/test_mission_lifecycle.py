@@ -125,7 +125,7 @@ def test_dispatch_take_off_and_failure() -> None:
     out = step(leg(L.DISPATCHING), DispatchFailed("upload: denied", {"result": "DENIED"}))
     (t,) = out.transitions
     assert (t.status, t.reason, t.finished, dict(t.data)) == (
-        L.FAILED, "upload: denied", True, {"result": "DENIED"})
+        L.FAILED, "upload: denied", True, {"error": {"result": "DENIED"}})
 
 
 def test_take_off_accepted_after_a_recall_flies_but_stays_recalled() -> None:

@@ -272,7 +272,7 @@ def step(leg: LegView, event: Event) -> Outcome:
                                        started=True))
         case DispatchFailed(reason, error):
             return _to(leg, Transition(L.FAILED, "leg_failed", reason, reason=reason,
-                                       finished=True, data=dict(error)))
+                                       finished=True, data={"error": dict(error)}))
         case Paused():
             return _to(leg, Transition(L.PAUSED, "pause", f"pause drone {d}"))
         case Resumed():

@@ -46,7 +46,9 @@ def targets(s: Session, mission_id: int) -> list[MissionTarget]:
 
 
 def log(s: Session, mission_id: int, actor: str, kind: str, message: str = "",
-        drone_id: int | None = None, **data: Any) -> None:
+        drone_id: int | None = None, /, **data: Any) -> None:
+    """One mission log entry; `data` may hold any key (an autopilot's error has a `message`
+    and a `command`: positional-only parameters keep them apart)."""
     # VARCHAR lengths are enforced by PostgreSQL (not by SQLite): cut, never fail to log
     s.add(MissionLog(mission_id=mission_id, drone_id=drone_id, actor=actor[:128], kind=kind,
                      message=message[:2000], data=data))
