@@ -48,6 +48,7 @@ from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
 from mission.incidents.routes import router as incidents_router
 from mission.intake.routes import router as intake_router
+from mission.live.changes import ChangePublisher
 from mission.live.routes import router as live_router
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.routes import router as missions_router
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            login_failures=settings.login_max_failures,
                            max_hashes=settings.login_max_hashes)
         hub = TelemetryHub()
+        changes = ChangePublisher(db, hub)  # before anything writes a mission or incident
         link = FleetLink(hub, link_config(settings))
         linking = settings.link_mode != "workers"
         bus = bus_node(settings) if settings.bus_url else None
@@ -137,7 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles = await asyncio.to_thread(TileService.open, parse_spec(settings.tiles),
                                         settings.data_dir / "tiles")
         tracker = MissionTracker(db, hub)
-        background: list[asyncio.Task[Any]] = [recorder]
+        background: list[asyncio.Task[Any]] = [
+            recorder, asyncio.create_task(changes.run(), name="change-publisher")]
         try:
             await bootstrap_admin(auth, settings)
             if bus is not None:
