@@ -132,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         link = FleetLink(hub, link_config(settings))
         linking = settings.link_mode != "workers"
         bus = bus_node(settings) if settings.bus_url else None
+        if bus is not None:
+            changes.announce = bus.announce_changes
         recording = RecordingService(db, hub, interval_s=settings.track_interval_s,
                                      records=None if bus is None else bus.owns)
         recorder = asyncio.create_task(recording.run(), name="recorder")
@@ -146,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if bus is not None:
                 await bus.start()
                 await bus.mirror(hub)
+                await bus.follow_changes(changes.remote)
             await tracker.load()  # missions in flight at the last shutdown are reattached
             background.append(asyncio.create_task(tracker.run(), name="mission-tracker"))
             background.append(asyncio.create_task(planner.warm_up(), name="planner-warm-up"))

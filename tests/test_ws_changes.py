@@ -1,7 +1,9 @@
 """Missions and incidents pushed on `/ws/telemetry` (`changes` frames, docs/telemetry-ws.md), on
 a running service with a simulated drone: an incident reported, triaged, then taken by a
 mission that is planned and dispatched reaches every socket as it changes; the commander's
-socket never carries the reporter's contact (as over REST); a refused change sends nothing."""
+socket never carries the reporter's contact (as over REST); a refused change sends nothing.
+With two replicas on one database and Redis (skipped without Redis, as tests/test_bus.py), a
+change made through one reaches the sockets of the other; a forged announcement does not."""
 
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ import pytest
 pytest.register_assert_rewrite("service_fixture")
 
 import httpx  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
 import websockets  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from service_fixture import ServiceFactory  # noqa: E402
 from sitl_fleet import FleetFactory  # noqa: E402
+from test_bus import bus_env  # noqa: E402, F401  (the fixture: Redis, key prefix, shared database)
 
 pytest_plugins = ["service_fixture"]
 pytestmark = pytest.mark.timeout(90)
@@ -141,3 +145,44 @@ async def test_incident_and_mission_changes_are_pushed_per_role(
         assert r.status_code in (200, 409), r.text
         await admin.close()
         await viewer.close()
+
+
+async def test_changes_through_one_replica_reach_the_sockets_of_another(
+    service_factory: ServiceFactory, bus_env: dict[str, str],  # noqa: F811 (the fixture)
+) -> None:
+    a = await asyncio.to_thread(service_factory, env={**bus_env, "NAZORAT_SHARD": "a"})
+    b = await asyncio.to_thread(service_factory, env={**bus_env, "NAZORAT_SHARD": "b"})
+    on_b = Changes(await websockets.connect(b.ws_url()))
+    viewer_b = Changes(await websockets.connect(
+        await asyncio.to_thread(b.ws_url, "", role="commander")))
+    await asyncio.sleep(0.3)
+    async with a.aclient() as http_a, b.aclient() as http_b:
+        r = await http_a.post("/api/incidents", json={
+            "lat": 41.3, "lon": 69.2, "category": "drug_activity", "severity": 2,
+            "source": "citizen_map", "reporter_contact": "@via-a"})
+        assert r.status_code == 201, r.text
+        inc = r.json()["id"]
+        full = await on_b.wait("incident", inc, lambda d: d["status"] == "new")
+        assert full["reporter_contact"] == "@via-a"
+        assert "reporter_contact" not in await viewer_b.wait(
+            "incident", inc, lambda d: d["status"] == "new")
+        r = await http_a.patch(f"/api/incidents/{inc}", json={"status": "triaged"})
+        assert r.status_code == 200, r.text
+        await on_b.wait("incident", inc, lambda d: d["status"] == "triaged")
+
+        # a forged announcement (no MAC of the deployment's secret) is dropped and counted
+        refused = (await http_b.get("/api/health")).json()["bus"]["refused_telemetry"]
+        forged = {"o": "intruder", "c": [["incident", inc]], "lost": 5}
+        client = aioredis.from_url(bus_env["NAZORAT_BUS_URL"])
+        try:
+            await client.publish(f"{bus_env['NAZORAT_BUS_PREFIX']}:changes",
+                                 "0" * 64 + "." + json.dumps(forged))
+        finally:
+            await client.aclose()
+        deadline = time.monotonic() + 5
+        while (await http_b.get("/api/health")).json()["bus"]["refused_telemetry"] == refused:
+            assert time.monotonic() < deadline, "the forged announcement was not refused"
+            await asyncio.sleep(0.05)
+        assert all(f.get("dropped", 0) == 0 for f in on_b.frames if f["type"] == "changes")
+    await on_b.close()
+    await viewer_b.close()

@@ -19,6 +19,10 @@ since its previous read: a client never gets an older state of an object after a
 and a burst (a mission's progress, a status walk new -> assigned) costs one read. More than
 `max_batch` objects pending at once (an import of thousands of incidents) are not read one by
 one: every client is told it lost them (`dropped`) and fetches afresh.
+
+With a bus (several replicas on one database), what commits here is also announced to the other
+processes by kind and id (`announce`, telemetry/bus.py), and what they announce is read and
+published here the same way (`remote`): a console on any replica sees every change.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlmodel import Session
 
@@ -73,14 +77,24 @@ class ChangePublisher:
         self._lost = 0
         self._wake = asyncio.Event()
         self.published = 0
+        # tells the other processes what committed here (BusNode.announce_changes); never waits
+        self.announce: Callable[[list[Change], int], None] | None = None
         watch(db)
         db.on_commit(self.committed)
 
     def committed(self, changes: set[Change]) -> None:
-        """A transaction committed these (on the event loop; never blocks)."""
-        for change in sorted(changes):
+        """A transaction here committed these (on the event loop; never blocks)."""
+        ordered = sorted(changes)
+        if self.announce is not None:
+            self.announce(ordered, 0)
+        self.remote(ordered, 0)
+
+    def remote(self, changes: Sequence[Change], lost: int) -> None:
+        """Another process committed these, and `lost` more it did not name (on the loop)."""
+        for change in changes:
             self._pending.pop(change, None)
             self._pending[change] = None
+        self._lost += lost
         if len(self._pending) > self.max_batch:
             self._lost += len(self._pending)
             self._pending.clear()
