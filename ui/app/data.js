@@ -6,8 +6,8 @@
 // "observed" as drones reach them), every `slowMs` otherwise.
 //
 // Emits on the store: "incidents", "zones", "hotspots", "missions" (each with no detail, when
-// something changed), "missionsPolled" (after every poll of the missions, and after pushed
-// missions), "missionChanged" {ids} (missions pushed), and "incidentSelection" {ids} for the
+// something changed), "missionsPolled" (after every fetch of the missions), "missionChanged"
+// {ids} (missions pushed: their timelines grew), and "incidentSelection" {ids} for the
 // incidents picked for planning (operator view).
 
 import { ACTIVE_MISSION, OPEN_STATUSES } from "./format.js";
@@ -118,7 +118,6 @@ export class MissionData {
       this._missionSig = null;
       this.store.emit("missions", {});
       this.store.emit("missionChanged", { ids: missions });
-      this.store.emit("missionsPolled", {});
     }
     if (incidents && this.hotspotsOn) this._hotspotsSoon();
   }
