@@ -19,6 +19,8 @@ newest revision before anything uses it, in a worker thread, like every other da
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,27 +99,33 @@ class Database:
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in a worker thread inside one transaction; commit on success.
-        Then, back on the event loop, hand the watched rows it changed to the listeners."""
-        result, changes = await anyio.to_thread.run_sync(
-            self._run_noting, fn, limiter=self._limiter)
-        if changes:
-            for listener in self._listeners:
-                listener(changes)
-        return result
+        The watched rows it changed are handed to the listeners on this event loop, scheduled
+        by the thread right after the commit: also when the caller was cancelled meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await anyio.to_thread.run_sync(self._run_noting, fn, loop, limiter=self._limiter)
 
     def run_sync(self, fn: Callable[[Session], T]) -> T:
         """`run` for callers that are not on the event loop (the CLI): changes it commits are
         not announced (no listener runs on a worker thread)."""
-        return self._run_noting(fn)[0]
+        return self._run_noting(fn, None)
 
-    def _run_noting(self, fn: Callable[[Session], T]) -> tuple[T, set[Change]]:
+    def _run_noting(self, fn: Callable[[Session], T],
+                    loop: asyncio.AbstractEventLoop | None) -> T:
         with self._sessions(bind=self.engine) as session:
             changes: set[Change] = set()
-            if self._watched:
+            if self._watched and loop is not None:
                 session.info[_CHANGES] = changes
             result = fn(session)
             session.commit()
-            return result, changes
+        if changes and loop is not None and self._listeners:
+            # a loop closed meanwhile (shutdown) has nobody left to tell: the commit stands
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._hand_over, changes)
+        return result
+
+    def _hand_over(self, changes: set[Change]) -> None:
+        for listener in self._listeners:
+            listener(changes)
 
     def _note_flush(self, session: Session, _context: Any) -> None:
         """after_flush: the flushed rows still list as new/dirty/deleted, with their ids."""

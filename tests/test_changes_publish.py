@@ -4,7 +4,10 @@ On a temporary database (SQLite, or PostgreSQL in its lane); no service, no vehi
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -148,3 +151,31 @@ def test_domain_channel_keeps_the_latest_per_object_within_its_bound() -> None:
         "changes": [{"kind": "incident", "id": 5, "data": {"x": 1}}]}
     assert changes_frame([_event("incident", 5, "{}")], "b", 0, 1.0) is None  # not for b
     assert hub.subscriber_count == 0
+
+
+async def test_a_commit_is_announced_even_when_its_caller_was_cancelled(db: Database) -> None:
+    hub = TelemetryHub()
+    publisher = ChangePublisher(db, hub)
+    started = threading.Event()
+
+    def slow_create(s: Session) -> None:
+        started.set()
+        time.sleep(0.3)  # in the worker thread; the caller is cancelled meanwhile
+        s.add(Incident(lat=41.3, lon=69.2, category="drug_activity", severity=2,
+                       source="citizen_map", status="new", reported_at=utcnow(),
+                       created_at=utcnow(), updated_at=utcnow()))
+
+    announced: list[set[Change]] = []
+    db.on_commit(announced.append)
+    with hub.subscribe(domain=True) as sub:
+        task = asyncio.create_task(db.run(slow_create))
+        await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task  # returns at once: the worker thread goes on and commits
+        deadline = time.monotonic() + 5
+        while not announced and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await publisher.flush()
+        events, _ = sub.take_domain()
+        assert [e.kind for e in events] == ["incident"]
