@@ -48,6 +48,7 @@ from mission.fleet.routes import router as fleet_router
 from mission.fleet.service import FleetService
 from mission.incidents.routes import router as incidents_router
 from mission.intake.routes import router as intake_router
+from mission.live.changes import ChangePublisher
 from mission.live.routes import router as live_router
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.routes import router as missions_router
@@ -132,9 +133,12 @@ def create_app(settings: Settings | None = None, *,
                            login_failures=settings.login_max_failures,
                            max_hashes=settings.login_max_hashes)
         hub = TelemetryHub()
+        changes = ChangePublisher(db, hub)  # before anything writes a mission or incident
         link = FleetLink(hub, link_config(settings))
         linking = settings.link_mode != "workers"
         bus = bus_node(settings) if settings.bus_url else None
+        if bus is not None:
+            changes.announce = bus.announce_changes
         recording = RecordingService(db, hub, interval_s=settings.track_interval_s,
                                      records=None if bus is None else bus.owns)
         recorder = asyncio.create_task(recording.run(), name="recorder")
@@ -142,12 +146,14 @@ def create_app(settings: Settings | None = None, *,
         tiles = await asyncio.to_thread(TileService.open, parse_spec(settings.tiles),
                                         settings.data_dir / "tiles")
         tracker = MissionTracker(db, hub)
-        background: list[asyncio.Task[Any]] = [recorder]
+        background: list[asyncio.Task[Any]] = [
+            recorder, asyncio.create_task(changes.run(), name="change-publisher")]
         try:
             await bootstrap_admin(auth, settings)
             if bus is not None:
                 await bus.start()
                 await bus.mirror(hub)
+                await bus.follow_changes(changes.remote)
             await tracker.load()  # missions in flight at the last shutdown are reattached
             background.append(asyncio.create_task(tracker.run(), name="mission-tracker"))
             background.append(asyncio.create_task(planner.warm_up(), name="planner-warm-up"))

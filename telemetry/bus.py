@@ -19,6 +19,7 @@ scoped by the Redis database number, so the prefix is what separates deployments
 | `P:last:{id}` | key, TTL | its latest state, for a replica that starts later |
 | `P:cmd:{node}` | channel | command requests to that node's link |
 | `P:reply:{node}` | channel | replies to that node's requests, matched by correlation id |
+| `P:changes` | channel | stored objects a node changed (`{"o", "c": [[kind, id], ...], "lost"}`) |
 
 Every message and `last` key is sealed (telemetry/busauth.py: HMAC-SHA256 with the deployment's
 shared secret over the channel and the body, a timestamp and a nonce). A command whose MAC is
@@ -37,6 +38,10 @@ the commands it is sent through a handler the caller gives (the link does not kn
 names). `mirror()` feeds every other node's vehicles into the local `TelemetryHub`, so anything
 reading the hub (the WebSocket stream, the REST state, interlocks) works unchanged; a mirrored
 vehicle whose owner stops announcing is shown with link `lost` and a `link_lost` event.
+`announce_changes()` / `follow_changes()` tell the other nodes which stored objects (missions,
+incidents: the bus does not know what they are) one changed, by kind and id only: each node
+re-reads them from the shared database and pushes them to its own WebSocket clients, in the view
+each client's role has.
 `request()` sends a command to the owning node and waits for its typed result: no owner or no
 listener fails at once (`OwnerGone`, outcome link_lost), an owner that disappears mid-command or
 never answers fails with `CommandFailed` / `CommandTimeout`; never a silent success. A Redis
@@ -74,6 +79,10 @@ from telemetry.link import FleetLink
 from telemetry.state import EventKind, LinkState, make_event
 
 log = logging.getLogger(__name__)
+
+# Stored objects changed elsewhere: ([(kind, id), ...], how many more were not named).
+ChangesHandler = Callable[[list[tuple[str, int]], int], None]
+MAX_NAMED_CHANGES = 1000
 
 # The owner side of a command: (vehicle_id, command name, JSON parameters) -> result, raising a
 # CommandError subclass (or ValueError for parameters) exactly as the in-process path does.
@@ -117,6 +126,7 @@ class BusNode:
         self._serving: set[str] = set()  # ids of the commands running here
         self.refused_telemetry = 0  # states, events and removals that did not authenticate
         self._next_telemetry_warning = 0.0
+        self._on_changes: ChangesHandler | None = None
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -501,11 +511,54 @@ class BusNode:
         if fut is not None and not fut.done():
             fut.set_result(msg)
 
+    # -- changes of stored objects ----------------------------------------------------------------
+
+    async def follow_changes(self, handler: ChangesHandler) -> None:
+        """Hand the changes other nodes announce to `handler` (on the event loop)."""
+        self._on_changes = handler
+        await self._pubsub.subscribe(self.key("changes"))
+
+    def announce_changes(self, changes: list[tuple[str, int]], lost: int = 0) -> None:
+        """Tell the other nodes these objects changed (and `lost` more, not named: more than
+        MAX_NAMED_CHANGES at once become a count). Never waits: sent by a task; a failure is
+        logged, and those nodes' clients catch up when they next connect."""
+        if self._redis is None:
+            return
+        if len(changes) > MAX_NAMED_CHANGES:
+            changes, lost = [], lost + len(changes)
+        body = {"o": self.node, "c": [[str(k), int(i)] for k, i in changes], "lost": int(lost)}
+        self._spawn(self._publish_changes(body), "bus-changes")
+
+    async def _publish_changes(self, body: dict[str, Any]) -> None:
+        ch = self.key("changes")
+        try:
+            await self.redis.publish(ch, self.auth.seal(ch, body))
+            self.published += 1
+        except (RedisError, OSError) as e:
+            log.warning("bus: changes not announced (%s)", e)
+
+    def _on_changes_message(self, channel: str, data: str) -> None:
+        msg = self._open_telemetry(channel, data)  # a replay only makes nodes read again
+        if msg is None or msg.get("o") == self.node or self._on_changes is None:
+            return
+        raw, lost = msg.get("c"), msg.get("lost", 0)
+        if not isinstance(raw, list) or not isinstance(lost, int) or lost < 0 \
+                or len(raw) > MAX_NAMED_CHANGES:
+            raise ValueError("changes: malformed")
+        changes: list[tuple[str, int]] = []
+        for item in raw:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
+                    and isinstance(item[1], int) and not isinstance(item[1], bool)):
+                raise ValueError("changes: malformed item")
+            changes.append((item[0], item[1]))
+        self._on_changes(changes, lost)
+
     # -- the one subscriber connection ------------------------------------------------------------
 
     async def _listen(self) -> None:
         reply_chan = self.key("reply", self.node)
         cmd_chan = self.key("cmd", self.node)
+        changes_chan = self.key("changes")
         while True:
             try:
                 msg = await self._pubsub.get_message(timeout=1.0)
@@ -521,6 +574,8 @@ class BusNode:
                     self._on_reply(data)
                 elif channel == cmd_chan:
                     self._spawn(self._serve_command(data), "bus-command")
+                elif channel == changes_chan:
+                    self._on_changes_message(channel, data)
                 elif msg["type"] == "pmessage":
                     self._on_vehicle_message(channel, data)
             except Exception:

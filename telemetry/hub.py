@@ -4,7 +4,11 @@ Publishing never waits for anyone. Each subscriber owns a mailbox with bounded m
 - states: one slot per vehicle, latest wins (a subscriber that falls behind gets the newest state
   when it catches up, not a backlog of stale ones);
 - events: a ring buffer of `max_events`; when full the oldest is dropped and counted, so the
-  subscriber can tell its client that it missed some.
+  subscriber can tell its client that it missed some;
+- domain events (missions, incidents: `DomainEvent`), only for a subscriber that asked for them
+  (`domain=True`; the mission tracker does not, and pays nothing for them): one slot per
+  object, latest wins, at most `max_domain` objects; beyond that the oldest pending one is
+  dropped and counted, and the client is told to fetch afresh.
 A subscriber that is slow, stuck or has crashed therefore costs the link one dict store and one
 deque append per change, whatever it does. Everything here runs on the event loop thread; the
 link hands data over from MAVSDK's thread before it reaches the hub.
@@ -17,7 +21,7 @@ from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
 
-from telemetry.state import VehicleEvent, VehicleState
+from telemetry.state import DomainEvent, VehicleEvent, VehicleState
 
 
 class Subscription:
@@ -27,14 +31,20 @@ class Subscription:
     """
 
     def __init__(
-        self, hub: TelemetryHub, vehicles: frozenset[int] | None, max_events: int
+        self, hub: TelemetryHub, vehicles: frozenset[int] | None, max_events: int,
+        domain: bool = False, max_domain: int = 512,
     ) -> None:
         self._hub = hub
         self.vehicles = vehicles
+        self.domain = domain
         self._states: dict[int, VehicleState] = {}
         self._removed: set[int] = set()
         self._events: deque[VehicleEvent] = deque(maxlen=max(1, max_events))
         self.dropped_events = 0
+        # insertion-ordered: the oldest pending object first (dropped first when full)
+        self._domain: dict[tuple[str, int], DomainEvent] = {}
+        self._max_domain = max(1, max_domain)
+        self.dropped_domain = 0
         self._changed = asyncio.Event()
         self.closed = False
 
@@ -49,6 +59,18 @@ class Subscription:
         if len(self._events) == self._events.maxlen:
             self.dropped_events += 1
         self._events.append(event)
+        self._signal()
+
+    def _offer_domain(self, event: DomainEvent) -> None:
+        slot = (event.kind, event.key)
+        if self._domain.pop(slot, None) is None and len(self._domain) >= self._max_domain:
+            del self._domain[next(iter(self._domain))]
+            self.dropped_domain += 1
+        self._domain[slot] = event
+        self._signal()
+
+    def _offer_domain_lost(self, count: int) -> None:
+        self.dropped_domain += count
         self._signal()
 
     def _offer_removed(self, vehicle_id: int) -> None:
@@ -131,6 +153,15 @@ class Subscription:
         dropped, self.dropped_events = self.dropped_events, 0
         return events, dropped
 
+    def take_domain(self) -> tuple[list[DomainEvent], int]:
+        """Pending domain events, the latest per object, in the order the objects last changed,
+        and how many changes were lost since the last call (pending objects pushed out, or
+        changes the producer could not describe: the client should fetch afresh)."""
+        events = list(self._domain.values())
+        self._domain.clear()
+        dropped, self.dropped_domain = self.dropped_domain, 0
+        return events, dropped
+
     def take_removed(self) -> set[int]:
         removed, self._removed = self._removed, set()
         return removed
@@ -161,8 +192,10 @@ class TelemetryHub:
         self._latest: dict[int, VehicleState] = {}
         self._all: set[Subscription] = set()
         self._by_vehicle: dict[int, set[Subscription]] = {}
+        self._domain_subs: set[Subscription] = set()
         self.published_states = 0
         self.published_events = 0
+        self.published_domain = 0
         self._closed = False
 
     # -- producer API (the link) ----------------------------------------------------------------
@@ -187,6 +220,18 @@ class TelemetryHub:
         for sub in self._by_vehicle.get(event.vehicle_id, ()):
             sub._offer_event(event)
 
+    def publish_domain(self, event: DomainEvent) -> None:
+        """Offer a changed object to the subscribers that asked for domain events."""
+        self.published_domain += 1
+        for sub in self._domain_subs:
+            sub._offer_domain(event)
+
+    def domain_lost(self, count: int) -> None:
+        """The producer had `count` changes it could not send one by one (too many at once):
+        every domain subscriber is told to fetch afresh."""
+        for sub in self._domain_subs:
+            sub._offer_domain_lost(count)
+
     def remove_vehicle(self, vehicle_id: int) -> None:
         """Forget a vehicle (it was deleted from the fleet) and tell its subscribers."""
         if self._latest.pop(vehicle_id, None) is None:
@@ -208,14 +253,18 @@ class TelemetryHub:
         return {vid: s for vid, s in self._latest.items() if vid in vehicles}
 
     def subscribe(
-        self, vehicles: Iterable[int] | None = None, *, max_events: int = 256
+        self, vehicles: Iterable[int] | None = None, *, max_events: int = 256,
+        domain: bool = False, max_domain: int = 512,
     ) -> Subscription:
-        """Open a mailbox for the whole fleet (`vehicles` None) or for the given vehicle ids."""
+        """Open a mailbox for the whole fleet (`vehicles` None) or for the given vehicle ids;
+        with `domain`, also for every domain event (they are not per vehicle)."""
         topic = None if vehicles is None else frozenset(vehicles)
-        sub = Subscription(self, topic, max_events)
+        sub = Subscription(self, topic, max_events, domain, max_domain)
         if self._closed:
             sub.closed = True
             return sub
+        if domain:
+            self._domain_subs.add(sub)
         if topic is None:
             self._all.add(sub)
         else:
@@ -229,6 +278,7 @@ class TelemetryHub:
 
     def _unsubscribe(self, sub: Subscription) -> None:
         self._all.discard(sub)
+        self._domain_subs.discard(sub)
         if sub.vehicles is not None:
             for vid in sub.vehicles:
                 subs = self._by_vehicle.get(vid)
@@ -240,6 +290,7 @@ class TelemetryHub:
     def close(self) -> None:
         """Close every subscription (their waiters return) and refuse new ones."""
         self._closed = True
-        subs = set(self._all) | {s for group in self._by_vehicle.values() for s in group}
+        subs = set(self._all) | self._domain_subs \
+            | {s for group in self._by_vehicle.values() for s in group}
         for sub in subs:
             sub.close()

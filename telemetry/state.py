@@ -185,3 +185,20 @@ def _point(p: GeoPoint | None) -> dict[str, float] | None:
     if p is None:
         return None
     return {"lat": p.lat, "lon": p.lon, "alt_amsl": round(p.alt_amsl, 2)}
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """An object the service keeps (a mission, an incident, ...) changed: its latest form.
+
+    Telemetry knows nothing of what the objects are or who may see what: the producer gives
+    the object as ready JSON text per audience (`views`: audience name -> JSON of the object),
+    once for all subscribers, and a stream sends each client its own audience's view; an
+    audience missing from `views` does not see the change at all. `key` names the object
+    within its `kind`; a newer event for the same (kind, key) supersedes an older one.
+    """
+
+    kind: str
+    key: int
+    views: Mapping[str, str]
+    time: float

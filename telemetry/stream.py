@@ -9,7 +9,10 @@ route is a thin adapter and tests can drive it directly. Per client:
   latest state (coalescing), and changes of several vehicles that fall due together share one
   frame;
 - events as they come (batched per tick, 10-50 ms), with a count of any dropped because the
-  client was too slow to drain its bounded event buffer.
+  client was too slow to drain its bounded event buffer;
+- with an `audience`, domain changes (missions, incidents) as they come, in that audience's
+  view (the producer decides who sees what), the latest per object (coalescing), with a count
+  of any lost so that the client fetches afresh.
 A client that reads slowly only delays its own `send`; the hub keeps at most one pending state
 per vehicle and `max_events` events for it, so its memory is bounded.
 Vehicle JSON is cached per published state object and shared by all clients: at 50 clients the
@@ -25,10 +28,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from telemetry.hub import TelemetryHub
-from telemetry.state import VehicleEvent, VehicleState
+from telemetry.hub import Subscription, TelemetryHub
+from telemetry.state import DomainEvent, VehicleEvent, VehicleState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_RATE_HZ = 5.0
 MIN_RATE_HZ = 0.1
 MAX_RATE_HZ = 50.0
@@ -123,6 +126,19 @@ def events_frame(events: list[VehicleEvent], dropped: int, now: float) -> str:
     )
 
 
+def changes_frame(events: list[DomainEvent], audience: str, dropped: int, now: float) -> str | None:
+    """The `changes` frame of `events` as `audience` sees them (None: nothing to send). Each
+    object's JSON was made once by the producer and is shared by every client."""
+    items = [
+        f'{{"kind":{_dumps(e.kind)},"id":{int(e.key)},"data":{view}}}'
+        for e in events if (view := e.views.get(audience)) is not None
+    ]
+    if not items and not dropped:
+        return None
+    return (f'{{"v":{SCHEMA_VERSION},"type":"changes","t":{now:.3f},"dropped":{int(dropped)},'
+            f'"changes":[{",".join(items)}]}}')
+
+
 def removed_frame(ids: Iterable[int], now: float) -> str:
     return _dumps({"v": SCHEMA_VERSION, "type": "removed", "t": round(now, 3), "ids": sorted(ids)})
 
@@ -134,6 +150,8 @@ class StreamOptions:
     rate_hz: float = DEFAULT_RATE_HZ
     vehicles: frozenset[int] | None = None
     max_events: int = 256
+    # whose view of domain changes this client gets; None: no domain changes at all
+    audience: str | None = None
 
 
 def parse_options(
@@ -174,6 +192,7 @@ class StreamSession:
         self.options = options
         self._interval = 1.0 / options.rate_hz
         self.frames_sent = 0
+        self.audience = options.audience
 
     def set_rate(self, rate_hz: float) -> None:
         """Change the per-vehicle rate mid-stream (client control message)."""
@@ -195,7 +214,8 @@ class StreamSession:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         opts = self.options
-        with self._hub.subscribe(opts.vehicles, max_events=opts.max_events) as sub:
+        with self._hub.subscribe(opts.vehicles, max_events=opts.max_events,
+                                 domain=opts.audience is not None) as sub:
             snap = self._hub.snapshot(opts.vehicles)
             sub.take_states()  # the snapshot already holds these
             await self._emit(
@@ -215,6 +235,8 @@ class StreamSession:
                 events, dropped = sub.take_events()
                 if events or dropped:
                     await self._emit(events_frame(events, dropped, time.time()))
+                if sub.domain:
+                    await self._send_changes(sub)
                 # New position samples are paced on their own (a quarter interval early at
                 # most), so a position is sent when it arrives, not after a status message
                 # that took the slot.
@@ -223,6 +245,16 @@ class StreamSession:
                 if due:
                     due.sort(key=_vid)
                     await self._emit(self._encoder.frame("update", due, time.time()))
+
+    async def _send_changes(self, sub: Subscription) -> None:
+        changes, lost = sub.take_domain()
+        # read at every tick: a client whose role changes mid-stream gets its new view
+        audience = self.audience
+        if audience is None or (not changes and not lost):
+            return
+        frame = changes_frame(changes, audience, lost, time.time())
+        if frame is not None:
+            await self._emit(frame)
 
 
 def _vid(s: VehicleState) -> int:

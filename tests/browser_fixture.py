@@ -11,6 +11,7 @@ localStorage) and returns a `ConsolePage` that has collected, from the first req
 - `external`: requests to anything but the service (they are aborted: the console must work
   with no internet). The default OpenStreetMap tile URL is answered with a generated plain tile
   instead, so the default configuration is exercised offline.
+`before_load(page)` runs before the console loads (to watch its requests or route its socket).
 `ConsolePage.screenshot(name)` saves `test-artifacts/console/<name>.png`.
 
 The page is signed in before it loads: the context gets the HttpOnly session cookie of a user
@@ -127,6 +128,7 @@ def open_console(browser: Browser) -> Iterator[OpenConsole]:
         base_url: str, path: str = "/", *, viewport: tuple[int, int] = DEFAULT_VIEWPORT,
         locale: str = "en-GB", serve_tiles: bool = True, role: str | None = "operator",
         username: str | None = None, wait_ready: bool = True,
+        before_load: Callable[[Page], None] | None = None,
     ) -> ConsolePage:
         ctx = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]}, locale=locale,
@@ -177,6 +179,8 @@ def open_console(browser: Browser) -> Iterator[OpenConsole]:
 
         page.route("**/*", offline)
         page.route(OSM_TILES, tiles)  # registered last: matched first
+        if before_load is not None:
+            before_load(page)
         page.goto(base_url + path, wait_until="domcontentloaded")
         if wait_ready:
             page.wait_for_selector("body[data-ready=true]")

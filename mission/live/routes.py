@@ -12,6 +12,11 @@ user role may follow the fleet. The socket is accepted, then closed with
   with known keys, a bad value, or more than MAX_MESSAGES_PER_S messages a second;
 - 1009 (too big) for a message over NAZORAT_WS_MAX_MESSAGE_BYTES.
 Such a close ends only that client's session; the others and the service go on.
+
+Besides the fleet, every client gets missions and incidents as they change (`changes` frames,
+mission/live/changes.py) in the view its role has over REST: a commander's incidents come
+without the reporter's contact. A role changed while the socket is open takes effect at the
+next session check.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from mission import jsonsafe
 from mission.auth.models import USER_ROLES
 from mission.auth.service import AuthFailure, Principal
 from mission.deps import SESSION_COOKIE, AppState, get_app_state, origin_allowed, set_context
+from mission.live.changes import audience_of
 from telemetry.stream import StreamSession, parse_options
 
 log = logging.getLogger(__name__)
@@ -101,14 +107,15 @@ async def telemetry_ws(ws: WebSocket) -> None:
         return
     set_context(ws, principal)
     options = type(options)(
-        rate_hz=options.rate_hz, vehicles=options.vehicles, max_events=app.settings.ws_max_events
+        rate_hz=options.rate_hz, vehicles=options.vehicles, max_events=app.settings.ws_max_events,
+        audience=audience_of(principal),
     )
     await ws.accept()
     session = StreamSession(app.hub, app.encoder, ws.send_text, options)
     tasks = [
         asyncio.create_task(session.run(), name="ws-sender"),
         asyncio.create_task(_receive(ws, app, session, token, via), name="ws-receiver"),
-        asyncio.create_task(_watch(ws, app, token, via), name="ws-auth-watch"),
+        asyncio.create_task(_watch(ws, app, session, token, via), name="ws-auth-watch"),
     ]
     try:
         with app.metrics.ws_clients.track_inprogress():
@@ -120,19 +127,25 @@ async def telemetry_ws(ws: WebSocket) -> None:
         await _close(ws, 1000, "")
 
 
-async def _still_valid(app: AppState, token: str, via: str) -> str | None:
+async def _still_valid(app: AppState, token: str, via: str,
+                       session: StreamSession | None = None) -> str | None:
+    """None while the session is valid (and then `session` follows the user's current role);
+    else why not."""
     try:
-        await app.auth.authenticate(token, via)
+        p = await app.auth.authenticate(token, via)
     except AuthFailure as e:
         return e.message
+    if session is not None:
+        session.audience = audience_of(p)
     return None
 
 
-async def _watch(ws: WebSocket, app: AppState, token: str, via: str) -> None:
+async def _watch(ws: WebSocket, app: AppState, session: StreamSession, token: str,
+                 via: str) -> None:
     """Close the socket soon after its session ends (logout, revocation, expiry)."""
     while True:
         await asyncio.sleep(RECHECK_S)
-        why = await _still_valid(app, token, via)
+        why = await _still_valid(app, token, via, session)
         if why is not None:
             await _close(ws, CLOSE_UNAUTHENTICATED, f"unauthenticated: {why}")
             return
@@ -181,7 +194,7 @@ async def _receive(ws: WebSocket, app: AppState, session: StreamSession, token: 
                 raise PolicyViolation(CLOSE_POLICY, "binary frames are not accepted")
             if len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
                 raise PolicyViolation(CLOSE_TOO_BIG, f"message over {limit} bytes")
-            why = await _still_valid(app, token, via)
+            why = await _still_valid(app, token, via, session)
             if why is not None:
                 raise PolicyViolation(CLOSE_UNAUTHENTICATED, f"unauthenticated: {why}")
             _control(text, session)

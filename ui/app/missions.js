@@ -151,6 +151,16 @@ export class MissionsPanel {
     container.append(this.toolbar, this.list, this.empty, this.detail);
     const render = batched(() => this.render(), 40);
     ctx.store.on("missions", () => render());
+    // a pushed change of the mission shown (its log grew with it): its timeline, at most every
+    // TIMELINE_REFRESH_MS, the last change never left out
+    ctx.store.on("missionChanged", ({ ids }) => {
+      if (this.selectedId === null || !ids.includes(this.selectedId) || this._logTimer) return;
+      const wait = Math.max(0, TIMELINE_REFRESH_MS - (Date.now() - this.logAt));
+      this._logTimer = setTimeout(() => {
+        this._logTimer = null;
+        this._loadLog(false);
+      }, wait);
+    });
     // the timeline of a mission in flight grows even when the mission itself did not change
     ctx.store.on("missionsPolled", () => {
       const m = this.selectedId !== null ? this.data.mission(this.selectedId) : null;

@@ -1,7 +1,8 @@
-// /ws/telemetry client (schema v1, docs/telemetry-ws.md): feeds the store, reconnects with
+// /ws/telemetry client (schema v2, docs/telemetry-ws.md): feeds the store (vehicles, events, and
+// "changes" {changes, dropped} of missions and incidents for data.js), reconnects with
 // exponential backoff plus jitter, and reports the connection state for the banner.
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export class TelemetrySocket {
   constructor(store, { rateHz = 5, minDelayS = 0.5, maxDelayS = 10, onSchemaMismatch, onUnauthenticated } = {}) {
@@ -112,11 +113,14 @@ export class TelemetrySocket {
       case "removed":
         this.store.remove(f.ids || []);
         break;
+      case "changes":
+        this.store.emit("changes", { changes: f.changes || [], dropped: f.dropped || 0 });
+        break;
       case "error":
         console.warn(`telemetry: server says ${f.message}`);
         break;
       default:
-        break; // unknown frame types are ignored (forward compatible within v1)
+        break; // unknown frame types are ignored (forward compatible within v2)
     }
   }
 }
