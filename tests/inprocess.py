@@ -36,6 +36,7 @@ class InProcess:
     state: Any  # mission.deps.AppState
     _app: Callable[[Scope, Receive, Send], Any]
     password: str
+    passwords: dict[str, str] = field(default_factory=dict)  # users made by sign_in
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def http(self, role: str = "admin", username: str | None = None) -> httpx.AsyncClient:
@@ -51,9 +52,11 @@ class InProcess:
         name = username or (ADMIN if role == "admin" else f"{role}-test")
         if name in self._tokens:
             return
-        password = self.password if name == ADMIN else secrets.token_urlsafe(12)
+        known = name == ADMIN or name in self.passwords
+        password = (self.password if name == ADMIN
+                    else self.passwords.setdefault(name, secrets.token_urlsafe(12)))
         async with self.http() as c:
-            if name != ADMIN:
+            if not known:
                 r = await c.post("/api/users", json={"username": name, "password": password,
                                                      "role": role})
                 assert r.status_code == 201, r.text
@@ -80,11 +83,11 @@ class InProcess:
 @asynccontextmanager
 async def in_process(tmp_path: Path, database_url: str | None = None,
                      env: Mapping[str, str] | None = None,
-                     admin_password: str | None = None) -> AsyncIterator[InProcess]:
+                     after: InProcess | None = None) -> AsyncIterator[InProcess]:
     """The service on a database in `tmp_path` (or `database_url`), started and signed in as
-    the admin; stopped (bounded, as in production) on exit. A second service on the same
-    database (a restart) needs the first one's `admin_password`."""
-    password = admin_password or secrets.token_urlsafe(16)
+    the admin; stopped (bounded, as in production) on exit. `after`: the service this one
+    restarts (same database): its users' passwords carry over."""
+    password = after.password if after is not None else secrets.token_urlsafe(16)
     environ = {"NAZORAT_DATA_DIR": str(tmp_path), "NAZORAT_ADMIN_USER": ADMIN,
                "NAZORAT_ADMIN_PASSWORD": password, **(env or {})}
     if database_url:
@@ -103,6 +106,7 @@ async def in_process(tmp_path: Path, database_url: str | None = None,
             scope["state"] = dict(state)  # what a server does with the lifespan's state
             await app(scope, receive, send)
 
-        svc = InProcess(fleets[0], state["nazorat"], with_state, password)
+        svc = InProcess(fleets[0], state["nazorat"], with_state, password,
+                        dict(after.passwords) if after is not None else {})
         await svc.sign_in()
         yield svc

@@ -208,6 +208,9 @@ async def test_pause_resume_retask_recall_and_abort(svc: InProcess) -> None:
                                           "resume"]
         held = svc.fleet.drones[6].items
         assert [i.command for i in held[1:]] == [i["command"] for i in leg["items"][1:]]
+        on_drone = (await c.get("/api/drones/6/mission")).json()["items"]  # read back
+        assert [(i["seq"], i["command"]) for i in on_drone] == [
+            (i["seq"], i["command"]) for i in leg["items"]]
         assert (await c.get(f"/api/incidents/{urgent}")).json()["status"] == "assigned"
 
         r = await c.post("/api/missions/recall-all")
@@ -231,7 +234,27 @@ async def test_quick_dispatch_sends_the_nearest_ready_drone(svc: InProcess) -> N
     svc.fleet.add(8, at=GeoPoint(*_at(0, 200), BASE.alt_amsl))
     svc.fleet.add(9, at=GeoPoint(*_at(0, 180), BASE.alt_amsl))
     svc.fleet.update(9, ekf_ok=False)  # nearest, but not ready
-    async with svc.http("operator", "op-42") as c:
+    async with svc.http("operator", "op-42") as c, svc.http() as admin:
+        # refusals name the field
+        r = await c.post("/api/missions/plan", json={"drones": [99], "points": [
+            {"lat": BASE.lat, "lon": BASE.lon}]})
+        assert r.status_code == 404 and r.json()["detail"]["field"] == "drones[0]"
+        r = await c.post("/api/missions/plan", json={"drones": [7]})
+        assert r.status_code == 422 and r.json()["detail"]["field"] == "incidents"
+        r = await c.post("/api/missions/plan", json={"drones": [7], "altitude_m": 500,
+                                                     "points": [{"lat": 41.3, "lon": 69.2}]})
+        assert r.status_code == 422, r.text
+        box = [_at(n, e) for n, e in ((250, 250), (250, 350), (350, 350), (350, 250))]
+        ring = [[lon, lat] for lat, lon in [*box, box[0]]]
+        assert (await admin.post("/api/zones", json={"name": "prison", "kind": "no_fly",
+                                                     "geometry": {"type": "Polygon",
+                                                                  "coordinates": [ring]}})
+                ).status_code == 201
+        inside = _at(300, 300)
+        r = await c.post("/api/missions/plan", json={"drones": [7], "points": [
+            {"lat": inside[0], "lon": inside[1], "label": "in the prison"}]})
+        assert r.status_code == 422 and "point:0" in r.json()["detail"]["message"], r.text
+
         lat, lon = _at(0, 260)
         r = await c.post("/api/missions/quick", json={
             "lat": lat, "lon": lon, "altitude_m": 20,
@@ -269,7 +292,7 @@ async def test_link_loss_holds_the_leg_and_restart_reattaches(
             m = await _mission(c, plan["id"])
             assert _leg(m, 11)["status"] == "flying", m  # no verdict on a silent drone
     # the service stops while the drone flies on; a new one starts on the same database
-    async with in_process(tmp_path, database_url, admin_password=svc.password) as svc2:
+    async with in_process(tmp_path, database_url, after=svc) as svc2:
         svc2.fleet.add(11)
         svc2.fleet.update(11, armed=True, landed_state="in_air", mode="AUTO",
                           mission_current=leg["last_item_seq"] - 1, mission_state=3)
