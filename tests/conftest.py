@@ -4,12 +4,17 @@ database in the PostgreSQL lane, NAZORAT_TEST_DATABASE=postgresql; see tests/pg_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+import mission.audit.models  # noqa: F401  (the tables `db` creates)
+import mission.incidents.models  # noqa: F401
+import mission.missions.models  # noqa: F401
+import mission.zones.models  # noqa: F401
 import pg_database
+from mission.db import Database
 from sitl.ardupilot import find_arducopter
 from sitl_fleet import NO_BINARY_REASON, FleetFactory, fleet_factory
 
@@ -46,3 +51,12 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         return
     with pg_database.database() as url:
         yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """`database_url`'s database, started (schema created) and stopped after the test."""
+    database = Database(database_url)
+    await database.start()
+    yield database
+    await database.stop()

@@ -8,7 +8,6 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlmodel import Session
@@ -34,14 +33,6 @@ from telemetry.state import DomainEvent
 from telemetry.stream import changes_frame
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.start()
-    yield database
-    await database.stop()
 
 
 def _report(contact: str = "+998 71 000") -> IncidentCreate:

@@ -3,7 +3,6 @@ temporary database (SQLite, or PostgreSQL in its lane)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -20,14 +19,6 @@ from mission.incidents.service import IncidentService
 from mission.zones.geo import BBox
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.start()
-    yield database
-    await database.stop()
 
 
 def report(lat: float, lon: float, severity: int = 3, age_h: float = 0.5) -> IncidentCreate:

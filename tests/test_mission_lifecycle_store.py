@@ -5,8 +5,6 @@ temporary database (SQLite, or PostgreSQL in its lane); no service, no vehicle."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlmodel import Session, select
 
@@ -24,14 +22,6 @@ from mission.missions.models import (
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.start()
-    yield database
-    await database.stop()
 
 
 def _mission(s: Session, mission: MissionStatus, leg: LegStatus) -> tuple[int, int]:

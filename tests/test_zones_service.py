@@ -3,7 +3,6 @@ temporary database (SQLite, or PostgreSQL in its lane)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,14 +14,6 @@ from mission.zones.models import ZoneCreate, ZoneKind
 from mission.zones.service import ZoneService
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.start()
-    yield database
-    await database.stop()
 
 
 def zone(name: str, kind: str, ring: list[list[float]], **kw: Any) -> ZoneCreate:
