@@ -26,13 +26,13 @@ from mission.incidents.models import (
     Source,
     Status,
 )
+from mission.geo import haversine_m
 from mission.incidents.service import public
 from mission.zones.geo import (
     BBox,
     InvalidInput,
     InvalidRows,
     check_lon_lat,
-    haversine_m,
     parse_bbox,
 )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from sqlmodel import Session
 from mission.audit import service as audit
 from mission.db import Database
 from mission.fleet.commands import CommandService
+from mission.geo import haversine_m
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentNotFound, IncidentService
 from mission.missions import imports, inputs, lifecycle, lifecycle_store, store
@@ -749,9 +749,7 @@ def _interlock(state: VehicleState | None, leg: MissionLeg,
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    dn = math.radians(lat2 - lat1) * 6_371_000
-    de = math.radians(lon2 - lon1) * 6_371_000 * math.cos(math.radians((lat1 + lat2) / 2))
-    return math.hypot(dn, de)
+    return haversine_m(lat1, lon1, lat2, lon2)  # the one Earth radius: mission/geo.py
 
 
 def _items_json(route: DroneRoute) -> list[dict[str, Any]]:
