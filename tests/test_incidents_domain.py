@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mission.geo import haversine_m
 from mission.incidents import io
 from mission.incidents.domain import (
     IllegalTransition,
@@ -26,7 +27,6 @@ from mission.incidents.models import (
     Source,
     Status,
 )
-from mission.geo import haversine_m
 from mission.incidents.service import public
 from mission.zones.geo import (
     BBox,

@@ -24,6 +24,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from mission.clock import utcnow
 from mission.deps import COMMON, ActorDep, StateDep, ViewerDep, error_responses, viewer
 from mission.incidents import io
 from mission.incidents.domain import IllegalTransition, IncidentFilter, IncidentFinal, parse_time
@@ -39,7 +40,6 @@ from mission.incidents.models import (
     IncidentWithContact,
     Status,
     StatusChangePublic,
-    utcnow,
 )
 from mission.incidents.service import IncidentNotFound, IncidentService
 from mission.zones.geo import BBox, InvalidInput, InvalidRows, parse_bbox

@@ -23,6 +23,7 @@ import anyio.to_thread
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from mission.clock import utcnow
 from mission.db import Database
 from mission.incidents.domain import (
     FINAL_STATUSES,
@@ -44,7 +45,6 @@ from mission.incidents.models import (
     IncidentWithContact,
     Status,
     StatusChangePublic,
-    utcnow,
 )
 from mission.zones.geo import BBox
 

@@ -18,8 +18,8 @@ from shapely.geometry import Point
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from mission.clock import utcnow
 from mission.db import Database
-from mission.incidents.models import utcnow
 from mission.zones.domain import ZoneShape, check_zone, merge_update, zone_shape
 from mission.zones.geo import BBox
 from mission.zones.geometry import bounds
