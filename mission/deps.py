@@ -25,6 +25,7 @@ from mission.audit.service import AuditService
 from mission.auth import context
 from mission.auth.models import INTEGRATION, Role
 from mission.auth.service import AuthFailure, AuthService, Principal
+from mission.credentials import SESSION_COOKIE, credentials
 from mission.db import Database
 from mission.fleet.commands import CommandService
 from mission.fleet.service import FleetService
@@ -39,7 +40,6 @@ from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
 from telemetry.stream import StateEncoder
 
-SESSION_COOKIE = "nazorat_session"
 LOGIN_PAGE = "/login.html"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -114,20 +114,19 @@ def set_context(conn: HTTPConnection, p: Principal) -> None:
 
 async def current_principal(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    cookie: Annotated[str | None, Security(cookie_scheme)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    _cookie: Annotated[str | None, Security(cookie_scheme)],
 ) -> Principal:
-    """The authenticated caller, or 401."""
+    """The authenticated caller, or 401. (The two security schemes are declared for the
+    OpenAPI schema; the credentials are read by mission/credentials.py like everywhere.)"""
     app = get_app_state(request)
-    if bearer is not None and bearer.credentials:
-        token, via = bearer.credentials, "bearer"
-    elif cookie:
-        token, via = cookie, "cookie"
-    else:
+    given = credentials(request)
+    if given is None:
         raise unauthenticated("missing", "log in first (POST /api/auth/login) and send the "
                                          "token as `Authorization: Bearer TOKEN`")
+    via = given.via
     try:
-        p = await app.auth.authenticate(token, via)
+        p = await app.auth.authenticate(given.token, via)
     except AuthFailure as e:
         raise unauthenticated(e.reason, e.message) from None
     if via == "cookie" and request.method not in SAFE_METHODS \
@@ -187,16 +186,11 @@ async def optional_principal(request: Request) -> Principal | None:
     """The caller if the request carries valid credentials, else None (public routes that
     show more to users; not declared as secured in the OpenAPI schema)."""
     app = get_app_state(request)
-    auth = request.headers.get("authorization", "")
-    token, via = None, "bearer"
-    if auth[:7].lower() == "bearer ":
-        token = auth[7:].strip()
-    elif request.cookies.get(SESSION_COOKIE):
-        token, via = request.cookies[SESSION_COOKIE], "cookie"
-    if not token:
+    given = credentials(request)
+    if given is None:
         return None
     try:
-        return await app.auth.authenticate(token, via)
+        return await app.auth.authenticate(given.token, given.via)
     except AuthFailure:
         return None
 

@@ -21,9 +21,9 @@ from mission.auth.models import (
     UserUpdate,
 )
 from mission.auth.service import Refused
+from mission.credentials import SESSION_COOKIE
 from mission.deps import (
     COMMON,
-    SESSION_COOKIE,
     AdminDep,
     StateDep,
     ViewerDep,

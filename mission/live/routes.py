@@ -26,7 +26,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from mission import jsonsafe
 from mission.auth.models import USER_ROLES
 from mission.auth.service import AuthFailure, Principal
-from mission.deps import SESSION_COOKIE, AppState, get_app_state, origin_allowed, set_context
+from mission.credentials import credentials
+from mission.deps import AppState, get_app_state, origin_allowed, set_context
 from telemetry.stream import StreamSession, parse_options
 
 log = logging.getLogger(__name__)
@@ -48,21 +49,11 @@ class PolicyViolation(Exception):
         self.reason = reason[:120]
 
 
-def _credentials(ws: WebSocket) -> tuple[str | None, str]:
-    auth = ws.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip(), "bearer"
-    if ws.query_params.get("token"):
-        return ws.query_params["token"], "query"
-    if ws.cookies.get(SESSION_COOKIE):
-        return ws.cookies[SESSION_COOKIE], "cookie"
-    return None, ""
-
-
 async def _authenticate(ws: WebSocket, app: AppState) -> tuple[Principal, str, str]:
-    token, via = _credentials(ws)
-    if token is None:
+    given = credentials(ws, query=True)
+    if given is None:
         raise PolicyViolation(CLOSE_UNAUTHENTICATED, "unauthenticated: log in first")
+    token, via = given.token, given.via
     if via == "cookie" and not origin_allowed(ws, app.settings):
         raise PolicyViolation(CLOSE_FORBIDDEN, "forbidden: cross-origin socket")
     try:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mission.credentials import bearer_token
 from mission.deps import AppState
 from mission.observability.health import Lifecycle, readiness
 from mission.observability.metrics import CONTENT_TYPE, ServiceMetrics
@@ -51,8 +52,7 @@ async def metrics_token(request: Request) -> None:
         raise HTTPException(403, detail={
             "error": "metrics_off", "message": "set NAZORAT_METRICS_TOKEN on the service and "
             "send it as `Authorization: Bearer` (open without it only in a simulated run)"})
-    header = request.headers.get("authorization", "")
-    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    given = bearer_token(request.headers) or ""
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(
             401, detail={"error": "unauthenticated", "reason": "metrics_token",
