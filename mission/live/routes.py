@@ -27,7 +27,8 @@ from mission import jsonsafe
 from mission.auth.models import USER_ROLES
 from mission.auth.service import AuthFailure, Principal
 from mission.credentials import credentials
-from mission.deps import AppState, get_app_state, origin_allowed, set_context
+from mission.deps import get_app_state, origin_allowed, set_context
+from mission.runtime.service import Runtime
 from telemetry.stream import StreamSession, parse_options
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class PolicyViolation(Exception):
         self.reason = reason[:120]
 
 
-async def _authenticate(ws: WebSocket, app: AppState) -> tuple[Principal, str, str]:
+async def _authenticate(ws: WebSocket, app: Runtime) -> tuple[Principal, str, str]:
     given = credentials(ws, query=True)
     if given is None:
         raise PolicyViolation(CLOSE_UNAUTHENTICATED, "unauthenticated: log in first")
@@ -111,7 +112,7 @@ async def telemetry_ws(ws: WebSocket) -> None:
         await _close(ws, 1000, "")
 
 
-async def _still_valid(app: AppState, token: str, via: str) -> str | None:
+async def _still_valid(app: Runtime, token: str, via: str) -> str | None:
     try:
         await app.auth.authenticate(token, via)
     except AuthFailure as e:
@@ -119,7 +120,7 @@ async def _still_valid(app: AppState, token: str, via: str) -> str | None:
     return None
 
 
-async def _watch(ws: WebSocket, app: AppState, token: str, via: str) -> None:
+async def _watch(ws: WebSocket, app: Runtime, token: str, via: str) -> None:
     """Close the socket soon after its session ends (logout, revocation, expiry)."""
     while True:
         await asyncio.sleep(RECHECK_S)
@@ -150,7 +151,7 @@ def _control(text: str, session: StreamSession) -> None:
             raise PolicyViolation(CLOSE_POLICY, str(e)) from None
 
 
-async def _receive(ws: WebSocket, app: AppState, session: StreamSession, token: str,
+async def _receive(ws: WebSocket, app: Runtime, session: StreamSession, token: str,
                    via: str) -> None:
     """Control messages: {"rate": hz} changes the per-vehicle rate. Anything else closes the
     socket (module docstring)."""

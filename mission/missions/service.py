@@ -114,7 +114,8 @@ class StepFailure:
 class MissionService:
     def __init__(
         self, db: Database, hub: TelemetryHub, commands: CommandService,
-        tracker: MissionTracker, planner: PlannerPool, *, max_altitude_m: float = 120.0,
+        tracker: MissionTracker, planner: PlannerPool, *, incidents: IncidentService,
+        zones: ZoneService, max_altitude_m: float = 120.0,
         import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
     ) -> None:
         self.db = db
@@ -125,8 +126,8 @@ class MissionService:
         self.commands = commands
         self.tracker = tracker
         self.planner = planner
-        self.incidents = IncidentService(db)
-        self.zones = ZoneService(db)
+        self.incidents = incidents
+        self.zones = zones
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """Zones in the database: CRUD, GeoJSON import/export, and the shapes for the planner. Database
 calls run in worker threads (`Database.run`), one transaction per operation.
 
-For the planner/missions layer:
+For the planner/missions layer (`zones`: the runtime's one ZoneService, mission/runtime/links.py,
+passed to whoever needs it):
 
-- `await ZoneService(db).no_fly_shapes()` -> active no-fly zones as `ZoneShape`s (shapely
+- `await zones.no_fly_shapes()` -> active no-fly zones as `ZoneShape`s (shapely
   Polygon in lon/lat degrees + altitude band); `ZoneShape.applies_at(alt_m)`;
-- `await ZoneService(db).shapes(kind=ZoneKind.RED)` -> active red zones (patrol areas with
+- `await zones.shapes(kind=ZoneKind.RED)` -> active red zones (patrol areas with
   `risk_level`);
-- `await ZoneService(db).zones_at(lat=..., lon=...)` -> active zones containing a point.
+- `await zones.zones_at(lat=..., lon=...)` -> active zones containing a point.
 """
 
 from __future__ import annotations
