@@ -25,7 +25,8 @@ OK = "ok"
 
 @dataclass
 class Lifecycle:
-    """Set by the lifespan: `complete` once startup has finished, False again at shutdown."""
+    """Set by the runtime (mission/runtime/service.py): `complete` once its start has finished,
+    False again when its stop begins."""
 
     complete: bool = False
 
