@@ -11,7 +11,6 @@ limits request bodies and adds security headers; CORS only for NAZORAT_CORS_ORIG
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,8 +39,6 @@ from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
 from mission.tiles.routes import router as tiles_router
 from mission.zones.routes import router as zones_router
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
