@@ -74,7 +74,8 @@ async def readyz(request: Request,
     otherwise 503 naming the failed checks."""
     state = started_runtime(request)
     result = await readiness(lifecycle=lifecycle, db=state.db if state else None,
-                             link=state.link if state else None)
+                             link=state.link if state else None,
+                             linking=state is None or state.links.linking)
     return JSONResponse(result.to_dict(), status_code=200 if result.ready else 503)
 
 
