@@ -19,7 +19,7 @@ XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfil
 # postgresql://postgres@127.0.0.1:5432/postgres). PG_LANE=0 leaves it out.
 PG_TESTS := tests/test_migrations.py $(sort $(wildcard tests/test_incidents_*.py tests/test_zones_*.py)) \
 	tests/test_auth.py tests/test_intake.py tests/test_missions_e2e.py tests/test_interlocks_missions.py \
-	tests/test_mission_lifecycle_store.py
+	tests/test_mission_lifecycle_store.py tests/test_runtime.py
 # The lane's share of the 15-minute budget: this flight uses the same mission store paths as the
 # other two end-to-end tests, which do run on PostgreSQL.
 PG_DESELECT := --deselect tests/test_missions_e2e.py::test_quick_dispatch_retask_pause_resume_recall_and_bad_input

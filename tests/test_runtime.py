@@ -27,6 +27,7 @@ pytest_plugins = ["runtime_fixture"]
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.nopg
 def test_link_worker_loads_no_web_framework_and_no_app() -> None:
     code = ("import json, sys, mission.linkworker; "
             "print(json.dumps(sorted(m for m in sys.modules "
