@@ -1,8 +1,7 @@
 """The FastAPI application factory. Nothing connects at import time: `create_app()` builds the
-app, and its lifespan starts (and on shutdown stops, in reverse order) the database, the
-telemetry hub, the fleet link with its stored drones, and the recorder. With NAZORAT_BUS_URL it
-also joins the bus (telemetry/bus.py): it mirrors the drones other processes link into its hub,
-publishes and serves its own, and with NAZORAT_LINK_MODE=workers links none itself.
+app over a runtime (mission/runtime/service.py: the database, the telemetry hub, the fleet link,
+the bus, the services), whose start and stop its lifespan runs; this module only adds the
+middleware, the error mapping (mission/http_errors.py) and the routers.
 
 Every route requires a role (mission/deps.py; README "Users and roles") except the login, the
 public report intake, the Telegram webhook (its own secret), the liveness check, the
@@ -12,202 +11,57 @@ limits request bodies and adds security headers; CORS only for NAZORAT_CORS_ORIG
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import re
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi.responses import FileResponse
 
-# The models, imported for their tables (the schema itself comes from mission/migrations).
-import mission.audit.models  # noqa: F401
-import mission.auth.models  # noqa: F401
-import mission.fleet.models  # noqa: F401
-import mission.missions.models  # noqa: F401
-import mission.recording.models  # noqa: F401
-from mission import logsafe
+from mission import http_errors
 from mission.audit.routes import router as audit_router
-from mission.audit.service import AuditService
-from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.routes import keys as keys_router
 from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
-from mission.auth.service import AuthService, Refused
 from mission.console_files import ConsoleFiles
-from mission.db import Database
-from mission.deps import AppState, StateDep, optional_principal
-from mission.fleet.commands import CommandRouter, CommandService, owner_handler
-from mission.fleet.networks import DroneNetworks
+from mission.deps import StateDep, optional_principal
 from mission.fleet.routes import router as fleet_router
-from mission.fleet.service import FleetService
 from mission.incidents.routes import router as incidents_router
 from mission.intake.routes import router as intake_router
-from mission.live.changes import ChangePublisher
 from mission.live.routes import router as live_router
-from mission.missions.planner_pool import PlannerPool
 from mission.missions.routes import router as missions_router
-from mission.missions.service import MissionService
-from mission.missions.tracker import MissionTracker
-from mission.observability.health import Lifecycle
-from mission.observability.metrics import ServiceMetrics
 from mission.observability.routes import RequestMetrics
 from mission.observability.routes import router as observability_router
-from mission.ratelimit import RateLimiter
 from mission.recording.routes import router as recording_router
-from mission.recording.service import RecordingService
-from mission.safety import SafetyLimits
+from mission.runtime.service import Runtime
 from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
-from mission.shutdown import bounded, stop_tasks
-from mission.simfleet import SimFleet
 from mission.tiles.routes import router as tiles_router
-from mission.tiles.service import TileService, parse_spec
 from mission.zones.routes import router as zones_router
-from telemetry.bus import BusNode
-from telemetry.hub import TelemetryHub
-from telemetry.link import FleetLink, LinkConfig
-from telemetry.stream import StateEncoder
-from telemetry.vehicle import StreamRates
-
-log = logging.getLogger(__name__)
 
 
-def link_config(settings: Settings) -> LinkConfig:
-    return LinkConfig(
-        heartbeat_timeout_s=settings.heartbeat_timeout_s,
-        reconnect_after_s=settings.reconnect_after_s,
-        probe_timeout_s=settings.probe_timeout_s,
-        executor_threads=settings.link_threads,
-        low_battery_pct=settings.low_battery_pct,
-        gcs_sysid=settings.gcs_sysid,
-        rates=StreamRates(
-            position_hz=settings.position_rate_hz, status_hz=settings.status_rate_hz
-        ),
-        discovery_urls=settings.discovery_urls,
-    )
-
-
-def bus_node(settings: Settings) -> BusNode:
-    """This process's end of the bus, with the deployment's secret, password and CA."""
-    return BusNode(settings.bus_url, secret=settings.bus_secret,
-                   previous_secret=settings.bus_secret_previous, prefix=settings.bus_prefix,
-                   owner_ttl_s=settings.bus_owner_ttl_s, password=settings.bus_password,
-                   tls_ca=settings.bus_tls_ca)
-
-
-def create_app(settings: Settings | None = None, *,
-               command_router: Callable[[TelemetryHub], CommandRouter] | None = None,
-               ) -> FastAPI:
-    """The service. `command_router` replaces where commands run (the fleet link and the bus)
-    with another implementation of the vehicle-command port, given the hub it publishes to: a
-    test's fake fleet. Interlocks and the record still wrap it (GuardedCommands)."""
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The app over a runtime (mission/runtime/service.py). Without `runtime` it builds one
+    from `settings` (else the environment) and its lifespan starts and stops it; a runtime
+    handed in is the caller's to start and stop (in-process tests: tests/inprocess.py)."""
+    if runtime is not None:
+        if settings is not None and settings is not runtime.settings:
+            raise ValueError("create_app: give settings or a runtime, not both")
+        settings = runtime.settings
     settings = settings or load_settings()
-    metrics = ServiceMetrics()
-    lifecycle = Lifecycle()
+    owned = runtime is None
+    rt = runtime or Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        sim: SimFleet | None = None
-        drones = settings.drones
-        if settings.sim_count > 0:
-            # Owned by the lifespan (not the CLI) so that it stops on every shutdown path,
-            # including SIGTERM, which uvicorn re-raises after the lifespan has finished.
-            sim = SimFleet(
-                settings.sim_count, speedup=settings.sim_speedup,
-                ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
-                base_port=settings.sim_base_port,
-            )
-            await asyncio.to_thread(sim.start)
-            drones = (*drones, *sim.urls)
-            log.info("simulated fleet: %s (control port %s)", ", ".join(sim.urls), sim.control_port)
-        logsafe.install()
-        db = Database(settings.effective_database_url)
-        await db.start()
-        auth = AuthService(db, session_ttl_s=settings.session_ttl_h * 3600,
-                           login_failures=settings.login_max_failures,
-                           max_hashes=settings.login_max_hashes)
-        hub = TelemetryHub()
-        changes = ChangePublisher(db, hub)  # before anything writes a mission or incident
-        link = FleetLink(hub, link_config(settings))
-        linking = settings.link_mode != "workers"
-        bus = bus_node(settings) if settings.bus_url else None
-        if bus is not None:
-            changes.announce = bus.announce_changes
-        recording = RecordingService(db, hub, interval_s=settings.track_interval_s,
-                                     records=None if bus is None else bus.owns)
-        recorder = asyncio.create_task(recording.run(), name="recorder")
-        planner = PlannerPool()
-        tiles = await asyncio.to_thread(TileService.open, parse_spec(settings.tiles),
-                                        settings.data_dir / "tiles")
-        tracker = MissionTracker(db, hub)
-        background: list[asyncio.Task[Any]] = [
-            recorder, asyncio.create_task(changes.run(), name="change-publisher")]
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            await rt.start()  # stops what it started when a step fails
         try:
-            await bootstrap_admin(auth, settings)
-            if bus is not None:
-                await bus.start()
-                await bus.mirror(hub)
-                await bus.follow_changes(changes.remote)
-            await tracker.load()  # missions in flight at the last shutdown are reattached
-            background.append(asyncio.create_task(tracker.run(), name="mission-tracker"))
-            background.append(asyncio.create_task(planner.warm_up(), name="planner-warm-up"))
-            if linking:
-                await link.start()
-            fleet = FleetService(db, link, shard=settings.shard, sharded=bus is not None,
-                                 linking=linking,
-                                 networks=DroneNetworks.parse(settings.drone_networks))
-            link.on_discovered = fleet.on_discovered
-            await fleet.startup(drones)  # in workers mode: stored only, a worker links them
-            safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
-                                  rtl_alt_m=settings.rtl_alt_m)
-            if bus is not None and linking:
-                await bus.serve_link(link, owner_handler(link, check=safety))
-                background.append(asyncio.create_task(
-                    follow_database(fleet), name="fleet-reconcile"))
-            commands = CommandService(db, link, timeout_s=settings.command_timeout_s,
-                                      safety=safety, observe=metrics.observe_command,
-                                      remote=bus, router=None if command_router is None
-                                      else command_router(hub))
-            state = AppState(
-                settings=settings, db=db, hub=hub, link=link, fleet=fleet, bus=bus,
-                commands=commands, recording=recording, encoder=StateEncoder(),
-                missions=MissionService(db, hub, commands, tracker, planner,
-                                        max_altitude_m=settings.max_altitude_m,
-                                        import_radius_m=settings.import_radius_m,
-                                        rtl_alt_m=settings.rtl_alt_m),
-                auth=auth, audit=AuditService(db), metrics=metrics, tiles=tiles,
-                limits={
-                    "intake": RateLimiter(60, 60.0),
-                    "report": RateLimiter(max(1.0, settings.report_per_hour), 3600.0),
-                    "telegram": RateLimiter(max(1.0, settings.telegram_per_hour), 3600.0),
-                },
-            )
-            metrics.attach(hub=hub, link=link, db=db)
-            lifecycle.complete = True
-            yield {"nazorat": state}
+            yield
         finally:
-            # Every step is bounded: a stop must never hang on a drone in the air (a supervisor
-            # would kill the process mid-cleanup). A step that overruns is named in the log.
-            lifecycle.complete = False
-            metrics.detach()
-            t0 = time.monotonic()
-            await stop_tasks(background, 5.0)
-            planner.close()
-            tiles.close()
-            if bus is not None:
-                await bounded("the bus", bus.close(), 5.0)
-            hub.close()
-            await bounded("the fleet link", link.stop(), 12.0)
-            await bounded("the database", db.stop(), 5.0)
-            if sim is not None:
-                await asyncio.to_thread(sim.stop)
-            log.info("shutdown: done in %.2f s", time.monotonic() - t0)
+            if owned:
+                await rt.stop()
 
     app = FastAPI(
         title="Nazorat mission control",
@@ -226,11 +80,12 @@ def create_app(settings: Settings | None = None, *,
             allow_headers=["Authorization", "Content-Type"], max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=rt.metrics)
+    app.state.runtime = rt
     app.state.settings = settings
-    app.state.metrics = metrics
-    app.state.lifecycle = lifecycle
-    app.add_exception_handler(RecursionError, too_deep)
+    app.state.metrics = rt.metrics
+    app.state.lifecycle = rt.lifecycle
+    http_errors.install(app)
     app.include_router(observability_router)
     app.include_router(auth_router)
     app.include_router(users_router)
@@ -274,51 +129,3 @@ def create_app(settings: Settings | None = None, *,
     if ui_dir is not None and (ui_dir / "index.html").is_file():
         app.mount("/", ConsoleFiles(directory=ui_dir, html=True), name="ui")
     return app
-
-
-async def too_deep(request: Request, exc: Exception) -> JSONResponse:
-    """The backstop for input nested beyond what any parser or validator can walk (JSON bodies
-    are refused earlier, mission/jsonsafe.py; a file import parsed by mission/planning is
-    caught here): a client error, never a 500. Logged (one line, no traceback: a client can
-    send these at will), in case it was not the input."""
-    log.warning("%s %s: %r; answered 400 too_deep", request.method, request.url.path,
-                str(exc)[:200])
-    return JSONResponse({"detail": {"error": "too_deep", "field": "(body)",
-                                    "message": "the input is nested too deeply"}},
-                        status_code=400)
-
-
-async def follow_database(fleet: FleetService, period_s: float = 3.0) -> None:
-    """With a bus, drones of this process's shard may be added or deleted through another
-    process's API: link and unlink them as the shared database says."""
-    while True:
-        await asyncio.sleep(period_s)
-        try:
-            await fleet.reconcile()
-        except Exception:
-            log.exception("fleet reconcile failed")
-
-
-async def bootstrap_admin(auth: AuthService, settings: Settings) -> None:
-    """The first admin, from NAZORAT_ADMIN_USER / NAZORAT_ADMIN_PASSWORD, when no user exists.
-    Never a default password: without the variable nobody can log in until
-    `nazorat create-admin` has been run (the log says so)."""
-    if await auth.has_users():
-        return
-    if not settings.admin_password:
-        log.warning("no user exists yet: run `nazorat create-admin USERNAME` or start with "
-                    "NAZORAT_ADMIN_PASSWORD set")
-        return
-    if len(settings.admin_password) < MIN_PASSWORD:
-        raise RuntimeError(f"NAZORAT_ADMIN_PASSWORD needs at least {MIN_PASSWORD} characters")
-    if not re.match(USERNAME_PATTERN, settings.admin_user):
-        raise RuntimeError("NAZORAT_ADMIN_USER: letters, digits and . _ @ - only")
-    try:
-        await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
-    except (IntegrityError, Refused):
-        # Replicas on one database starting together: another one created it first.
-        if not await auth.has_users():
-            raise
-        log.info("the first admin was created by another process starting at the same time")
-        return
-    log.info("created the first admin %r from NAZORAT_ADMIN_PASSWORD", settings.admin_user)

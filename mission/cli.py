@@ -1,7 +1,7 @@
 """`nazorat` console script.
 
 - `nazorat serve [--host H] [--port P] [--sim N]`: the HTTP/WebSocket service. With `--sim N`
-  it also runs a simulated fleet of N ArduCopters (`python -m sitl`, owned by the app's lifespan
+  it also runs a simulated fleet of N ArduCopters (`python -m sitl`, owned by the service's runtime
   so it stops with the service on any shutdown), registers its drones and prints the console
   URL. The simulated run uses its own SQLite file (data/sim.db, recreated each time): the
   simulator's ports change between runs and stale drones would claim the same ids. Unless

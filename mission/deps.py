@@ -1,5 +1,5 @@
-"""Typed application state (built by the lifespan) and the dependencies routes use to reach it:
-the state, the authenticated principal, and the role checks.
+"""The dependencies routes use: the runtime (mission/runtime/service.py: every service, built
+once), the authenticated principal, and the role checks.
 
 Authentication (README "Users and roles"): `Authorization: Bearer TOKEN` (API clients,
 integration keys) or the `nazorat_session` cookie that `POST /api/auth/login` sets (the
@@ -14,63 +14,33 @@ console, same origin). Every route declares who may call it with one of `viewer`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
-from mission.audit.service import AuditService
 from mission.auth import context
 from mission.auth.models import INTEGRATION, Role
-from mission.auth.service import AuthFailure, AuthService, Principal
-from mission.db import Database
-from mission.fleet.commands import CommandService
-from mission.fleet.service import FleetService
-from mission.missions.service import MissionService
-from mission.observability.metrics import ServiceMetrics
-from mission.ratelimit import RateLimiter
-from mission.recording.service import RecordingService
+from mission.auth.service import AuthFailure, Principal
+from mission.credentials import SESSION_COOKIE, credentials
+from mission.runtime.service import Runtime
 from mission.settings import Settings
-from mission.tiles.service import TileService
-from telemetry.bus import BusNode
-from telemetry.hub import TelemetryHub
-from telemetry.link import FleetLink
-from telemetry.stream import StateEncoder
 
-SESSION_COOKIE = "nazorat_session"
 LOGIN_PAGE = "/login.html"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass
-class AppState:
-    """Everything the lifespan started; one per app, stored in the lifespan state."""
-
-    settings: Settings
-    db: Database
-    hub: TelemetryHub
-    link: FleetLink
-    fleet: FleetService
-    commands: CommandService
-    recording: RecordingService
-    encoder: StateEncoder
-    missions: MissionService
-    auth: AuthService
-    audit: AuditService
-    metrics: ServiceMetrics
-    limits: dict[str, RateLimiter] = field(default_factory=dict)
-    bus: BusNode | None = None
-    tiles: TileService = field(default_factory=lambda: TileService({}))
+def get_app_state(conn: HTTPConnection) -> Runtime:
+    """The app's runtime once it has started (503 `not_ready` before, and while it stops)."""
+    runtime: Runtime = conn.app.state.runtime
+    if not runtime.lifecycle.complete:
+        raise HTTPException(503, detail={"error": "not_ready",
+                                         "message": "the service is starting or stopping"})
+    return runtime
 
 
-def get_app_state(conn: HTTPConnection) -> AppState:
-    state: AppState = conn.state.nazorat
-    return state
-
-
-StateDep = Annotated[AppState, Depends(get_app_state)]
+StateDep = Annotated[Runtime, Depends(get_app_state)]
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="bearer",
@@ -114,20 +84,19 @@ def set_context(conn: HTTPConnection, p: Principal) -> None:
 
 async def current_principal(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    cookie: Annotated[str | None, Security(cookie_scheme)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    _cookie: Annotated[str | None, Security(cookie_scheme)],
 ) -> Principal:
-    """The authenticated caller, or 401."""
+    """The authenticated caller, or 401. (The two security schemes are declared for the
+    OpenAPI schema; the credentials are read by mission/credentials.py like everywhere.)"""
     app = get_app_state(request)
-    if bearer is not None and bearer.credentials:
-        token, via = bearer.credentials, "bearer"
-    elif cookie:
-        token, via = cookie, "cookie"
-    else:
+    given = credentials(request)
+    if given is None:
         raise unauthenticated("missing", "log in first (POST /api/auth/login) and send the "
                                          "token as `Authorization: Bearer TOKEN`")
+    via = given.via
     try:
-        p = await app.auth.authenticate(token, via)
+        p = await app.auth.authenticate(given.token, via)
     except AuthFailure as e:
         raise unauthenticated(e.reason, e.message) from None
     if via == "cookie" and request.method not in SAFE_METHODS \
@@ -187,16 +156,11 @@ async def optional_principal(request: Request) -> Principal | None:
     """The caller if the request carries valid credentials, else None (public routes that
     show more to users; not declared as secured in the OpenAPI schema)."""
     app = get_app_state(request)
-    auth = request.headers.get("authorization", "")
-    token, via = None, "bearer"
-    if auth[:7].lower() == "bearer ":
-        token = auth[7:].strip()
-    elif request.cookies.get(SESSION_COOKIE):
-        token, via = request.cookies[SESSION_COOKIE], "cookie"
-    if not token:
+    given = credentials(request)
+    if given is None:
         return None
     try:
-        return await app.auth.authenticate(token, via)
+        return await app.auth.authenticate(given.token, given.via)
     except AuthFailure:
         return None
 

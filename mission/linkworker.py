@@ -15,26 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Any
 
-from mission.app import bus_node, follow_database, link_config
-from mission.db import Database
-from mission.fleet.commands import owner_handler
-from mission.fleet.networks import DroneNetworks
-from mission.fleet.service import FleetService
-from mission.recording.service import RecordingService
-from mission.safety import SafetyLimits
+from mission.runtime.links import LinkSide
 from mission.settings import Settings
-from mission.shutdown import bounded, stop_tasks
-from telemetry.hub import TelemetryHub
-from telemetry.link import FleetLink
 
 log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
                      stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or SIGTERM/SIGINT when `stop` is None)."""
+    """Run until `stop` is set (or SIGTERM/SIGINT when `stop` is None). The vehicle side of the
+    runtime (mission/runtime/links.py), without the service's API, missions or web framework."""
     if not settings.bus_url:
         raise ValueError("a link worker needs NAZORAT_BUS_URL")
     if stop is None:
@@ -42,32 +33,15 @@ async def run_worker(settings: Settings, shard: str, drones: tuple[str, ...],
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-    db = Database(settings.effective_database_url)
-    await db.start()
-    hub = TelemetryHub()
-    link = FleetLink(hub, link_config(settings))
-    bus = bus_node(settings)
-    recording = RecordingService(db, hub, interval_s=settings.track_interval_s)
-    tasks: list[asyncio.Task[Any]] = []
+    side = LinkSide(settings, shard=shard, sharded=True)
     try:
-        await bus.start()
-        await link.start()
-        fleet = FleetService(db, link, shard=shard, sharded=True,
-                             networks=DroneNetworks.parse(settings.drone_networks))
-        await fleet.startup(drones)
-        # The interlocks again, here where the vehicle is linked: a command on the bus is only
-        # as good as the replica that sent it.
-        safety = SafetyLimits(db, hub, max_altitude_m=settings.max_altitude_m,
-                              rtl_alt_m=settings.rtl_alt_m)
-        await bus.serve_link(link, owner_handler(link, check=safety))
-        tasks.append(asyncio.create_task(recording.run(), name="recorder"))
-        tasks.append(asyncio.create_task(follow_database(fleet), name="fleet-reconcile"))
-        ids = sorted(v.vehicle_id for v in link.vehicles())
-        print(f"nazorat link-worker: shard {shard!r}, node {bus.node}, drones {ids}", flush=True)
+        await side.open()
+        await side.join_bus(mirror=False)
+        await side.start_link(drones)
+        assert side.bus is not None
+        ids = sorted(v.vehicle_id for v in side.link.vehicles())
+        print(f"nazorat link-worker: shard {shard!r}, node {side.bus.node}, drones {ids}",
+              flush=True)
         await stop.wait()
     finally:  # bounded like the service's own stop (mission/shutdown.py)
-        await stop_tasks(tasks, 5.0)
-        await bounded("the bus", bus.close(), 5.0)
-        hub.close()
-        await bounded("the fleet link", link.stop(), 12.0)
-        await bounded("the database", db.stop(), 5.0)
+        await side.stop()

@@ -29,7 +29,6 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from mission.db import Database
 from mission.fleet import vehicle_commands as vc
 from mission.planning.flight_path import (
     DEFAULT_RTL_ALT_M,
@@ -113,9 +112,9 @@ def mission_refusal(state: VehicleState | None, items: Sequence[Any],
 
 
 class SafetyLimits:
-    def __init__(self, db: Database, hub: TelemetryHub, *, max_altitude_m: float,
+    def __init__(self, hub: TelemetryHub, *, zones: ZoneService, max_altitude_m: float,
                  rtl_alt_m: float = DEFAULT_RTL_ALT_M) -> None:
-        self.zones = ZoneService(db)
+        self.zones = zones
         self.hub = hub
         self.max_altitude_m = max_altitude_m
         self.rtl_alt_m = rtl_alt_m

@@ -1,6 +1,6 @@
-"""Bounded shutdown steps shared by the service's lifespan and the link worker: a stop must
-never hang on a drone in the air (a supervisor would kill the process mid-cleanup), and a step
-that overruns is named in the log, a stuck task with where it is stuck."""
+"""Bounded shutdown steps of the runtime (mission/runtime/: the service and the link worker):
+a stop must never hang on a drone in the air (a supervisor would kill the process mid-cleanup),
+and a step that overruns is named in the log, a stuck task with where it is stuck."""
 
 from __future__ import annotations
 

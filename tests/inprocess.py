@@ -1,7 +1,9 @@
 """The whole service in this test's event loop, its drones a fake fleet behind the
-vehicle-command port (tests/fake_fleet.py): the real app (routes, auth, database, planner
-process, interlocks, command record, mission tracker), driven over HTTP through httpx's ASGI
-transport, with no socket, no simulator and no waiting for a flight.
+vehicle-command port (tests/fake_fleet.py): a started runtime (mission/runtime/service.py:
+routes, auth, database, planner process, interlocks, command record, mission tracker, pushed
+changes) under the real app, driven over HTTP through httpx's ASGI transport, with no socket,
+no uvicorn, no simulator and no waiting for a flight. SQLite in the test's tmp dir, or
+PostgreSQL in the PostgreSQL lane (`database_url`).
 
 What only a real vehicle proves (MAVLink, ACKs, mission transfer, flight) stays in the few
 simulator flights; this is for what the service decides.
@@ -11,18 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.types import Receive, Scope, Send
 
 from fake_fleet import FakeFleet
 from mission.app import create_app
-from mission.settings import load_settings
+from mission.runtime.service import Runtime
+from mission.settings import Settings
 from telemetry.hub import TelemetryHub
 
 ADMIN = "admin"
@@ -33,8 +35,8 @@ class InProcess:
     """A running in-process service: `fleet` is its fake fleet, `http(role)` a client."""
 
     fleet: FakeFleet
-    state: Any  # mission.deps.AppState
-    _app: Callable[[Scope, Receive, Send], Any]
+    runtime: Runtime
+    _transport: httpx.ASGITransport
     password: str
     passwords: dict[str, str] = field(default_factory=dict)  # users made by sign_in
     _tokens: dict[str, str] = field(default_factory=dict)
@@ -45,8 +47,8 @@ class InProcess:
         name = username or (ADMIN if role == "admin" else f"{role}-test")
         headers = ({"Authorization": f"Bearer {self._tokens[name]}"}
                    if name in self._tokens else {})
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app),
-                                 base_url="http://nazorat.test", headers=headers, timeout=30.0)
+        return httpx.AsyncClient(transport=self._transport, base_url="http://nazorat.test",
+                                 headers=headers, timeout=30.0)
 
     async def sign_in(self, role: str = "admin", username: str | None = None) -> None:
         name = username or (ADMIN if role == "admin" else f"{role}-test")
@@ -80,33 +82,37 @@ class InProcess:
             await asyncio.sleep(0.01)
 
 
+def test_settings(data_dir: Path, database_url: str | None = None,
+                  **overrides: Any) -> Settings:
+    """Settings for a runtime in a test: its own data directory and database, a first admin
+    with a random password, no console files, no drones."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir, "database_url": database_url or "", "ui_dir": None,
+        "admin_user": ADMIN, "admin_password": secrets.token_urlsafe(16),
+        "track_interval_s": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
 @asynccontextmanager
-async def in_process(tmp_path: Path, database_url: str | None = None,
-                     env: Mapping[str, str] | None = None,
-                     after: InProcess | None = None) -> AsyncIterator[InProcess]:
+async def in_process(tmp_path: Path, database_url: str | None = None, *,
+                     after: InProcess | None = None, **settings: Any) -> AsyncIterator[InProcess]:
     """The service on a database in `tmp_path` (or `database_url`), started and signed in as
     the admin; stopped (bounded, as in production) on exit. `after`: the service this one
-    restarts (same database): its users' passwords carry over."""
-    password = after.password if after is not None else secrets.token_urlsafe(16)
-    environ = {"NAZORAT_DATA_DIR": str(tmp_path), "NAZORAT_ADMIN_USER": ADMIN,
-               "NAZORAT_ADMIN_PASSWORD": password, **(env or {})}
-    if database_url:
-        environ["NAZORAT_DATABASE_URL"] = database_url
+    restarts (same database): its users' passwords carry over. `settings`: Settings fields."""
+    if after is not None:
+        settings["admin_password"] = after.password
     fleets: list[FakeFleet] = []
 
     def router(hub: TelemetryHub) -> FakeFleet:
         fleets.append(FakeFleet(hub))
         return fleets[-1]
 
-    app = create_app(load_settings(environ), command_router=router)
-    async with app.router.lifespan_context(app) as state:
-        assert state is not None
-
-        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
-            scope["state"] = dict(state)  # what a server does with the lifespan's state
-            await app(scope, receive, send)
-
-        svc = InProcess(fleets[0], state["nazorat"], with_state, password,
+    config = test_settings(tmp_path, database_url, **settings)
+    async with Runtime(config, command_router=router) as runtime:
+        transport = httpx.ASGITransport(app=create_app(runtime=runtime))
+        svc = InProcess(fleets[0], runtime, transport, config.admin_password,
                         dict(after.passwords) if after is not None else {})
         await svc.sign_in()
         yield svc

@@ -232,6 +232,9 @@ def test_link_worker_serves_a_service_in_workers_mode(
             state = wait_until(lambda: (s := _state(c, 1)).get("position") and s, 25,
                                what=f"worker's drone on the service\n{log_path.read_text()}")
             assert c.get("/api/health").json()["link"]["vehicles"] == 0
+            # ready although its own link never starts (docker-compose's replicas' healthcheck)
+            r = c.get("/readyz")
+            assert r.status_code == 200, r.text
             assert c.get("/api/drones").json()[0]["shard"] == "w1"
             frames = asyncio.run(_ws_frames(svc.ws_url("rate=5"), 1.5))
             assert [v["id"] for v in frames[0]["vehicles"]] == [1]

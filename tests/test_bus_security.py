@@ -376,7 +376,7 @@ async def test_bus_owner_rechecks_interlocks_no_fly(
 
         monkeypatch.setattr(telemetry_commands, "goto", goto)
         checked: list[str] = []
-        safety = SafetyLimits(db, link.hub, max_altitude_m=120.0)
+        safety = SafetyLimits(link.hub, zones=ZoneService(db), max_altitude_m=120.0)
 
         class Spy:
             async def check(self, drone_id: int, command: vc.VehicleCommand,

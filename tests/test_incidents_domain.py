@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mission.geo import haversine_m
 from mission.incidents import io
 from mission.incidents.domain import (
     IllegalTransition,
@@ -32,7 +33,6 @@ from mission.zones.geo import (
     InvalidInput,
     InvalidRows,
     check_lon_lat,
-    haversine_m,
     parse_bbox,
 )
 

@@ -109,7 +109,7 @@ async def test_dispatch_interlocks_and_command_limits(tmp_path: Path, database_u
             assert fleet.sent(1) == []  # nothing ever reached the drone
 
     # the legal maximum lowered below the planned altitude (a restart with the new setting)
-    async with in_process(tmp_path, database_url, env={"NAZORAT_MAX_ALTITUDE_M": "20"},
+    async with in_process(tmp_path, database_url, max_altitude_m=20.0,
                           after=svc) as svc2:
         await svc2.sign_in("operator", "op-9")
         svc2.fleet.add(1)

@@ -76,8 +76,14 @@ async def test_readiness_names_each_failed_check(tmp_path: Path) -> None:
         assert r.ready and r.to_dict() == {"status": "ready", "checks": {
             "lifespan": "ok", "fleet_link": "ok", "database": "ok"}}
 
+        # NAZORAT_LINK_MODE=workers: the service's own link never starts (link workers hold
+        # the vehicles); it was once never ready, so docker-compose's replicas never healthy
+        await link.stop()
+        assert (await readiness(lifecycle=lifecycle, db=db, link=link)).failed == ["fleet_link"]
+        assert (await readiness(lifecycle=lifecycle, db=db, link=link, linking=False)).ready
+
         await db.stop()  # the database goes away under a running service
-        r = await readiness(lifecycle=lifecycle, db=db, link=link)
+        r = await readiness(lifecycle=lifecycle, db=db, link=link, linking=False)
         assert r.failed == ["database"] and r.to_dict()["status"] == "not_ready"
     finally:
         await link.stop()

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 from shapely.geometry import LineString, Point, Polygon
 
+from mission.geo import EARTH_RADIUS_M
 from mission.planning import DroneRoute, LatLon, NoFlyZone, Plan
 
 BASE = LatLon(41.311081, 69.240562)
 FAST_S = 0.3  # OR-Tools time limit in tests
-_R = 6_378_137.0
+_R = EARTH_RADIUS_M  # the service's one radius (mission/geo.py); the formulas here are our own
 
 
 def at(north_m: float, east_m: float, origin: LatLon = BASE) -> LatLon:

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import DDL, event
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from mission.incidents.models import utc_column, utcnow
+from mission.clock import utcnow
+from mission.incidents.models import utc_column
 
 
 class AuditRecord(SQLModel, table=True):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from mission.audit.models import AuditPublic
 from mission.audit.service import AuditFilter
 from mission.deps import COMMON, StateDep, admin
 from mission.incidents.domain import parse_time
-from mission.zones.geo import InvalidInput
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], responses=COMMON,
                    dependencies=[Depends(admin)])
@@ -38,10 +37,7 @@ async def audit_log(
     """Audit records matching every filter, newest first: vehicle commands (who, when, drone,
     command, parameters, result), mission and leg state changes, logins and failed logins,
     logouts, user, role and key changes, zone changes, refused requests."""
-    try:
-        f = AuditFilter(actor=actor, action=action, drone_id=drone_id, mission_id=mission_id,
-                        outcome=outcome, at_from=parse_time(t_from, "from"),
-                        at_to=parse_time(t_to, "to"), before_id=before_id)
-    except InvalidInput as e:
-        raise HTTPException(422, detail=e.to_dict()) from None
+    f = AuditFilter(actor=actor, action=action, drone_id=drone_id, mission_id=mission_id,
+                    outcome=outcome, at_from=parse_time(t_from, "from"),  # InvalidInput: 422
+                    at_to=parse_time(t_to, "to"), before_id=before_id)
     return await app.audit.query(f, limit)

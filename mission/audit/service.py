@@ -16,8 +16,8 @@ from sqlmodel import Session, col, func, select
 
 from mission.audit.models import AuditPublic, AuditRecord
 from mission.auth import context
+from mission.clock import utcnow
 from mission.db import MAX_ID, Database
-from mission.incidents.models import utcnow
 
 MAX_TEXT = 1000
 

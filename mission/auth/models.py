@@ -14,7 +14,8 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
-from mission.incidents.models import Source, utc_column, utcnow
+from mission.clock import utcnow
+from mission.incidents.models import Source, utc_column
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256

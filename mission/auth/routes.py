@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mission.auth.models import (
     KeyCreate,
@@ -20,10 +20,9 @@ from mission.auth.models import (
     UserPublic,
     UserUpdate,
 )
-from mission.auth.service import Refused
+from mission.credentials import SESSION_COOKIE
 from mission.deps import (
     COMMON,
-    SESSION_COOKIE,
     AdminDep,
     StateDep,
     ViewerDep,
@@ -31,7 +30,6 @@ from mission.deps import (
     client_address,
     error_responses,
 )
-from mission.ratelimit import retry_after_header
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=COMMON)
 users = APIRouter(prefix="/api/users", tags=["users"], responses=COMMON,
@@ -40,11 +38,6 @@ keys = APIRouter(prefix="/api/integration-keys", tags=["users"], responses=COMMO
                  dependencies=[Depends(admin)])
 
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def refused(e: Refused) -> NoReturn:
-    headers = retry_after_header(e.retry_after) if e.retry_after is not None else None
-    raise HTTPException(e.status, detail=e.detail(), headers=headers) from None
 
 
 def _secure(request: Request, app: StateDep) -> bool:
@@ -59,12 +52,9 @@ async def login(body: LoginIn, request: Request, response: Response,
     401 `invalid_credentials` whatever was wrong; repeated failures for this user name from
     this address: 429 `too_many_attempts` with Retry-After (growing); too many checks at once:
     429 `busy`."""
-    try:
-        token, expires, user = await app.auth.login(
-            body.username, body.password, address=client_address(request),
-            user_agent=request.headers.get("user-agent", ""))
-    except Refused as e:
-        refused(e)
+    token, expires, user = await app.auth.login(
+        body.username, body.password, address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""))
     response.set_cookie(
         SESSION_COOKIE, token, max_age=int(app.auth.session_ttl_s), path="/", httponly=True,
         samesite="strict", secure=_secure(request, app))
@@ -84,10 +74,7 @@ async def logout(request: Request, p: ViewerDep, app: StateDep) -> Response:
 @router.get("/me", response_model=MeOut)
 async def me(p: ViewerDep, app: StateDep) -> MeOut:
     """The signed-in user and what the role allows (the console shows its view from this)."""
-    try:
-        user = await app.auth.get_user(p.id)
-    except Refused as e:
-        refused(e)
+    user = await app.auth.get_user(p.id)
     return MeOut(user=user, session_expires_at=p.expires_at, via=p.via,
                  can_command=p.role in (Role.ADMIN, Role.OPERATOR),
                  can_see_contacts=p.can_see_contacts, can_administer=p.role == Role.ADMIN)
@@ -99,11 +86,8 @@ async def change_password(body: PasswordChangeIn, request: Request, p: ViewerDep
                           app: StateDep) -> Response:
     """Change your own password; your other sessions end, this one goes on. Wrong current
     passwords are throttled like sign-in (429 with Retry-After)."""
-    try:
-        await app.auth.change_password(p, body.current_password, body.new_password,
-                                       address=client_address(request))
-    except Refused as e:
-        refused(e)
+    await app.auth.change_password(p, body.current_password, body.new_password,
+                                   address=client_address(request))
     return Response(status_code=204)
 
 
@@ -118,18 +102,12 @@ async def list_users(app: StateDep) -> list[UserPublic]:
 @users.post("", status_code=201, response_model=UserPublic, responses=error_responses(409))
 async def create_user(body: UserCreate, app: StateDep, p: AdminDep) -> UserPublic:
     """A new user with a role (admin, operator, commander) and an initial password."""
-    try:
-        return await app.auth.create_user(body, actor=p.name)
-    except Refused as e:
-        refused(e)
+    return await app.auth.create_user(body, actor=p.name)
 
 
 @users.get("/{user_id}", response_model=UserPublic, responses=error_responses(404))
 async def get_user(user_id: IdPath, app: StateDep) -> UserPublic:
-    try:
-        return await app.auth.get_user(user_id)
-    except Refused as e:
-        refused(e)
+    return await app.auth.get_user(user_id)
 
 
 @users.patch("/{user_id}", response_model=UserPublic, responses=error_responses(404, 409))
@@ -138,20 +116,14 @@ async def update_user(user_id: IdPath, body: UserUpdate, app: StateDep,
     """Change role, active, display name or reset the password. A role change, deactivation
     or password reset ends the user's sessions. Nobody changes their own role or deactivates
     themselves, and the last active admin stays one (409)."""
-    try:
-        return await app.auth.update_user(user_id, body, p)
-    except Refused as e:
-        refused(e)
+    return await app.auth.update_user(user_id, body, p)
 
 
 @users.delete("/{user_id}", status_code=204, response_class=Response,
               responses=error_responses(404, 409))
 async def delete_user(user_id: IdPath, app: StateDep, p: AdminDep) -> Response:
     """Remove a user for good (the name stays reserved; their sessions end)."""
-    try:
-        await app.auth.delete_user(user_id, p)
-    except Refused as e:
-        refused(e)
+    await app.auth.delete_user(user_id, p)
     return Response(status_code=204)
 
 
@@ -167,18 +139,12 @@ async def list_keys(app: StateDep) -> list[KeyPublic]:
 async def create_key(body: KeyCreate, app: StateDep, p: AdminDep) -> KeyCreated:
     """A key for a system that reports incidents (POST /api/intake/incidents with
     `Authorization: Bearer KEY`). The secret is in this answer only."""
-    try:
-        return await app.auth.create_key(body, actor=p.name)
-    except Refused as e:
-        refused(e)
+    return await app.auth.create_key(body, actor=p.name)
 
 
 @keys.delete("/{key_id}", status_code=204, response_class=Response,
              responses=error_responses(404))
 async def revoke_key(key_id: IdPath, app: StateDep) -> Response:
     """Revoke a key: it stops working at once (the record stays)."""
-    try:
-        await app.auth.revoke_key(key_id)
-    except Refused as e:
-        refused(e)
+    await app.auth.revoke_key(key_id)
     return Response(status_code=204)

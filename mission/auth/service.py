@@ -36,8 +36,8 @@ from mission.auth.models import (
 )
 from mission.auth.passwords import hash_password, needs_rehash, verify_password
 from mission.auth.throttle import HashGate, Lockout, PasswordGuard, Throttled
+from mission.clock import utcnow
 from mission.db import Database
-from mission.incidents.models import utcnow
 from mission.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import JSON, Column, Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from mission.clock import utcnow  # also imported from here by mission/fleet/commands.py
 
 
 class DroneBase(SQLModel):

@@ -1,6 +1,7 @@
-"""HTTP routes for drones and their commands. Thin: parse, call the service, map errors.
+"""HTTP routes for drones and their commands. Thin: parse, call the service; errors are mapped
+in one place (mission/http_errors.py).
 
-Command error mapping (the body is always the link's error dict: command, outcome, message,
+Command errors (the body is always the link's error dict: command, outcome, message,
 reason, and where known ack / mission_ack / statustext / step):
 - 409 Conflict: the autopilot refused (COMMAND_ACK not ACCEPTED, MISSION_ACK error, read-back
   mismatch) or a newer command superseded this one;
@@ -24,46 +25,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse
 
 from mission.deps import COMMON, ActorDep, StateDep, error_responses, viewer
-from mission.fleet.commands import InvalidParameters, UnknownCommand
 from mission.fleet.models import CommandRecordPublic, DroneCreate, DronePublic
-from mission.fleet.service import DroneNotFound
-from mission.safety import SafetyRefused
-from telemetry.errors import (
-    CommandError,
-    DuplicateSysid,
-    DuplicateUrl,
-    FleetError,
-    Outcome,
-    UnknownVehicle,
-    VehicleUnreachable,
-)
+from telemetry.errors import FleetError
 
 router = APIRouter(prefix="/api/drones", tags=["drones"], responses=COMMON,
                    dependencies=[Depends(viewer)])
 
 DroneId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 COMMAND_ERRORS = error_responses(404, 409, 502, 503, 504)
-
-STATUS_BY_OUTCOME = {
-    Outcome.REJECTED: 409,
-    Outcome.LINK_LOST: 503,
-    Outcome.NOT_CONNECTED: 503,
-    Outcome.TIMEOUT: 504,
-    Outcome.FAILED: 502,
-}
-
-
-def _fleet_error(e: FleetError) -> HTTPException:
-    if isinstance(e, DuplicateSysid | DuplicateUrl):
-        status = 409
-    elif isinstance(e, VehicleUnreachable):
-        status = 504
-    else:
-        status = 422
-    detail: dict[str, Any] = {"error": type(e).__name__, "message": e.message}
-    if e.field:
-        detail["field"] = e.field
-    return HTTPException(status, detail=detail)
 
 
 @router.post("", status_code=201, response_model=DronePublic,
@@ -75,7 +44,7 @@ async def add_drone(body: DroneCreate, app: StateDep, actor: ActorDep) -> DroneP
     except FleetError as e:
         await app.audit.record("fleet.add", actor=actor, params=body.model_dump(),
                                outcome="refused", result={"error": e.message})
-        raise _fleet_error(e) from None
+        raise  # answered by mission/http_errors.py
     await app.audit.record("fleet.add", actor=actor, drone_id=drone.id,
                            params=body.model_dump(), result={"sysid": drone.sysid})
     return drone
@@ -88,19 +57,13 @@ async def list_drones(app: StateDep) -> list[DronePublic]:
 
 @router.get("/{drone_id}", response_model=DronePublic, responses=error_responses(404))
 async def get_drone(drone_id: DroneId, app: StateDep) -> DronePublic:
-    try:
-        return await app.fleet.get_drone(drone_id)
-    except DroneNotFound as e:
-        raise HTTPException(404, detail={"error": "not_found", "message": str(e)}) from None
+    return await app.fleet.get_drone(drone_id)
 
 
 @router.delete("/{drone_id}", status_code=204, response_class=Response,
                responses=error_responses(404))
 async def delete_drone(drone_id: DroneId, app: StateDep, actor: ActorDep) -> Response:
-    try:
-        await app.fleet.remove_drone(drone_id)
-    except DroneNotFound as e:
-        raise HTTPException(404, detail={"error": "not_found", "message": str(e)}) from None
+    await app.fleet.remove_drone(drone_id)
     await app.audit.record("fleet.remove", actor=actor, drone_id=drone_id)
     return Response(status_code=204)
 
@@ -120,25 +83,7 @@ async def run_command(
         raise HTTPException(
             422, detail={"error": "invalid_json", "field": "(body)", "message": "body is not JSON"}
         ) from None
-    try:
-        result = await app.commands.execute(drone_id, name, body, actor=actor)
-    except UnknownCommand as e:
-        raise HTTPException(404, detail={"error": "unknown_command", "message": str(e)}) from None
-    except UnknownVehicle:
-        raise HTTPException(
-            404, detail={"error": "not_found", "message": f"no drone {drone_id}"}
-        ) from None
-    except InvalidParameters as e:
-        raise HTTPException(
-            422, detail={"error": "invalid_parameters", "message": str(e), "errors": e.errors}
-        ) from None
-    except SafetyRefused as e:
-        return JSONResponse(status_code=409, content={"error": "interlock", **e.to_dict()})
-    except CommandError as e:
-        return JSONResponse(
-            status_code=STATUS_BY_OUTCOME.get(e.outcome, 409),
-            content={"error": e.outcome.value, **e.to_dict()},
-        )
+    result = await app.commands.execute(drone_id, name, body, actor=actor)
     return JSONResponse(content={"ok": True, **result.to_dict()})
 
 
@@ -153,15 +98,5 @@ async def command_history(
 @router.get("/{drone_id}/mission", responses=COMMAND_ERRORS)
 async def get_mission(drone_id: DroneId, app: StateDep) -> JSONResponse:
     """The mission stored on the vehicle, read from it now (seq 0 is ArduPilot's home)."""
-    try:
-        items = await app.commands.download_mission(drone_id)
-    except UnknownVehicle:
-        raise HTTPException(
-            404, detail={"error": "not_found", "message": f"no drone {drone_id}"}
-        ) from None
-    except CommandError as e:
-        return JSONResponse(
-            status_code=STATUS_BY_OUTCOME.get(e.outcome, 409),
-            content={"error": e.outcome.value, **e.to_dict()},
-        )
+    items = await app.commands.download_mission(drone_id)
     return JSONResponse(content={"drone_id": drone_id, "items": [i.to_json() for i in items]})

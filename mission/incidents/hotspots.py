@@ -32,9 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mission.zones.geo import EARTH_RADIUS_M, haversine_m
-
-M_PER_DEG_LAT = math.pi * EARTH_RADIUS_M / 180.0
+from mission.geo import M_PER_DEG_LAT, haversine_m
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
+from mission.clock import utcnow
+
 MAX_DESCRIPTION = 4000
 MAX_CONTACT = 256
 MAX_NOTE = 1000
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,6 +1,7 @@
-"""HTTP routes for incidents and hotspots. Thin: parse, call the service, map errors.
+"""HTTP routes for incidents and hotspots. Thin: parse, call the service; the errors below are
+answered by mission/http_errors.py.
 
-Error mapping (custom errors: `{"detail": {"error", "field", "message", ...}}`):
+Errors (custom errors: `{"detail": {"error", "field", "message", ...}}`):
 - 422: a field is wrong (`InvalidInput`), or an import has bad rows (`error: invalid_import`,
   `errors`: one `{"row", "field", "message"}` per problem; nothing was imported); plain schema
   errors keep FastAPI's list form;
@@ -24,9 +25,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from mission.clock import utcnow
 from mission.deps import COMMON, ActorDep, StateDep, ViewerDep, error_responses, viewer
 from mission.incidents import io
-from mission.incidents.domain import IllegalTransition, IncidentFilter, IncidentFinal, parse_time
+from mission.incidents.domain import IncidentFilter, parse_time
 from mission.incidents.models import (
     Category,
     HotspotList,
@@ -39,10 +41,9 @@ from mission.incidents.models import (
     IncidentWithContact,
     Status,
     StatusChangePublic,
-    utcnow,
 )
-from mission.incidents.service import IncidentNotFound, IncidentService
-from mission.zones.geo import BBox, InvalidInput, InvalidRows, parse_bbox
+from mission.incidents.service import IncidentService
+from mission.zones.geo import BBox, InvalidInput, parse_bbox
 
 router = APIRouter(prefix="/api", responses=COMMON, dependencies=[Depends(viewer)])
 
@@ -59,43 +60,15 @@ def shown(inc: IncidentWithContact, can_see_contacts: bool) -> IncidentOut:
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
-def invalid(e: InvalidInput) -> HTTPException:
-    return HTTPException(422, detail=e.to_dict())
-
-
-def invalid_rows(e: InvalidRows) -> HTTPException:
-    return HTTPException(422, detail={"error": "invalid_import", "field": "rows",
-                                      "message": str(e), "errors": e.errors})
-
-
-def _not_found(e: IncidentNotFound) -> HTTPException:
-    return HTTPException(404, detail={"error": "not_found", "message": str(e)})
-
-
-def _transition(e: IllegalTransition) -> HTTPException:
-    return HTTPException(409, detail={
-        "error": "illegal_transition", "field": "status", "message": e.message,
-        "from": e.from_status.value, "to": e.to_status.value,
-    })
-
-
-def _final(e: IncidentFinal) -> HTTPException:
-    return HTTPException(409, detail={"error": "incident_closed", "field": "status",
-                                      "message": e.message})
-
-
 def service(app: StateDep) -> IncidentService:
-    return IncidentService(app.db)
+    return app.incidents
 
 
 ServiceDep = Annotated[IncidentService, Depends(service)]
 
 
 def bbox_param(bbox: str | None, field: str = "bbox") -> BBox | None:
-    try:
-        return parse_bbox(bbox, field)
-    except InvalidInput as e:
-        raise invalid(e) from None
+    return parse_bbox(bbox, field)  # InvalidInput: 422 naming the field (mission/http_errors.py)
 
 
 def incident_filter(
@@ -105,14 +78,11 @@ def incident_filter(
     t_to: Annotated[str | None, Query(alias="to", description="reported_at <= to")] = None,
     bbox: Annotated[str | None, Query(description="west,south,east,north")] = None,
 ) -> IncidentFilter:
-    try:
-        return IncidentFilter(
-            statuses=tuple(status or ()), categories=tuple(c.value for c in category or ()),
-            reported_from=parse_time(t_from, "from"), reported_to=parse_time(t_to, "to"),
-            bbox=parse_bbox(bbox),
-        )
-    except InvalidInput as e:
-        raise invalid(e) from None
+    return IncidentFilter(
+        statuses=tuple(status or ()), categories=tuple(c.value for c in category or ()),
+        reported_from=parse_time(t_from, "from"), reported_to=parse_time(t_to, "to"),
+        bbox=parse_bbox(bbox),
+    )
 
 
 FilterDep = Annotated[IncidentFilter, Depends(incident_filter)]
@@ -124,10 +94,7 @@ async def create_incident(
     body: IncidentCreate, svc: ServiceDep, actor: ActorDep
 ) -> IncidentWithContact:
     """Record a reported incident (status new); `reported_at` defaults to now."""
-    try:
-        return await svc.create(body, actor=actor)
-    except InvalidInput as e:
-        raise invalid(e) from None
+    return await svc.create(body, actor=actor)
 
 
 @router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
@@ -175,13 +142,8 @@ async def import_incidents(
     fmt = format or _format_from_type(request.headers.get("content-type", ""))
     now = utcnow()
     parse = io.parse_csv if fmt == "csv" else io.parse_geojson
-    try:
-        # validating thousands of rows is CPU work: keep it off the event loop
-        items = await anyio.to_thread.run_sync(parse, body, now)
-    except InvalidInput as e:
-        raise invalid(e) from None
-    except InvalidRows as e:
-        raise invalid_rows(e) from None
+    # validating thousands of rows is CPU work: keep it off the event loop
+    items = await anyio.to_thread.run_sync(parse, body, now)
     rows = await svc.import_items(items, actor=actor)
     return ImportResult(imported=len(rows), ids=[r.id for r in rows])
 
@@ -217,10 +179,7 @@ def _format_from_type(content_type: str) -> str:
 @router.get("/incidents/{incident_id}", response_model=IncidentOut, tags=["incidents"],
             responses=error_responses(404))
 async def get_incident(incident_id: IncidentId, svc: ServiceDep, p: ViewerDep) -> IncidentOut:
-    try:
-        return shown(await svc.get(incident_id), p.can_see_contacts)
-    except IncidentNotFound as e:
-        raise _not_found(e) from None
+    return shown(await svc.get(incident_id), p.can_see_contacts)
 
 
 @router.patch("/incidents/{incident_id}", response_model=IncidentWithContact,
@@ -231,16 +190,7 @@ async def update_incident(
     """Change the fields given. A `status` must follow the flow new -> triaged -> assigned ->
     observed -> closed | false_alarm (closing is allowed from any open status); the change is
     recorded with the actor (the signed-in user) and `note`."""
-    try:
-        return await svc.update(incident_id, body, actor=actor)
-    except IncidentNotFound as e:
-        raise _not_found(e) from None
-    except InvalidInput as e:
-        raise invalid(e) from None
-    except IllegalTransition as e:
-        raise _transition(e) from None
-    except IncidentFinal as e:
-        raise _final(e) from None
+    return await svc.update(incident_id, body, actor=actor)
 
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentWithContact,
@@ -251,13 +201,8 @@ async def close_incident(
     """Close an open incident (`resolution`: closed, the default, or false_alarm)."""
     body = body or IncidentClose()
     if body.resolution not in (Status.CLOSED, Status.FALSE_ALARM):
-        raise invalid(InvalidInput("resolution", "must be closed or false_alarm"))
-    try:
-        return await svc.set_status(incident_id, body.resolution, actor=actor, note=body.note)
-    except IncidentNotFound as e:
-        raise _not_found(e) from None
-    except IllegalTransition as e:
-        raise _transition(e) from None
+        raise InvalidInput("resolution", "must be closed or false_alarm")
+    return await svc.set_status(incident_id, body.resolution, actor=actor, note=body.note)
 
 
 @router.get("/incidents/{incident_id}/history", response_model=list[StatusChangePublic],
@@ -265,10 +210,7 @@ async def close_incident(
 async def incident_history(incident_id: IncidentId,
                            svc: ServiceDep) -> list[StatusChangePublic]:
     """Every status change, oldest first; the first row (from_status null) is the creation."""
-    try:
-        return await svc.history(incident_id)
-    except IncidentNotFound as e:
-        raise _not_found(e) from None
+    return await svc.history(incident_id)
 
 
 @router.get("/hotspots", response_model=HotspotList, tags=["incidents"])

@@ -2,12 +2,13 @@
 and hotspots. Every database call runs in a worker thread through `Database.run`, and each
 operation is one transaction (an import stores all its rows or none).
 
-For the planner/missions layer:
+For the planner/missions layer (`incidents`: the runtime's one IncidentService,
+mission/runtime/service.py, passed to whoever needs it):
 
-- `await IncidentService(db).hotspots(radius_m=..., window_h=...)` -> ranked `Hotspot`s
+- `await incidents.hotspots(radius_m=..., window_h=...)` -> ranked `Hotspot`s
   (targets: centre `lat`/`lon`, `extent_m`, `incident_ids`, `priority`);
-- `await IncidentService(db).open_incidents(bbox=...)` -> open incidents, newest first;
-- `await IncidentService(db).set_status(incident_id, Status.ASSIGNED, actor=..., note=...)`
+- `await incidents.open_incidents(bbox=...)` -> open incidents, newest first;
+- `await incidents.set_status(incident_id, Status.ASSIGNED, actor=..., note=...)`
   when a mission takes an incident (the status flow is enforced).
 """
 
@@ -23,6 +24,7 @@ import anyio.to_thread
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from mission.clock import utcnow
 from mission.db import Database
 from mission.incidents.domain import (
     FINAL_STATUSES,
@@ -44,7 +46,6 @@ from mission.incidents.models import (
     IncidentWithContact,
     Status,
     StatusChangePublic,
-    utcnow,
 )
 from mission.zones.geo import BBox
 

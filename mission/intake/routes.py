@@ -28,7 +28,6 @@ from mission.incidents.models import (
     Source,
     Status,
 )
-from mission.incidents.service import IncidentService
 from mission.intake.messages import language_of, message
 from mission.intake.telegram import (
     SeenUpdates,
@@ -40,7 +39,6 @@ from mission.intake.telegram import (
     report_of,
 )
 from mission.ratelimit import retry_after_header
-from mission.zones.geo import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +105,6 @@ async def address_rate(request: Request, app: StateDep) -> None:
         raise _too_many(wait, "too many reports from this address")
 
 
-def _invalid(e: InvalidInput) -> HTTPException:
-    return HTTPException(422, detail=e.to_dict())
-
-
 @router.post("/incidents", status_code=201, response_model=IntakeAccepted,
              responses=error_responses(429), dependencies=[Depends(key_rate)])
 async def intake_incident(body: IntakeIncident, p: IntakeKeyDep,
@@ -120,10 +114,7 @@ async def intake_incident(body: IntakeIncident, p: IntakeKeyDep,
                           severity=body.severity, source=Source(p.source or "other"),
                           reported_at=body.reported_at, description=body.description,
                           reporter_contact=body.reporter_contact)
-    try:
-        inc = await IncidentService(app.db).create(data, actor=p.name)
-    except InvalidInput as e:
-        raise _invalid(e) from None
+    inc = await app.incidents.create(data, actor=p.name)
     return IntakeAccepted(id=inc.id, status=inc.status, source=inc.source,
                           reported_at=inc.reported_at)
 
@@ -138,7 +129,7 @@ async def public_report(body: PublicReport, app: StateDep) -> ReportAccepted:
     data = IncidentCreate(lat=body.lat, lon=body.lon, category=body.category, severity=3,
                           source=Source.CITIZEN_MAP, description=body.description,
                           reporter_contact=body.contact)
-    await IncidentService(app.db).create(data, actor="public report")
+    await app.incidents.create(data, actor="public report")
     return ReportAccepted()
 
 
@@ -185,5 +176,5 @@ async def telegram_webhook(update: TgUpdate, app: StateDep) -> TelegramAnswer:
     data = IncidentCreate(lat=lat, lon=lon, category=category_of(text), severity=3,
                           source=Source.TELEGRAM, description=text[:MAX_DESCRIPTION],
                           reporter_contact=contact_of(msg)[:MAX_CONTACT])
-    inc = await IncidentService(app.db).create(data, actor="telegram")
+    inc = await app.incidents.create(data, actor="telegram")
     return reply(msg.chat.id, message("bot.received", language, id=inc.id), incident_id=inc.id)

@@ -31,8 +31,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from mission import jsonsafe
 from mission.auth.models import USER_ROLES
 from mission.auth.service import AuthFailure, Principal
-from mission.deps import SESSION_COOKIE, AppState, get_app_state, origin_allowed, set_context
+from mission.credentials import credentials
+from mission.deps import get_app_state, origin_allowed, set_context
 from mission.live.changes import audience_of
+from mission.runtime.service import Runtime
 from telemetry.stream import StreamSession, parse_options
 
 log = logging.getLogger(__name__)
@@ -54,21 +56,11 @@ class PolicyViolation(Exception):
         self.reason = reason[:120]
 
 
-def _credentials(ws: WebSocket) -> tuple[str | None, str]:
-    auth = ws.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip(), "bearer"
-    if ws.query_params.get("token"):
-        return ws.query_params["token"], "query"
-    if ws.cookies.get(SESSION_COOKIE):
-        return ws.cookies[SESSION_COOKIE], "cookie"
-    return None, ""
-
-
-async def _authenticate(ws: WebSocket, app: AppState) -> tuple[Principal, str, str]:
-    token, via = _credentials(ws)
-    if token is None:
+async def _authenticate(ws: WebSocket, app: Runtime) -> tuple[Principal, str, str]:
+    given = credentials(ws, query=True)
+    if given is None:
         raise PolicyViolation(CLOSE_UNAUTHENTICATED, "unauthenticated: log in first")
+    token, via = given.token, given.via
     if via == "cookie" and not origin_allowed(ws, app.settings):
         raise PolicyViolation(CLOSE_FORBIDDEN, "forbidden: cross-origin socket")
     try:
@@ -127,7 +119,7 @@ async def telemetry_ws(ws: WebSocket) -> None:
         await _close(ws, 1000, "")
 
 
-async def _still_valid(app: AppState, token: str, via: str,
+async def _still_valid(app: Runtime, token: str, via: str,
                        session: StreamSession | None = None) -> str | None:
     """None while the session is valid (and then `session` follows the user's current role);
     else why not."""
@@ -140,7 +132,7 @@ async def _still_valid(app: AppState, token: str, via: str,
     return None
 
 
-async def _watch(ws: WebSocket, app: AppState, session: StreamSession, token: str,
+async def _watch(ws: WebSocket, app: Runtime, session: StreamSession, token: str,
                  via: str) -> None:
     """Close the socket soon after its session ends (logout, revocation, expiry)."""
     while True:
@@ -172,7 +164,7 @@ def _control(text: str, session: StreamSession) -> None:
             raise PolicyViolation(CLOSE_POLICY, str(e)) from None
 
 
-async def _receive(ws: WebSocket, app: AppState, session: StreamSession, token: str,
+async def _receive(ws: WebSocket, app: Runtime, session: StreamSession, token: str,
                    via: str) -> None:
     """Control messages: {"rate": hz} changes the per-vehicle rate. Anything else closes the
     socket (module docstring)."""

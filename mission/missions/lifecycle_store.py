@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from mission.fleet.models import utcnow
+from mission.clock import utcnow
 from mission.missions import lifecycle, store
 from mission.missions.lifecycle import (
     Advance,

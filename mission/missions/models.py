@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import DDL, event
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from mission.fleet.models import utcnow
+from mission.clock import utcnow
 from mission.incidents.models import utc_column
 
 

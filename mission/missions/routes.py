@@ -1,5 +1,6 @@
 """`/api/missions`: plan (preview) -> dispatch -> live progress, pause/resume/recall, re-task,
-quick dispatch, and plan export. Thin: the work is in MissionService.
+quick dispatch, and plan export. Thin: the work is in MissionService, the error mapping in
+mission/http_errors.py.
 
 Reading needs any user role; planning, dispatching and controlling need an operator or an admin.
 A dispatch that an interlock refuses answers 409 `{"error": "interlock", "message",
@@ -13,10 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from mission.deps import COMMON, ActorDep, AppState, error_responses, get_app_state, viewer
+from mission.deps import COMMON, ActorDep, StateDep, error_responses, viewer
 from mission.incidents.routes import read_limited
 from mission.missions import store
-from mission.missions.inputs import MissionInputError
 from mission.missions.schemas import (
     ControlIn,
     LogPublic,
@@ -25,8 +25,7 @@ from mission.missions.schemas import (
     QuickDispatchIn,
     RetaskIn,
 )
-from mission.missions.service import InterlockRefused, MissionConflict, MissionService
-from mission.missions.store import MissionNotFound
+from mission.missions.service import MissionService
 from mission.planning.formats import export_qgc_plan, export_wpl
 from mission.planning.model import LatLon, MissionItem, NoFlyZone
 
@@ -38,45 +37,24 @@ DroneId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ERRORS = error_responses(404, 409)
 
 
-def get_missions(app: Annotated[AppState, Depends(get_app_state)]) -> MissionService:
+def get_missions(app: StateDep) -> MissionService:
     return app.missions
 
 
 ServiceDep = Annotated[MissionService, Depends(get_missions)]
 
 
-def _http(e: Exception) -> HTTPException:
-    if isinstance(e, MissionInputError):
-        return HTTPException(e.status, detail={"error": "invalid_mission_input",
-                                               "field": e.field, "message": e.message})
-    if isinstance(e, InterlockRefused):
-        return HTTPException(409, detail={"error": "interlock", "field": e.field,
-                                          "message": e.message, "interlocks": e.problems})
-    if isinstance(e, MissionConflict):
-        return HTTPException(409, detail={"error": "mission_conflict", "field": e.field,
-                                          "message": e.message})
-    if isinstance(e, MissionNotFound):
-        return HTTPException(404, detail={"error": "not_found", "message": str(e)})
-    raise e
-
-
 @router.post("/plan", status_code=201, response_model=MissionPublic, responses=ERRORS)
 async def plan(body: PlanIn, svc: ServiceDep, actor: ActorDep) -> MissionPublic:
     """Plan a patrol over the chosen targets with the chosen drones: a preview, nothing flies."""
-    try:
-        return await svc.plan(body, actor)
-    except (MissionInputError, MissionConflict) as e:
-        raise _http(e) from None
+    return await svc.plan(body, actor)
 
 
 @router.post("/quick", status_code=201, response_model=MissionPublic, responses=ERRORS)
 async def quick_dispatch(body: QuickDispatchIn, svc: ServiceDep,
                          actor: ActorDep) -> MissionPublic:
     """Send the nearest free drone that can get there and back to a point, now."""
-    try:
-        return await svc.quick_dispatch(body, actor)
-    except (MissionInputError, MissionConflict, MissionNotFound) as e:
-        raise _http(e) from None
+    return await svc.quick_dispatch(body, actor)
 
 
 @router.post("/import", status_code=201, response_model=MissionPublic, responses=ERRORS,
@@ -98,10 +76,7 @@ async def import_mission(
     except UnicodeDecodeError:
         raise HTTPException(422, detail={"error": "invalid_mission_input", "field": "(body)",
                                          "message": "the file is not UTF-8 text"}) from None
-    try:
-        return await svc.import_file(text, format, drone_id, name, actor, battery_reserve_pct)
-    except (MissionInputError, MissionConflict) as e:
-        raise _http(e) from None
+    return await svc.import_file(text, format, drone_id, name, actor, battery_reserve_pct)
 
 
 @router.post("/recall-all")
@@ -120,19 +95,13 @@ async def list_missions(
 
 @router.get("/{mission_id}", response_model=MissionPublic, responses=ERRORS)
 async def get_mission(mission_id: MissionId, svc: ServiceDep) -> MissionPublic:
-    try:
-        return await svc.get(mission_id)
-    except MissionNotFound as e:
-        raise _http(e) from None
+    return await svc.get(mission_id)
 
 
 @router.get("/{mission_id}/log", response_model=list[LogPublic], responses=ERRORS)
 async def mission_log(mission_id: MissionId, svc: ServiceDep) -> list[LogPublic]:
     """The mission's timeline: planned, dispatched, commands, items reached, landed."""
-    try:
-        return await svc.db.run(lambda s: store.read_log(s, mission_id))
-    except MissionNotFound as e:
-        raise _http(e) from None
+    return await svc.db.run(lambda s: store.read_log(s, mission_id))
 
 
 @router.post("/{mission_id}/dispatch", response_model=MissionPublic, responses=ERRORS)
@@ -142,10 +111,7 @@ async def dispatch(mission_id: MissionId, svc: ServiceDep, actor: ActorDep) -> M
     within the legal maximum; any failure refuses the whole dispatch (409 `interlock`, the
     mission stays planned). Then per drone: geofence, upload with read-back, arm, take off,
     AUTO. A drone that refuses fails its own leg with the autopilot's reason; the others fly."""
-    try:
-        return await svc.dispatch(mission_id, actor)
-    except (MissionConflict, MissionNotFound) as e:
-        raise _http(e) from None
+    return await svc.dispatch(mission_id, actor)
 
 
 @router.post("/{mission_id}/{action}", responses=ERRORS)
@@ -154,11 +120,8 @@ async def control(
     actor: ActorDep, body: ControlIn | None = None,
 ) -> JSONResponse:
     """Pause (BRAKE), resume (AUTO) or recall (RTL) one drone (`drone_id`) or all of them."""
-    try:
-        mission, results = await svc.control(mission_id, action,
-                                             body.drone_id if body else None, actor)
-    except (MissionInputError, MissionConflict, MissionNotFound) as e:
-        raise _http(e) from None
+    mission, results = await svc.control(mission_id, action,
+                                         body.drone_id if body else None, actor)
     status = 200 if all(r["ok"] for r in results) else 409
     return JSONResponse(status_code=status, content={
         "mission": mission.model_dump(mode="json"), "results": results})
@@ -170,10 +133,7 @@ async def retask(mission_id: MissionId, drone_id: DroneId, body: RetaskIn, svc: 
                  actor: ActorDep) -> MissionPublic:
     """Add an urgent incident (or point) to a drone in flight: its remaining route is replanned
     from where it is and re-uploaded."""
-    try:
-        return await svc.retask(mission_id, drone_id, body, actor)
-    except (MissionInputError, MissionConflict, MissionNotFound) as e:
-        raise _http(e) from None
+    return await svc.retask(mission_id, drone_id, body, actor)
 
 
 @router.get("/{mission_id}/drones/{drone_id}/export", responses=ERRORS)
@@ -182,10 +142,7 @@ async def export_leg(
     format: Literal["plan", "wpl"] = "plan",  # noqa: A002 - the query parameter's name
 ) -> PlainTextResponse:
     """One drone's route as a QGroundControl .plan or a Mission Planner QGC WPL 110 file."""
-    try:
-        mission = await svc.get(mission_id)
-    except MissionNotFound as e:
-        raise _http(e) from None
+    mission = await svc.get(mission_id)
     leg = next((x for x in mission.legs if x.drone_id == drone_id), None)
     if leg is None:
         raise HTTPException(404, detail={"error": "not_found", "field": "drone_id",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from mission.audit import service as audit
 from mission.db import Database
 from mission.fleet import vehicle_commands as vc
 from mission.fleet.commands import CommandService
+from mission.geo import haversine_m
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentNotFound, IncidentService
 from mission.missions import imports, inputs, lifecycle, lifecycle_store, store
@@ -118,7 +118,8 @@ class StepFailure:
 class MissionService:
     def __init__(
         self, db: Database, hub: TelemetryHub, commands: CommandService,
-        tracker: MissionTracker, planner: PlannerPool, *, max_altitude_m: float = 120.0,
+        tracker: MissionTracker, planner: PlannerPool, *, incidents: IncidentService,
+        zones: ZoneService, max_altitude_m: float = 120.0,
         import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
     ) -> None:
         self.db = db
@@ -129,8 +130,8 @@ class MissionService:
         self.commands = commands
         self.tracker = tracker
         self.planner = planner
-        self.incidents = IncidentService(db)
-        self.zones = ZoneService(db)
+        self.incidents = incidents
+        self.zones = zones
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -746,9 +747,7 @@ def _interlock(state: VehicleState | None, leg: MissionLeg,
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    dn = math.radians(lat2 - lat1) * 6_371_000
-    de = math.radians(lon2 - lon1) * 6_371_000 * math.cos(math.radians((lat1 + lat2) / 2))
-    return math.hypot(dn, de)
+    return haversine_m(lat1, lon1, lat2, lon2)  # the one Earth radius: mission/geo.py
 
 
 def _items_json(route: DroneRoute) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from mission.audit import service as audit
-from mission.fleet.models import utcnow
+from mission.clock import utcnow
 from mission.missions.lifecycle import check_leg, check_mission
 from mission.missions.models import (
     LegStatus,

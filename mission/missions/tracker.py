@@ -69,10 +69,10 @@ def _telemetry(st: VehicleState) -> Telemetry:
 
 
 class MissionTracker:
-    def __init__(self, db: Database, hub: TelemetryHub) -> None:
+    def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService) -> None:
         self.db = db
         self.hub = hub
-        self.incidents = IncidentService(db)
+        self.incidents = incidents
         self._legs: dict[int, _Leg] = {}  # by drone id
         self._lock = asyncio.Lock()
 

@@ -25,7 +25,8 @@ OK = "ok"
 
 @dataclass
 class Lifecycle:
-    """Set by the lifespan: `complete` once startup has finished, False again at shutdown."""
+    """Set by the runtime (mission/runtime/service.py): `complete` once its start has finished,
+    False again when its stop begins."""
 
     complete: bool = False
 
@@ -72,11 +73,14 @@ async def check_database(db: Database | None, timeout_s: float = 2.0) -> str:
 
 async def readiness(
     *, lifecycle: Lifecycle, db: Database | None, link: FleetLink | None,
-    timeout_s: float = 2.0,
+    linking: bool = True, timeout_s: float = 2.0,
 ) -> Readiness:
-    """Run every check (all of them, so the answer names each failure)."""
+    """Run every check (all of them, so the answer names each failure). `linking=False`: a
+    service in NAZORAT_LINK_MODE=workers, whose link is never started (link workers hold the
+    vehicles), so its readiness does not wait for it."""
+    link_ok = not linking or (link is not None and link.started)
     return Readiness({
         "lifespan": OK if lifecycle.complete else "not complete",
-        "fleet_link": OK if link is not None and link.started else "not started",
+        "fleet_link": OK if link_ok else "not started",
         "database": await check_database(db, timeout_s),
     })

@@ -107,8 +107,8 @@ class FleetCollector(Collector):
 
 
 class ServiceMetrics:
-    """The app's registry and the metrics recorded as things happen. Made by `create_app`;
-    `attach()` adds the scrape-time collector once the lifespan has the hub, link and
+    """The app's registry and the metrics recorded as things happen. Made by the runtime;
+    `attach()` adds the scrape-time collector once the runtime has started the hub, link and
     database, `detach()` removes it at shutdown."""
 
     def __init__(self, *, mission_ttl_s: float = 2.0, query_timeout_s: float = 2.0) -> None:

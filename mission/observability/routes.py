@@ -15,18 +15,20 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mission.deps import AppState
+from mission.credentials import bearer_token
 from mission.observability.health import Lifecycle, readiness
 from mission.observability.metrics import CONTENT_TYPE, ServiceMetrics
+from mission.runtime.service import Runtime
 from mission.settings import Settings
 
 router = APIRouter(tags=["observability"], include_in_schema=False)
 
 
-def lifespan_state(request: Request) -> AppState | None:
-    """The lifespan's state, or None before startup has finished (or without a lifespan)."""
-    state: AppState | None = getattr(request.state, "nazorat", None)
-    return state
+def started_runtime(request: Request) -> Runtime | None:
+    """The app's runtime once started, else None (before startup has finished, or without a
+    lifespan)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime if runtime.lifecycle.complete else None
 
 
 def app_metrics(request: Request) -> ServiceMetrics:
@@ -51,8 +53,7 @@ async def metrics_token(request: Request) -> None:
         raise HTTPException(403, detail={
             "error": "metrics_off", "message": "set NAZORAT_METRICS_TOKEN on the service and "
             "send it as `Authorization: Bearer` (open without it only in a simulated run)"})
-    header = request.headers.get("authorization", "")
-    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    given = bearer_token(request.headers) or ""
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(
             401, detail={"error": "unauthenticated", "reason": "metrics_token",
@@ -71,9 +72,10 @@ async def readyz(request: Request,
                  lifecycle: Annotated[Lifecycle, Depends(app_lifecycle)]) -> JSONResponse:
     """200 when the lifespan is complete, the fleet link started and the database answers;
     otherwise 503 naming the failed checks."""
-    state = lifespan_state(request)
+    state = started_runtime(request)
     result = await readiness(lifecycle=lifecycle, db=state.db if state else None,
-                             link=state.link if state else None)
+                             link=state.link if state else None,
+                             linking=state is None or state.links.linking)
     return JSONResponse(result.to_dict(), status_code=200 if result.ready else 503)
 
 

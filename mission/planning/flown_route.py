@@ -15,10 +15,10 @@ Pure functions: no FastAPI, no database.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mission.geo import haversine_m
 from mission.planning import vehicle_items as vi
 from mission.planning.energy import (
     WAYPOINT_OVERHEAD_S,
@@ -33,7 +33,6 @@ from mission.planning.errors import PlanningError
 from mission.planning.jumps import TooManySteps, run_order
 from mission.planning.model import Airframe, LatLon, MissionItem
 
-EARTH_RADIUS_M = 6_371_000.0
 MAX_UNROLLED_ITEMS = 10_000  # DO_JUMP loops expanded beyond this are refused as unbounded
 DEFAULT_CIRCLE_RADIUS_M = 10.0  # ArduCopter CIRCLE_RADIUS default (1000 cm), for a radius 0
 
@@ -60,12 +59,9 @@ class FlownRoute:
 
 
 def metres(a: LatLon, b: LatLon) -> float:
-    """Great-circle distance (haversine): exact enough from 1 m to the other side of the
+    """Great-circle distance (mission/geo.py): exact enough from 1 m to the other side of the
     world, where an equirectangular formula is not."""
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    return haversine_m(a.lat, a.lon, b.lat, b.lon)
 
 
 def alt_above_home(item: MissionItem, home_amsl_m: float) -> float:

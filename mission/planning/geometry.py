@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from shapely.geometry import Polygon
 
+from mission.geo import M_PER_DEG_LAT, m_per_deg_lon
 from mission.planning.errors import InvalidRequestError
 from mission.planning.model import LatLon
-
-EARTH_RADIUS_M = 6_378_137.0
 
 XY = tuple[float, float]
 
@@ -35,11 +34,11 @@ class LocalFrame:
 
     @property
     def _kx(self) -> float:
-        return EARTH_RADIUS_M * math.cos(math.radians(self.lat0)) * math.pi / 180.0
+        return m_per_deg_lon(self.lat0)
 
     @property
     def _ky(self) -> float:
-        return EARTH_RADIUS_M * math.pi / 180.0
+        return M_PER_DEG_LAT
 
     def xy(self, p: LatLon) -> XY:
         return ((p.lon - self.lon0) * self._kx, (p.lat - self.lat0) * self._ky)

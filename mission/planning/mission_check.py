@@ -24,6 +24,7 @@ from shapely.geometry import MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from mission.geo import M_PER_DEG_LAT
 from mission.planning.flight_path import (
     DEFAULT_RTL_ALT_M,
     Item,
@@ -35,7 +36,6 @@ from mission.planning.flight_path import (
 )
 from mission.zones.domain import ZoneShape
 
-M_PER_DEG = 111_320.0
 _QUAD = 8  # segments per quarter circle; the polygon is widened to contain the true circle
 _WIDEN = 1.0 / math.cos(math.pi / (4 * _QUAD))
 
@@ -53,7 +53,7 @@ class Refusal:
 def _disc(lat: float, lon: float, radius_m: float) -> BaseGeometry:
     if radius_m < 0.001:  # a smaller buffer degenerates to an empty polygon (found by hypothesis)
         return Point(lon, lat)
-    dlat = radius_m / M_PER_DEG * _WIDEN
+    dlat = radius_m / M_PER_DEG_LAT * _WIDEN
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
     return affinity.scale(Point(lon, lat).buffer(1.0, quad_segs=_QUAD), dlon, dlat)
 

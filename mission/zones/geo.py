@@ -1,5 +1,5 @@
 """Plain geography shared by incidents and zones: WGS84 range checks (with the swapped lon/lat
-hint), bounding boxes, great-circle distance, and the field-naming validation error.
+hint), bounding boxes, and the field-naming validation error (distances: mission/geo.py).
 
 Nothing here imports FastAPI or the database; routes map `InvalidInput` to
 `422 {"detail": {"error": ..., "field": ..., "message": ...}}`.
@@ -17,8 +17,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from mission import jsonsafe
-
-EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 
 
 class InvalidInput(ValueError):
@@ -114,14 +112,6 @@ def check_lon_lat(lon: Any, lat: Any, field: str) -> tuple[float, float]:
     if abs(y) > 90:
         raise InvalidInput(field, f"latitude {y:g} is outside -90..90", error="out_of_range")
     return x, y
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from mission.incidents.models import utc_column, utcnow
+from mission.clock import utcnow
+from mission.incidents.models import utc_column
 
 MAX_ALT_M = 10_000.0
 

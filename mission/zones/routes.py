@@ -1,7 +1,7 @@
-"""HTTP routes for zones (red patrol areas and no-fly zones). Thin: parse, call the service,
-map errors.
+"""HTTP routes for zones (red patrol areas and no-fly zones). Thin: parse, call the service;
+the errors below are answered by mission/http_errors.py.
 
-Error mapping (custom errors: `{"detail": {"error", "field", "message"}}`):
+Errors (custom errors: `{"detail": {"error", "field", "message"}}`):
 - 422: a bad geometry or zone field (`error` says which kind: not_a_polygon, unclosed_ring,
   too_few_positions, swapped_coordinates, out_of_range, invalid_polygon, ...; `message` says
   what is wrong), or an import with bad features (`error: invalid_import`, `errors` per
@@ -23,9 +23,8 @@ from fastapi.responses import JSONResponse
 
 from mission.auth.models import Role
 from mission.deps import COMMON, OperatorDep, StateDep, error_responses, viewer
-from mission.incidents.routes import bbox_param, invalid, invalid_rows, read_limited
+from mission.incidents.routes import bbox_param, read_limited
 from mission.zones.domain import parse_feature_collection, to_feature_collection
-from mission.zones.geo import InvalidInput, InvalidRows
 from mission.zones.models import (
     ZoneCreate,
     ZoneImportResult,
@@ -33,7 +32,7 @@ from mission.zones.models import (
     ZonePublic,
     ZoneUpdate,
 )
-from mission.zones.service import ZoneNotFound, ZoneService
+from mission.zones.service import ZoneService
 
 router = APIRouter(prefix="/api/zones", tags=["zones"], responses=COMMON,
                    dependencies=[Depends(viewer)])
@@ -42,7 +41,7 @@ ZoneId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def service(app: StateDep) -> ZoneService:
-    return ZoneService(app.db)
+    return app.zones
 
 
 def _admin_for_no_fly(p: OperatorDep, zone: ZonePublic) -> None:
@@ -60,18 +59,11 @@ def _summary(z: ZonePublic) -> dict[str, object]:
 ServiceDep = Annotated[ZoneService, Depends(service)]
 
 
-def _not_found(e: ZoneNotFound) -> HTTPException:
-    return HTTPException(404, detail={"error": "not_found", "message": str(e)})
-
-
 @router.post("", status_code=201, response_model=ZonePublic)
 async def create_zone(body: ZoneCreate, svc: ServiceDep, p: OperatorDep,
                       app: StateDep) -> ZonePublic:
     """Create a red or no-fly zone from a GeoJSON Polygon ([lon, lat] order, holes allowed)."""
-    try:
-        zone = await svc.create(body)
-    except InvalidInput as e:
-        raise invalid(e) from None
+    zone = await svc.create(body)
     await app.audit.record("zone.create", target=f"zone:{zone.id}", params=_summary(zone))
     return zone
 
@@ -103,12 +95,7 @@ async def import_zones(request: Request, svc: ServiceDep, p: OperatorDep,
                        app: StateDep) -> ZoneImportResult:
     """Import a FeatureCollection (the export's format) as the raw body; all zones or none."""
     body = await read_limited(request)
-    try:
-        zones = await anyio.to_thread.run_sync(parse_feature_collection, body)
-    except InvalidInput as e:
-        raise invalid(e) from None
-    except InvalidRows as e:
-        raise invalid_rows(e) from None
+    zones = await anyio.to_thread.run_sync(parse_feature_collection, body)
     stored = await svc.import_zones(zones)
     await app.audit.record("zone.import", params={"ids": [z.id for z in stored]})
     return ZoneImportResult(imported=len(stored), ids=[z.id for z in stored])
@@ -116,10 +103,7 @@ async def import_zones(request: Request, svc: ServiceDep, p: OperatorDep,
 
 @router.get("/{zone_id}", response_model=ZonePublic, responses=error_responses(404))
 async def get_zone(zone_id: ZoneId, svc: ServiceDep) -> ZonePublic:
-    try:
-        return await svc.get(zone_id)
-    except ZoneNotFound as e:
-        raise _not_found(e) from None
+    return await svc.get(zone_id)
 
 
 @router.patch("/{zone_id}", response_model=ZonePublic, responses=error_responses(404))
@@ -127,14 +111,9 @@ async def update_zone(zone_id: ZoneId, body: ZoneUpdate, svc: ServiceDep, p: Ope
                       app: StateDep) -> ZonePublic:
     """Change the fields given; the resulting zone is validated as a whole. A no-fly zone
     can be changed by an admin only."""
-    try:
-        before = await svc.get(zone_id)
-        _admin_for_no_fly(p, before)
-        zone = await svc.update(zone_id, body)
-    except ZoneNotFound as e:
-        raise _not_found(e) from None
-    except InvalidInput as e:
-        raise invalid(e) from None
+    before = await svc.get(zone_id)
+    _admin_for_no_fly(p, before)
+    zone = await svc.update(zone_id, body)
     await app.audit.record("zone.update", target=f"zone:{zone_id}", params={
         "changes": body.model_dump(exclude_unset=True, exclude={"geometry"}),
         "geometry_changed": "geometry" in body.model_fields_set,
@@ -147,11 +126,8 @@ async def update_zone(zone_id: ZoneId, body: ZoneUpdate, svc: ServiceDep, p: Ope
 async def delete_zone(zone_id: ZoneId, svc: ServiceDep, p: OperatorDep,
                       app: StateDep) -> Response:
     """Delete a zone (a no-fly zone: admins only)."""
-    try:
-        before = await svc.get(zone_id)
-        _admin_for_no_fly(p, before)
-        await svc.delete(zone_id)
-    except ZoneNotFound as e:
-        raise _not_found(e) from None
+    before = await svc.get(zone_id)
+    _admin_for_no_fly(p, before)
+    await svc.delete(zone_id)
     await app.audit.record("zone.delete", target=f"zone:{zone_id}", params=_summary(before))
     return Response(status_code=204)

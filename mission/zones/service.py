@@ -1,13 +1,14 @@
 """Zones in the database: CRUD, GeoJSON import/export, and the shapes for the planner. Database
 calls run in worker threads (`Database.run`), one transaction per operation.
 
-For the planner/missions layer:
+For the planner/missions layer (`zones`: the runtime's one ZoneService, mission/runtime/links.py,
+passed to whoever needs it):
 
-- `await ZoneService(db).no_fly_shapes()` -> active no-fly zones as `ZoneShape`s (shapely
+- `await zones.no_fly_shapes()` -> active no-fly zones as `ZoneShape`s (shapely
   Polygon in lon/lat degrees + altitude band); `ZoneShape.applies_at(alt_m)`;
-- `await ZoneService(db).shapes(kind=ZoneKind.RED)` -> active red zones (patrol areas with
+- `await zones.shapes(kind=ZoneKind.RED)` -> active red zones (patrol areas with
   `risk_level`);
-- `await ZoneService(db).zones_at(lat=..., lon=...)` -> active zones containing a point.
+- `await zones.zones_at(lat=..., lon=...)` -> active zones containing a point.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from shapely.geometry import Point
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from mission.clock import utcnow
 from mission.db import Database
-from mission.incidents.models import utcnow
 from mission.zones.domain import ZoneShape, check_zone, merge_update, zone_shape
 from mission.zones.geo import BBox
 from mission.zones.geometry import bounds

@@ -1,0 +1,205 @@
+"""The whole service's runtime: every object the API, the WebSocket and the background tasks
+use, built once from `Settings` with its collaborators passed in, started in dependency order
+and stopped within bounds (mission/runtime/__init__.py, docs/architecture.md).
+
+    runtime = Runtime(settings)   # builds; no I/O, nothing connects
+    await runtime.start()         # simulated fleet, database, admin, bus, missions, link
+    ...                           # runtime.missions, runtime.commands, ... (mission/deps.py)
+    await runtime.stop()          # bounded: never hangs on a drone in the air
+
+`create_app(settings)` makes one and its lifespan starts and stops it; a test may build and
+start one itself and hand it to `create_app(runtime=...)` (tests/inprocess.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+# The models, imported for their tables (the schema itself comes from mission/migrations).
+import mission.audit.models  # noqa: F401
+import mission.auth.models  # noqa: F401
+import mission.fleet.models  # noqa: F401
+import mission.missions.models  # noqa: F401
+import mission.recording.models  # noqa: F401
+from mission import logsafe
+from mission.audit.service import AuditService
+from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
+from mission.auth.service import AuthService, Refused
+from mission.fleet.commands import CommandRouter, CommandService
+from mission.incidents.service import IncidentService
+from mission.live.changes import ChangePublisher
+from mission.missions.planner_pool import PlannerPool
+from mission.missions.service import MissionService
+from mission.missions.tracker import MissionTracker
+from mission.observability.health import Lifecycle
+from mission.observability.metrics import ServiceMetrics
+from mission.ratelimit import RateLimiter
+from mission.runtime.links import TASKS_STOP_S, LinkSide
+from mission.settings import Settings
+from mission.shutdown import bounded, stop_tasks
+from mission.simfleet import SimFleet
+from mission.tiles.service import TileService, parse_spec
+from telemetry.hub import TelemetryHub
+from telemetry.stream import StateEncoder
+
+log = logging.getLogger(__name__)
+
+SIM_STOP_S = 10.0
+
+
+class Runtime:
+    """The service's objects (attributes, typed; routes reach them through mission/deps.py).
+    Building one does no I/O; `start()` does, and `lifecycle.complete` says it has finished
+    (readiness, and the dependencies answer 503 until then)."""
+
+    def __init__(self, settings: Settings, *, metrics: ServiceMetrics | None = None,
+                 command_router: Callable[[TelemetryHub], CommandRouter] | None = None,
+                 ) -> None:
+        """`command_router` replaces where commands run (the fleet link and the bus) with
+        another implementation of the vehicle-command port, given the hub it publishes to: a
+        test's fake fleet (tests/inprocess.py). Interlocks and the record still wrap it."""
+        self.settings = settings
+        self.metrics = metrics or ServiceMetrics()
+        self.lifecycle = Lifecycle()
+        self.links = LinkSide(settings, shard=settings.shard, sharded=bool(settings.bus_url),
+                              linking=settings.link_mode != "workers", record_owned_only=True)
+        self.db = self.links.db
+        self.hub = self.links.hub
+        self.link = self.links.link
+        self.bus = self.links.bus
+        self.zones = self.links.zones
+        self.safety = self.links.safety
+        self.fleet = self.links.fleet
+        self.recording = self.links.recording
+        self.link.on_discovered = self.fleet.on_discovered
+        # before anything writes a mission or incident: what commits is pushed to the consoles
+        self.changes = ChangePublisher(self.db, self.hub)
+        if self.bus is not None:
+            self.changes.announce = self.bus.announce_changes
+        self.auth = AuthService(self.db, session_ttl_s=settings.session_ttl_h * 3600,
+                                login_failures=settings.login_max_failures,
+                                max_hashes=settings.login_max_hashes)
+        self.audit = AuditService(self.db)
+        self.incidents = IncidentService(self.db)
+        self.planner = PlannerPool()
+        self.tracker = MissionTracker(self.db, self.hub, incidents=self.incidents)
+        self.commands = CommandService(self.db, self.link, timeout_s=settings.command_timeout_s,
+                                       safety=self.safety, observe=self.metrics.observe_command,
+                                       remote=self.bus, router=None if command_router is None
+                                       else command_router(self.hub))
+        self.missions = MissionService(self.db, self.hub, self.commands, self.tracker,
+                                       self.planner, incidents=self.incidents, zones=self.zones,
+                                       max_altitude_m=settings.max_altitude_m,
+                                       import_radius_m=settings.import_radius_m,
+                                       rtl_alt_m=settings.rtl_alt_m)
+        self.encoder = StateEncoder()
+        self.tiles = TileService({})  # the archives are opened by start() (file I/O)
+        self.limits: dict[str, RateLimiter] = {
+            "intake": RateLimiter(60, 60.0),
+            "report": RateLimiter(max(1.0, settings.report_per_hour), 3600.0),
+            "telegram": RateLimiter(max(1.0, settings.telegram_per_hour), 3600.0),
+        }
+        self.sim: SimFleet | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._started = False
+
+    async def start(self) -> None:
+        """Start everything in order; when a step fails, what was started is stopped (bounded)
+        and the error raised. A runtime starts once."""
+        if self._started:
+            raise RuntimeError("a runtime starts once")
+        self._started = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        drones = settings.drones
+        if settings.sim_count > 0:
+            # Owned by the runtime (not the CLI) so that it stops on every shutdown path,
+            # including SIGTERM, which uvicorn re-raises after the lifespan has finished.
+            self.sim = SimFleet(
+                settings.sim_count, speedup=settings.sim_speedup,
+                ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
+                base_port=settings.sim_base_port,
+            )
+            await asyncio.to_thread(self.sim.start)
+            drones = (*drones, *self.sim.urls)
+            log.info("simulated fleet: %s (control port %s)", ", ".join(self.sim.urls),
+                     self.sim.control_port)
+        logsafe.install()
+        await self.links.open()
+        self._tasks.append(asyncio.create_task(self.changes.run(), name="change-publisher"))
+        self.tiles = await asyncio.to_thread(TileService.open, parse_spec(settings.tiles),
+                                             settings.data_dir / "tiles")
+        await bootstrap_admin(self.auth, settings)
+        await self.links.join_bus(mirror=True)
+        if self.bus is not None:
+            await self.bus.follow_changes(self.changes.remote)
+        await self.tracker.load()  # missions in flight at the last shutdown are reattached
+        self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
+        self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
+        await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
+        self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
+        self.lifecycle.complete = True
+
+    async def stop(self) -> None:
+        """Stop in reverse order. Every step is bounded: a stop must never hang on a drone in
+        the air (a supervisor would kill the process mid-cleanup); a step that overruns is
+        named in the log (mission/shutdown.py). Safe after a failed or partial start."""
+        self.lifecycle.complete = False
+        self.metrics.detach()
+        t0 = time.monotonic()
+        await stop_tasks([*self._tasks, *self.links.tasks], TASKS_STOP_S)
+        self._tasks, self.links.tasks = [], []
+        self.planner.close()
+        self.tiles.close()
+        await self.links.close()
+        if self.sim is not None:
+            await bounded("the simulated fleet", asyncio.to_thread(self.sim.stop), SIM_STOP_S)
+            self.sim = None
+        log.info("shutdown: done in %.2f s", time.monotonic() - t0)
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+async def bootstrap_admin(auth: AuthService, settings: Settings) -> None:
+    """The first admin, from NAZORAT_ADMIN_USER / NAZORAT_ADMIN_PASSWORD, when no user exists.
+    Never a default password: without the variable nobody can log in until
+    `nazorat create-admin` has been run (the log says so)."""
+    if await auth.has_users():
+        return
+    if not settings.admin_password:
+        log.warning("no user exists yet: run `nazorat create-admin USERNAME` or start with "
+                    "NAZORAT_ADMIN_PASSWORD set")
+        return
+    if len(settings.admin_password) < MIN_PASSWORD:
+        raise RuntimeError(f"NAZORAT_ADMIN_PASSWORD needs at least {MIN_PASSWORD} characters")
+    if not re.match(USERNAME_PATTERN, settings.admin_user):
+        raise RuntimeError("NAZORAT_ADMIN_USER: letters, digits and . _ @ - only")
+    try:
+        await auth.ensure_admin(settings.admin_user, settings.admin_password, actor="startup")
+    except (IntegrityError, Refused):
+        # Replicas on one database starting together: another one created it first.
+        if not await auth.has_users():
+            raise
+        log.info("the first admin was created by another process starting at the same time")
+        return
+    log.info("created the first admin %r from NAZORAT_ADMIN_PASSWORD", settings.admin_user)
