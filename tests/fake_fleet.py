@@ -16,6 +16,7 @@ items (`reach`, `fly_to_end`, `touch_down`), or script a refusal (`refuse`) or s
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class FakeDrone:
     fence: vc.UploadGeofence | None = None
     sent: list[vc.VehicleCommand] = field(default_factory=list)
     refusals: dict[str, tuple[Exception, int]] = field(default_factory=dict)  # name -> (err, n)
+    held: dict[str, asyncio.Event] = field(default_factory=dict)  # name -> released when set
 
 
 class FakeFleet(vc.CommandMethods):
@@ -77,6 +79,13 @@ class FakeFleet(vc.CommandMethods):
         """The next `times` commands `name` get no answer (MAVSDK gives up: a timeout)."""
         err = CommandTimeout(name, "no COMMAND_ACK from the vehicle")
         self.drones[drone_id].refusals[name] = (err, times)
+
+    def hold(self, drone_id: int, name: str) -> asyncio.Event:
+        """Commands `name` to the drone wait, unanswered, until the returned event is set (a
+        drone slow to answer, or a service stopped while it waits)."""
+        release = asyncio.Event()
+        self.drones[drone_id].held[name] = release
+        return release
 
     def sent(self, drone_id: int) -> list[str]:
         return [c.name for c in self.drones[drone_id].sent]
@@ -122,6 +131,9 @@ class FakeFleet(vc.CommandMethods):
         await self.locate(drone_id)
         d = self.drones[drone_id]
         d.sent.append(command)
+        held = d.held.get(command.name)
+        if held is not None:
+            await held.wait()
         if d.state.link is not LinkState.UP:
             raise CommandTimeout(command.name, f"link is {d.state.link.value}")
         scripted = d.refusals.get(command.name)

@@ -281,6 +281,29 @@ def test_reattach_after_restart() -> None:
     assert not step(leg(L.DISPATCHING, flew=False), Reattached()).leg.flew
 
 
+def test_a_dispatch_cut_off_by_a_restart_is_settled_by_what_the_drone_reports() -> None:
+    """No dispatcher will finish it: in the air it flies (mission settles to active), on the
+    ground disarmed it fails saying why, armed on the ground it waits for the next report;
+    a dispatching leg that was not reattached still belongs to its dispatcher."""
+    orphan = step(leg(L.DISPATCHING, flew=False), Reattached()).leg
+    assert orphan.orphaned and orphan.status == L.DISPATCHING
+    waiting = step(orphan, tele(armed=True, landed_state="on_ground", mode="GUIDED"))
+    assert waiting.leg.status == L.DISPATCHING and waiting.effects == ()
+    up = step(orphan, tele(armed=True, landed_state="in_air", mode="GUIDED"))
+    (t,) = up.transitions
+    assert (t.status, t.started) == (L.FLYING, True) and "GUIDED" in t.message
+    assert isinstance(up.effects[-1], Settle) and not up.leg.orphaned and up.leg.flew
+    down = step(orphan, tele(armed=False, landed_state="on_ground", mode="LOITER"))
+    (t,) = down.transitions
+    assert t.status == L.FAILED and t.finished and "did not take off" in (t.reason or "")
+    assert isinstance(down.effects[-1], Settle)
+    owned = step(leg(L.DISPATCHING, flew=False),
+                 tele(armed=False, landed_state="on_ground", mode="LOITER"))
+    assert owned.leg.status == L.DISPATCHING and owned.effects == ()
+    assert step(orphan, tele(link_up=False, armed=False, landed_state="on_ground",
+                             mode="LOITER")).effects == ()  # a silent drone proves nothing
+
+
 # -- the mission follows its legs ---------------------------------------------------------------
 
 

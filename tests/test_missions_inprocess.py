@@ -6,6 +6,8 @@ The simulator flights in test_missions_e2e.py remain as end-to-end smoke."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -315,6 +317,47 @@ async def test_link_loss_holds_the_leg_and_restart_reattaches(
             assert kinds.count("reattached") == 1 and kinds[-1] == "completed", kinds
             for inc in (a, b):
                 assert (await c.get(f"/api/incidents/{inc}")).json()["status"] == "observed"
+
+
+@pytest.mark.parametrize("found", ["in_air", "on_ground"])
+async def test_a_dispatch_cut_off_by_a_stop_is_settled_after_the_restart(
+    tmp_path: Path, database_url: str, found: str,
+) -> None:
+    """The service stops while a drone's start_mission is unanswered: after the restart no
+    dispatcher finishes that leg, so what the drone reports settles it (flying if it took off,
+    failed, saying why, if it is still on the ground); the mission does not stay dispatching."""
+    async with in_process(tmp_path, database_url) as svc:
+        svc.fleet.add(12)
+        svc.fleet.hold(12, "start_mission")
+        async with svc.http() as c:
+            inc = await _incident(c, 150, 0)
+            plan = await _plan(c, drones=[12], incidents=[inc])
+            dispatch = asyncio.create_task(c.post(f"/api/missions/{plan['id']}/dispatch"))
+            await svc.until(lambda: "start_mission" in svc.fleet.sent(12), what="start sent")
+            dispatch.cancel()  # the process goes away with its dispatcher
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatch
+            m = await _mission(c, plan["id"])
+            assert m["status"] == "dispatching" and m["legs"][0]["status"] == "dispatching"
+            rec = next(h for h in await _commands(c, 12) if h["name"] == "start_mission")
+            assert rec["outcome"] == "failed" and "Cancelled" in rec["result"]["message"]
+    async with in_process(tmp_path, database_url, after=svc) as svc2:
+        svc2.fleet.add(12)
+        airborne = found == "in_air"
+        svc2.fleet.update(12, armed=airborne, landed_state=found,
+                          mode="GUIDED" if airborne else "LOITER")
+        async with svc2.http() as c:
+            want = ("active", "flying") if airborne else ("failed", "failed")
+
+            async def settled() -> dict[str, Any] | None:
+                got = await _mission(c, plan["id"])
+                return got if (got["status"], got["legs"][0]["status"]) == want else None
+
+            m = await svc2.until(settled, what=f"mission {want}")
+            if not airborne:
+                assert "did not take off" in m["legs"][0]["reason"], m
+            kinds = [e["kind"] for e in (await c.get(f"/api/missions/{plan['id']}/log")).json()]
+            assert "reattached" in kinds
 
 
 def _item(d: dict[str, Any]) -> Any:

@@ -105,7 +105,8 @@ class TargetView:
 @dataclass(frozen=True)
 class LegView:
     """What the lifecycle needs to know of one drone's leg. `flew`: the drone has been seen
-    armed in the air on this leg; `complete`: it reported the mission flown to its end."""
+    armed in the air on this leg; `complete`: it reported the mission flown to its end;
+    `orphaned`: its dispatch was cut off by a service stop, so no dispatcher will finish it."""
 
     drone_id: int
     status: LegStatus
@@ -115,6 +116,7 @@ class LegView:
     flew: bool = False
     complete: bool = False
     recalled: bool = False
+    orphaned: bool = False
 
 
 # -- what can happen to a leg -------------------------------------------------------------------
@@ -293,8 +295,8 @@ def step(leg: LegView, event: Event) -> Outcome:
         case VehicleNote(kind, message, data):
             return Outcome(leg, (Log(kind, message, dict(data)),))
         case Reattached():
-            flew = leg.status != L.DISPATCHING
-            return Outcome(replace(leg, flew=flew), (Log(
+            dispatching = leg.status == L.DISPATCHING
+            return Outcome(replace(leg, flew=not dispatching, orphaned=dispatching), (Log(
                 "reattached", f"service restarted; following drone {d} again "
                               f"(leg {leg.status.value}, at item {leg.current_seq})"),))
         case ServiceStopping():
@@ -320,6 +322,8 @@ def _telemetry(leg: LegView, st: Telemetry) -> Outcome:
         return Outcome(leg)  # a silent drone proves nothing; its leg waits for the link
     if st.armed and st.landed_state in _AIRBORNE and not leg.flew:
         leg = replace(leg, flew=True)
+    if leg.status == L.DISPATCHING and leg.orphaned:
+        return _orphan(leg, st)
     if leg.status == L.DISPATCHING or leg.status in FINAL_LEG:
         return Outcome(leg)
     if st.mission_state == MISSION_STATE_COMPLETE and leg.flew and not leg.complete:
@@ -333,6 +337,26 @@ def _telemetry(leg: LegView, st: Telemetry) -> Outcome:
         out = _landed(leg, st.mode)
         leg, effects = out.leg, effects + out.effects
     return Outcome(leg, effects)
+
+
+def _orphan(leg: LegView, st: Telemetry) -> Outcome:
+    """A leg whose dispatch a service stop cut off, as the drone's first report after the
+    restart shows it: in the air, it flies (the operator can pause, re-task or recall it, and
+    the log says in which mode it was found); on the ground and disarmed, it never left, and
+    nobody will send the rest of its dispatch: it fails, saying so. Anything in between (armed
+    on the ground) waits for the next report."""
+    d = leg.drone_id
+    if st.armed and st.landed_state in _AIRBORNE:
+        out = _to(replace(leg, orphaned=False), Transition(
+            L.FLYING, "flying", f"drone {d} found in the air in {st.mode} after a restart cut "
+                                "its dispatch off", started=True))
+        return replace(out, effects=(*out.effects, Settle()))  # the mission is active now
+    if not st.armed and st.landed_state in _ON_GROUND:
+        why = "the service stopped during the dispatch; the drone did not take off"
+        out = _to(replace(leg, orphaned=False), Transition(
+            L.FAILED, "leg_failed", why, reason=why, finished=True))
+        return replace(out, effects=(*out.effects, Settle()))
+    return Outcome(leg)
 
 
 def _passed(leg: LegView, seq: int, *, inclusive: bool) -> Outcome:
