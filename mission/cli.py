@@ -39,17 +39,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from mission import migrations
-from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN, Role, UserCreate
-from mission.auth.passwords import generate_password
-from mission.auth.service import AuthService
-from mission.db import Database, make_engine
 from mission.observability import logs
-from mission.owneronly import private_dir
 from mission.settings import Settings, load_settings
 from mission.tiles import commands as tiles_commands
+
+# Each command imports what it needs when it runs: the web stack (FastAPI, uvicorn, the app),
+# the ORM and Alembic, and argon2 (whose module hashes a dummy password at import) cost most of a
+# second at every start, which `tiles info` or `db current` have no use for.
 
 SECRET_VARIABLES = ("NAZORAT_ADMIN_PASSWORD", "NAZORAT_TELEGRAM_SECRET", "NAZORAT_METRICS_TOKEN")
 
@@ -87,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def db_command(args: argparse.Namespace, settings: Settings) -> int:
     """`nazorat db upgrade|current`. The URL is never printed (it may hold a password)."""
+    from mission import migrations
+    from mission.db import make_engine
+
     engine = make_engine(settings.effective_database_url)
     try:
         head = migrations.head()
@@ -126,6 +125,10 @@ def _read_password() -> str:
 
 
 async def _create_admin(settings: Settings, username: str, password: str, reset: bool) -> str:
+    from mission.auth.models import Role, UserCreate
+    from mission.auth.service import AuthService
+    from mission.db import Database
+
     db = Database(settings.effective_database_url)
     await db.start()
     try:
@@ -144,6 +147,8 @@ async def _create_admin(settings: Settings, username: str, password: str, reset:
 
 
 def create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
+
     if not re.match(USERNAME_PATTERN, args.username):
         print("nazorat: a user name is letters, digits and . _ @ - (at most 64)",
               file=sys.stderr)
@@ -161,6 +166,8 @@ def create_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 def _announce_login(base: str, settings: Settings, user: str, password: str) -> None:
     """Tell the person at the terminal how to log in; the secret never reaches a log."""
+    from mission.owneronly import private_dir
+
     body = json.dumps({"username": user, "password": password})
     text = (f"nazorat: log in at {base}/login.html as {user!r} with password {password}\n"
             f"nazorat:   (generated for this simulated run and shown only here; set "
@@ -183,6 +190,10 @@ def serve(args: argparse.Namespace, settings: Settings,
           log_config: dict[str, Any] | None) -> int:
     """Run the service; `log_config` goes to uvicorn as is (None: uvicorn's loggers propagate
     to the root handler that `logs.configure` set up)."""
+    import uvicorn
+
+    from mission.auth.passwords import generate_password
+
     overrides: dict[str, object] = {}
     for name in ("host", "port"):
         if getattr(args, name) is not None:

@@ -30,9 +30,10 @@ import websockets  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 import pg_database  # noqa: E402
+from cli_inprocess import command_env, run_cli  # noqa: E402
 from mission.app import create_app  # noqa: E402
 from mission.db import make_engine  # noqa: E402
-from mission.settings import Settings  # noqa: E402
+from mission.settings import Settings, load_settings  # noqa: E402
 from mission.simfleet import find_base_port  # noqa: E402
 from service_fixture import REPO_ROOT, RunningService, free_port, module_service  # noqa: E402
 
@@ -452,40 +453,50 @@ def test_secrets_never_reach_the_log(svc: RunningService) -> None:
 
 
 def test_create_admin_cli_and_first_start(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
-    env.pop("DATABASE_URL", None)
-    env.update({"NAZORAT_DATA_DIR": str(tmp_path), "NAZORAT_ADMIN_PASSWORD": "boss password 1"})
+    env = command_env({"NAZORAT_DATA_DIR": str(tmp_path),
+                       "NAZORAT_ADMIN_PASSWORD": "boss password 1"})
     with contextlib.ExitStack() as stack:
         if pg_database.enabled():  # the CLI and then the service on the same database
             env["DATABASE_URL"] = stack.enter_context(pg_database.database())
-        _create_admin_then_serve(tmp_path, env)
+        _create_admin_then_serve(env)
 
 
-def _create_admin_then_serve(tmp_path: Path, env: dict[str, str]) -> None:
-
-    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mission.cli", *args], cwd=REPO_ROOT,
-                              env=env, input=stdin, capture_output=True, text=True, timeout=60)
-
-    r = cli("create-admin", "boss")
+def _create_admin_then_serve(env: dict[str, str]) -> None:
+    """The password read from standard input is the one real `python -m mission.cli` process
+    (a pipe, not a terminal); the other runs call the same main() in this process."""
+    r = run_cli(["create-admin", "boss"], env)
     assert r.returncode == 0 and "created" in r.stdout, r.stderr
-    assert cli("create-admin", "boss").returncode == 1  # exists
+    assert run_cli(["create-admin", "boss"], env).returncode == 1  # exists
     env.pop("NAZORAT_ADMIN_PASSWORD")
-    r = cli("create-admin", "boss", "--reset", stdin="short\n")
+    r = run_cli(["create-admin", "boss", "--reset"], env, stdin="short\n")
     assert r.returncode == 1 and "at least" in r.stderr
-    r = cli("create-admin", "boss", "--reset", stdin="boss password 2\n")
+    r = subprocess.run([sys.executable, "-m", "mission.cli", "create-admin", "boss", "--reset"],
+                       cwd=REPO_ROOT, env=env, input="boss password 2\n", capture_output=True,
+                       text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "boss password" not in r.stdout + r.stderr
 
-    # a service on that database: the env admin is not made (a user exists), boss logs in
+    # the service's first start on that database (its lifespan, in this process): the env
+    # admin is not made (a user exists), boss logs in
     env.update({"NAZORAT_ADMIN_USER": "other", "NAZORAT_ADMIN_PASSWORD": "other password"})
-    svc = RunningService(free_port(), tmp_path, env, tmp_path / "service.log")
-    svc.start()
-    try:
-        assert svc.login("boss", "boss password 2").status_code == 200
-        assert svc.login("other", "other password").status_code == 401
-    finally:
-        svc.stop()
+    app = create_app(load_settings(env))
+
+    async def first_start() -> tuple[int, int]:
+        async with app.router.lifespan_context(app) as state:
+            async def with_state(scope: Any, receive: Any, send: Any) -> None:
+                scope["state"] = dict(state or {})  # what a server does with the state
+                await app(scope, receive, send)
+
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=with_state),
+                                         base_url="http://nazorat.test") as c:
+                login = "/api/auth/login"
+                boss = await c.post(login, json={"username": "boss",
+                                                 "password": "boss password 2"})
+                other = await c.post(login, json={"username": "other",
+                                                  "password": "other password"})
+                return boss.status_code, other.status_code
+
+    assert asyncio.run(first_start()) == (200, 401)
 
 
 @pytest.mark.nopg  # a simulated run always has its own SQLite file

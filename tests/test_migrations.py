@@ -4,7 +4,6 @@ a partial unknown one is refused, the append-only triggers exist, and `nazorat d
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 import pg_database
+from cli_inprocess import command_env, run_cli
 from mission import migrations
 from mission.db import Database, make_engine
 
@@ -124,17 +124,16 @@ async def test_partial_unknown_database_is_refused(url: str, engine: Engine) -> 
 
 @pytest.mark.nopg  # SQLite; the same code as the PostgreSQL cases above
 def test_nazorat_db_cli(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NAZORAT_") and k != "DATABASE_URL"}
-    env["NAZORAT_DATA_DIR"] = str(tmp_path)
+    """`db upgrade` as a real process (the entry point); the two `db current` in this one."""
+    env = command_env({"NAZORAT_DATA_DIR": str(tmp_path)})
 
     def db(action: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mission.cli", "db", action], cwd=REPO_ROOT,
-                              env=env, capture_output=True, text=True, timeout=60)
+        return run_cli(["db", action], env)
 
     r = db("current")
     assert r.returncode == 1 and "not migrated" in r.stdout, r.stdout + r.stderr
-    r = db("upgrade")
+    r = subprocess.run([sys.executable, "-m", "mission.cli", "db", "upgrade"], cwd=REPO_ROOT,
+                       env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and f"to {migrations.head()}" in r.stdout, r.stdout + r.stderr
     assert (tmp_path / "nazorat.db").is_file()
     r = db("current")

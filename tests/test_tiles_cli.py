@@ -1,22 +1,27 @@
-"""`nazorat tiles info|import|seed` as an operator runs them (a subprocess with its own data
-directory): import checks format, bounds, zoom range and tile content and names what is wrong;
+"""`nazorat tiles info|import|seed` as an operator runs them (its own data directory and
+environment): import checks format, bounds, zoom range and tile content and names what is wrong;
 seed fetches from a tiny tile server this test starts on 127.0.0.1 (never the internet), at its
-rate, with the documented User-Agent, and resumes where an interrupted run stopped."""
+rate, with the documented User-Agent, and resumes where an interrupted run stopped.
+
+The first import is a real `python -m mission.cli` process; the other runs call the same
+`main(argv)` in this process (tests/cli_inprocess.py), saving a second of start-up each."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cli_inprocess import command_env, run_cli
 from mission.tiles.grid import count_in_bbox
 from mission.tiles.service import open_archive
 from tile_archives import mvt_tile, png_tile, write_mbtiles, write_pmtiles
@@ -27,18 +32,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 GREY = png_tile((120, 120, 120), size=16)
 
 
+def _env(data_dir: Path, env: dict[str, str]) -> dict[str, str]:
+    return command_env({"NAZORAT_DATA_DIR": str(data_dir), "NAZORAT_LOG_FORMAT": "text", **env})
+
+
 def nazorat(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
-    e.update({"NAZORAT_DATA_DIR": str(data_dir), "NAZORAT_LOG_FORMAT": "text", **env})
+    """`nazorat tiles *args`, in this process."""
+    return run_cli(["tiles", *args], _env(data_dir, env))
+
+
+def nazorat_process(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m mission.cli tiles *args`: the entry point as the operator's shell runs it."""
     return subprocess.run([sys.executable, "-m", "mission.cli", "tiles", *args], cwd=REPO_ROOT,
-                          env=e, capture_output=True, text=True, timeout=60)
+                          env=_env(data_dir, env), capture_output=True, text=True, timeout=60)
 
 
 def test_import_installs_a_checked_archive_and_info_lists_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert "no tile archives" in nazorat(data, "info").stdout
     src = write_pmtiles(tmp_path / "city.pmtiles", {(0, 0, 0): mvt_tile()}, "mvt")
-    r = nazorat(data, "import", str(src))
+    r = nazorat_process(data, "import", str(src))
     assert r.returncode == 0, r.stderr
     assert "installed city: pmtiles mvt (vector), zoom 0-0" in r.stdout
     assert (data / "tiles" / "city.pmtiles").read_bytes() == src.read_bytes()
@@ -107,7 +120,7 @@ class TileServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -125,7 +138,31 @@ BBOX = "69.22,41.30,69.26,41.32"
 BBOX_T = (69.22, 41.30, 69.26, 41.32)
 
 
-def test_seed_is_rate_limited_identified_and_resumable(tmp_path: Path, server: TileServer) -> None:
+@pytest.fixture
+def sends(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """When the seed's HTTP requests leave (time.monotonic()): the real urlopen, timed."""
+    times: list[float] = []
+    real = urllib.request.urlopen
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        times.append(time.monotonic())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", timed)
+    return times
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def test_seed_is_rate_limited_identified_and_resumable(
+        tmp_path: Path, server: TileServer, sends: list[float]) -> None:
+    """--rate 10: at most one request per 0.1 s, retries included. Checked where the limit is
+    kept (when each request leaves: a few microseconds of code after the limiter's clock), and
+    as the server saw them, where the arrival of each request also waits for its handler thread
+    to be scheduled (tens of milliseconds on a loaded machine, so one gap there may look short
+    while the run's pace is right)."""
     out = tmp_path / "city.mbtiles"
     total = sum(count_in_bbox(BBOX_T, z) for z in range(12, 15))
     args = ["seed", "--bbox", BBOX, "--zoom", "12-14", "--from", server.url, "--out", str(out),
@@ -138,15 +175,19 @@ def test_seed_is_rate_limited_identified_and_resumable(tmp_path: Path, server: T
     assert 1 <= kept <= 5
     assert all(ua.startswith("Nazorat-tiles-seed/") and "ops@unit.example" in ua
                for _, _, ua in server.requests)
+    assert len(sends) == len(server.requests) == 5 + 6  # 5 answered, then 6 tries of one tile
+    assert min(gaps(sends)) >= 0.095, gaps(sends)
     server.requests.clear()
+    sends.clear()
     server.fail_after = None
     second = nazorat(tmp_path, *args)
     assert second.returncode == 0, second.stderr
     asked = [p for _, p, _ in server.requests]
     assert len(asked) == len(set(asked)) == total - 5  # nothing asked for twice
-    times = [t for t, _, _ in server.requests]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.09, gaps  # --rate 10: at most one request per 0.1 s
+    assert len(sends) == total - 5 and min(gaps(sends)) >= 0.095, gaps(sends)
+    seen = [t for t, _, _ in server.requests]
+    assert min(gaps(seen)) >= 0.05, gaps(seen)  # no burst reached the server
+    assert seen[-1] - seen[0] >= (len(seen) - 1) * 0.1 - 0.03, gaps(seen)  # nor a faster pace
     assert f"of {total}" in second.stdout
     reader = open_archive(out, "city")
     try:

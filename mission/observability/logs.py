@@ -19,8 +19,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from uvicorn.config import LOGGING_CONFIG
-
 from mission.auth import context
 from mission.logsafe import redact
 from mission.settings import LOG_FORMATS as FORMATS
@@ -101,4 +99,6 @@ def configure(fmt: str, level: str = "info") -> dict[str, Any] | None:
             logger.propagate = True
         return None
     logging.basicConfig(level=level.upper(), format=TEXT_FORMAT)
+    from uvicorn.config import LOGGING_CONFIG  # uvicorn only when it is asked for
+
     return LOGGING_CONFIG
