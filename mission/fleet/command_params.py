@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mission.fleet import vehicle_commands as vc
+from mission.numbers import Integer, Number
 from telemetry import ardupilot as ap
 from telemetry.mission_item import MissionItem
 from telemetry.missions import FenceCircle, FencePolygon
@@ -51,7 +52,7 @@ class DisarmParams(Params):
 
 
 class TakeoffParams(Params):
-    alt: float = Field(gt=0, le=500, description="metres above home")
+    alt: Number = Field(gt=0, le=500, description="metres above home")
 
     def to_command(self) -> vc.VehicleCommand:
         return vc.Takeoff(self.alt)
@@ -72,15 +73,15 @@ class SetModeParams(Params):
 
 
 class MissionItemIn(Params):
-    command: int = Field(default=ap.MAV_CMD_NAV_WAYPOINT, ge=0, le=65535)
-    lat: float = 0.0
-    lon: float = 0.0
-    alt: float = 0.0
-    frame: int = Field(default=ap.MAV_FRAME_GLOBAL_RELATIVE_ALT, ge=0, le=21)
-    param1: float = 0.0
-    param2: float = 0.0
-    param3: float = 0.0
-    param4: float = 0.0
+    command: Integer = Field(default=ap.MAV_CMD_NAV_WAYPOINT, ge=0, le=65535)
+    lat: Number = 0.0
+    lon: Number = 0.0
+    alt: Number = 0.0
+    frame: Integer = Field(default=ap.MAV_FRAME_GLOBAL_RELATIVE_ALT, ge=0, le=21)
+    param1: Number = 0.0
+    param2: Number = 0.0
+    param3: Number = 0.0
+    param4: Number = 0.0
     autocontinue: bool = True
 
 
@@ -93,7 +94,7 @@ class UploadMissionParams(Params):
 
 
 class StartMissionParams(Params):
-    takeoff_alt: float = Field(default=10.0, gt=0, le=500)
+    takeoff_alt: Number = Field(default=10.0, gt=0, le=500)
 
     def to_command(self) -> vc.VehicleCommand:
         return vc.StartMission(self.takeoff_alt)
@@ -122,16 +123,17 @@ class LandParams(Params):
 
 
 class SetMissionCurrentParams(Params):
-    seq: int = Field(ge=1, le=65534, description="mission item to fly next (1 = first after home)")
+    seq: Integer = Field(ge=1, le=65534,
+                         description="mission item to fly next (1 = first after home)")
 
     def to_command(self) -> vc.VehicleCommand:
         return vc.SetMissionCurrent(self.seq)
 
 
 class GotoParams(Params):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    alt: float = Field(gt=0, le=1000, description="metres above home")
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
+    alt: Number = Field(gt=0, le=1000, description="metres above home")
 
     def to_command(self) -> vc.VehicleCommand:
         return vc.Goto(self.lat, self.lon, self.alt)
@@ -143,9 +145,9 @@ class PolygonIn(Params):
 
 
 class CircleIn(Params):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius: float = Field(gt=0, le=100_000, description="metres")
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
+    radius: Number = Field(gt=0, le=100_000, description="metres")
     inclusion: bool = True
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
 from mission.clock import utcnow
+from mission.numbers import Integer, Number
 
 MAX_DESCRIPTION = 4000
 MAX_CONTACT = 256
@@ -140,10 +141,10 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lat: float = pydantic.Field(ge=-90, le=90, description="WGS84 latitude, degrees")
-    lon: float = pydantic.Field(ge=-180, le=180, description="WGS84 longitude, degrees")
+    lat: Number = pydantic.Field(ge=-90, le=90, description="WGS84 latitude, degrees")
+    lon: Number = pydantic.Field(ge=-180, le=180, description="WGS84 longitude, degrees")
     category: Category
-    severity: int = pydantic.Field(ge=1, le=5, description="1 (minor) .. 5 (most severe)")
+    severity: Integer = pydantic.Field(ge=1, le=5, description="1 (minor) .. 5 (most severe)")
     source: Source
     reported_at: AwareDatetime | None = None
     description: str = pydantic.Field(default="", max_length=MAX_DESCRIPTION)
@@ -169,10 +170,10 @@ class IncidentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lat: float | None = pydantic.Field(default=None, ge=-90, le=90)
-    lon: float | None = pydantic.Field(default=None, ge=-180, le=180)
+    lat: Number | None = pydantic.Field(default=None, ge=-90, le=90)
+    lon: Number | None = pydantic.Field(default=None, ge=-180, le=180)
     category: Category | None = None
-    severity: int | None = pydantic.Field(default=None, ge=1, le=5)
+    severity: Integer | None = pydantic.Field(default=None, ge=1, le=5)
     source: Source | None = None
     reported_at: AwareDatetime | None = None
     description: str | None = pydantic.Field(default=None, max_length=MAX_DESCRIPTION)

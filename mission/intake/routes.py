@@ -38,6 +38,7 @@ from mission.intake.telegram import (
     reply,
     report_of,
 )
+from mission.numbers import Integer, Number
 from mission.ratelimit import retry_after_header
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ class IntakeIncident(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
     category: Category
-    severity: int = Field(default=3, ge=1, le=5)
+    severity: Integer = Field(default=3, ge=1, le=5)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     reporter_contact: str | None = Field(default=None, max_length=MAX_CONTACT)
     reported_at: AwareDatetime | None = None
@@ -80,8 +81,8 @@ class PublicReport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
     category: Category
     description: str = Field(default="", max_length=1000)
     contact: str | None = Field(default=None, max_length=MAX_CONTACT)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mission.db import MAX_ID
+from mission.numbers import Integer, Number
 
 
 class _In(BaseModel):
@@ -17,13 +18,13 @@ class _In(BaseModel):
 
 class LoiterIn(_In):
     kind: Literal["loiter"] = "loiter"
-    seconds: float = Field(default=20.0, ge=0, le=3600)
+    seconds: Number = Field(default=20.0, ge=0, le=3600)
 
 
 class OrbitIn(_In):
     kind: Literal["orbit"]
-    radius_m: float = Field(default=30.0, ge=5, le=500)
-    turns: float = Field(default=1.0, gt=0, le=20)
+    radius_m: Number = Field(default=30.0, ge=5, le=500)
+    turns: Number = Field(default=1.0, gt=0, le=20)
     clockwise: bool = True
 
 
@@ -36,8 +37,8 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 class HotspotIn(_In):
     """A hotspot as `GET /api/hotspots` returned it (hotspots are computed, not stored)."""
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
     incident_ids: list[RowId] = Field(default_factory=list, max_length=500)
     priority: PriorityName | None = None
     label: str = Field(default="", max_length=200)
@@ -46,8 +47,8 @@ class HotspotIn(_In):
 class PointIn(_In):
     """A point to look at that is not (yet) an incident."""
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
     priority: PriorityName = "normal"
     label: str = Field(default="", max_length=200)
 
@@ -57,9 +58,9 @@ class ZoneTargetIn(_In):
 
     zone_id: RowId
     pattern: Literal["lawnmower", "perimeter"] = "lawnmower"
-    spacing_m: float = Field(default=40.0, ge=5, le=1000)
-    heading_deg: float = Field(default=0.0, ge=0, lt=360)
-    laps: int = Field(default=1, ge=1, le=10)
+    spacing_m: Number = Field(default=40.0, ge=5, le=1000)
+    heading_deg: Number = Field(default=0.0, ge=0, lt=360)
+    laps: Integer = Field(default=1, ge=1, le=10)
     priority: PriorityName | None = None
 
 
@@ -72,11 +73,11 @@ class PlanIn(_In):
     zones: list[ZoneTargetIn] = Field(default_factory=list, max_length=50)
     on_station: OnStation = Field(default_factory=LoiterIn)
     objective: Literal["total_time", "makespan"] = "total_time"
-    altitude_m: float = Field(default=40.0, gt=0, description="above ground, first drone")
-    separation_m: float = Field(default=10.0, ge=0, le=100)
-    max_altitude_m: float = Field(default=120.0, gt=0, le=500)
-    battery_reserve_pct: float = Field(default=25.0, ge=5, le=90)
-    time_limit_s: float = Field(default=2.0, gt=0, le=30)
+    altitude_m: Number = Field(default=40.0, gt=0, description="above ground, first drone")
+    separation_m: Number = Field(default=10.0, ge=0, le=100)
+    max_altitude_m: Number = Field(default=120.0, gt=0, le=500)
+    battery_reserve_pct: Number = Field(default=25.0, ge=5, le=90)
+    time_limit_s: Number = Field(default=2.0, gt=0, le=30)
 
 
 class RetaskIn(_In):
@@ -86,12 +87,12 @@ class RetaskIn(_In):
 
 
 class QuickDispatchIn(_In):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
     incident_id: RowId | None = None
     on_station: OnStation = Field(default_factory=lambda: LoiterIn(seconds=60.0))
-    altitude_m: float = Field(default=40.0, gt=0)
-    battery_reserve_pct: float = Field(default=25.0, ge=5, le=90)
+    altitude_m: Number = Field(default=40.0, gt=0)
+    battery_reserve_pct: Number = Field(default=25.0, ge=5, le=90)
 
 
 class ControlIn(_In):
@@ -103,7 +104,7 @@ class ControlIn(_In):
 class LegPublic(BaseModel):
     drone_id: int
     status: str
-    altitude_m: float
+    altitude_m: Number
     distance_m: float
     duration_s: float
     battery_used_pct: float
