@@ -32,6 +32,13 @@ def _insertion(
     base_e = p.route_energy(k, route)
     base_t = p.route_time(k, route)
     cap = p.vehicles[k].capacity_j
+    response = p.objective is Objective.RESPONSE
+    if response:
+        # arrival at nodes[pos] and the weight of everything after it (delayed by an insertion)
+        arrive = [0, *p.arrivals(k, route)]
+        after = [0] * (len(route) + 1)
+        for i in range(len(route) - 1, -1, -1):
+            after[i] = after[i + 1] + p.weight(route[i])
     best: tuple[tuple[int, ...], int] | None = None
     for pos in range(len(nodes) - 1):
         a, b = nodes[pos], nodes[pos + 1]
@@ -41,6 +48,9 @@ def _insertion(
         dt = tm[a][t] + tm[t][b] - tm[a][b]
         if p.objective is Objective.MAKESPAN:
             key: tuple[int, ...] = (max(others, base_t + dt), dt)
+        elif response:
+            own = p.weight(t) * (arrive[pos] + tm[a][t])
+            key = (own + dt * after[pos], dt)
         else:
             key = (dt,)
         if best is None or key < best[0]:

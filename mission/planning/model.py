@@ -33,6 +33,9 @@ class Priority(IntEnum):
 
 
 class Objective(StrEnum):
+    # severity-weighted sum of each target's time to eyes on (dispatch to on station): the figure
+    # public-safety drone programmes are judged by; the default
+    RESPONSE = "response"
     TOTAL_TIME = "total_time"  # sum of every drone's flight time: least battery spent overall
     MAKESPAN = "makespan"  # time until the last drone is home: earliest completion
 
@@ -82,14 +85,24 @@ PointPattern = Loiter | Orbit
 AreaPattern = Lawnmower | Perimeter
 
 
+# Weight of a target's time to eyes on in the `response` objective, by severity 1..5: each step
+# of severity doubles it, so one severity-5 incident waiting 10 s weighs as much as a severity-4
+# one waiting 20 s.
+DEFAULT_SEVERITY_WEIGHTS = (1, 2, 4, 8, 16)
+
+
 @dataclass(frozen=True)
 class PointTarget:
-    """An incident or hotspot: fly there and, with a pattern, stay on station."""
+    """An incident or hotspot: fly there and, with a pattern, stay on station.
+
+    `priority` decides what is dropped when the batteries are short; `severity` (1..5) weighs the
+    target's time to eyes on in the `response` objective."""
 
     id: str
     position: LatLon
     priority: Priority = Priority.NORMAL
     pattern: PointPattern | None = None
+    severity: int = 3
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ class AreaTarget:
     polygon: tuple[LatLon, ...]
     pattern: AreaPattern
     priority: Priority = Priority.NORMAL
+    severity: int = 3
 
 
 Target = PointTarget | AreaTarget
@@ -165,7 +179,9 @@ class PlanRequest:
     drones: tuple[Drone, ...]
     targets: tuple[Target, ...]
     no_fly_zones: tuple[NoFlyZone, ...] = ()
-    objective: Objective = Objective.TOTAL_TIME
+    objective: Objective = Objective.RESPONSE
+    # `response` weight of severity 1..5 (index 0 is severity 1); non-negative integers
+    severity_weights: tuple[int, ...] = DEFAULT_SEVERITY_WEIGHTS
     altitude: AltitudePolicy = field(default_factory=AltitudePolicy)
     battery_reserve_pct: float = 25.0
     clearance_m: float = 15.0  # preferred lateral distance kept from no-fly zones
@@ -196,7 +212,8 @@ class MissionItem:
 
 @dataclass(frozen=True)
 class Visit:
-    """Where in a drone's mission a target is served, and when (seconds after mission start)."""
+    """Where in a drone's mission a target is served, and when (seconds after mission start:
+    the take-off command for a drone on the ground, the upload for one in the air)."""
 
     target_id: str
     priority: Priority
@@ -204,6 +221,11 @@ class Visit:
     last_seq: int
     arrival_s: float
     departure_s: float
+
+    @property
+    def eta_s(self) -> float:
+        """Time to eyes on: from dispatch until the drone is on station over the target."""
+        return self.arrival_s
 
 
 @dataclass(frozen=True)
@@ -254,6 +276,7 @@ class Plan:
     makespan_s: float
     total_time_s: float
     warnings: tuple[str, ...] = ()
+    response_s: float = 0.0  # severity-weighted sum of the served targets' eta_s
 
     def route(self, drone_id: str) -> DroneRoute:
         for r in self.routes:

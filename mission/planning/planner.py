@@ -30,6 +30,7 @@ from mission.planning.model import (
     PointTarget,
     Priority,
     SolverChoice,
+    Target,
 )
 from mission.planning.nofly import NoFlyRouter
 from mission.planning.patterns import Station, build_station
@@ -70,9 +71,15 @@ def _setup(request: PlanRequest, warnings: list[str]) -> _Setup:
         [anchors.entry(s) for s in range(len(stations))] + ends,
         [anchors.exit(s) for s in range(len(stations))] + ends,
         request.objective,
+        [severity_weight(request, t) for t in request.targets],
     )
     problem = _limit_stranded(problem, request.battery_reserve_pct, warnings)
     return _Setup(frame, layers, starts, bases, stations, anchors, legs, problem)
+
+
+def severity_weight(request: PlanRequest, target: Target) -> int:
+    """The weight of `target`'s time to eyes on in the `response` objective."""
+    return request.severity_weights[target.severity - 1]
 
 
 def routing_problem(request: PlanRequest) -> RoutingProblem:
@@ -99,9 +106,11 @@ def plan_patrol(request: PlanRequest) -> Plan:
         transits.append(_path(legs, prev, anchors.base(i)))
         out.append(build_route(v, [s.stations[t] for t in seq], transits, s.frame))
     durations = [r.duration_s for r in out]
+    weight = {t.id: severity_weight(request, t) for t in request.targets}
+    response = sum(weight[v.target_id] * v.eta_s for r in out for v in r.visits)
     return Plan(
         tuple(out), _dropped(problem, routes, request.battery_reserve_pct), request.objective,
-        solver, max(durations, default=0.0), sum(durations), tuple(warnings),
+        solver, max(durations, default=0.0), sum(durations), tuple(warnings), response,
     )
 
 
@@ -273,9 +282,15 @@ def _validate(r: PlanRequest) -> None:
             raise InvalidRequestError(f"drone {d.id!r}: airframe speeds, powers must be positive")
     if not 0 <= r.battery_reserve_pct < 100:
         raise InvalidRequestError(f"battery reserve {r.battery_reserve_pct:g}% is not 0..100")
+    if len(r.severity_weights) != 5 or any(
+            not isinstance(w, int) or w < 0 for w in r.severity_weights):
+        raise InvalidRequestError("severity weights must be 5 non-negative integers "
+                                  "(severity 1 to 5)")
     if r.time_limit_s <= 0 or r.clearance_m < 0:
         raise InvalidRequestError("time limit must be positive and clearance not negative")
     for t in r.targets:
+        if not isinstance(t.severity, int) or not 1 <= t.severity <= 5:
+            raise InvalidRequestError(f"target {t.id!r}: severity {t.severity!r} is not 1..5")
         ok = (isinstance(t.pattern, Lawnmower | Perimeter) if isinstance(t, AreaTarget)
               else t.pattern is None or isinstance(t.pattern, Loiter | Orbit))
         if not ok:

@@ -79,6 +79,7 @@ class RoutingProblem:
     time: tuple[tuple[tuple[int, ...], ...], ...]  # [vehicle][from][to], deciseconds
     energy: tuple[tuple[tuple[int, ...], ...], ...]  # [vehicle][from][to], joules
     objective: Objective
+    weights: tuple[int, ...] = ()  # per target: weight of its arrival time (`response`)
 
     @property
     def n_targets(self) -> int:
@@ -104,6 +105,34 @@ class RoutingProblem:
     def route_energy(self, k: int, seq: Sequence[int]) -> int:
         return self._sum(self.energy[k], k, seq)
 
+    def weight(self, t: int) -> int:
+        return self.weights[t] if self.weights else 1
+
+    def arrivals(self, k: int, seq: Sequence[int]) -> list[int]:
+        """When vehicle k arrives at each target of `seq` (matrix units from its start)."""
+        m = self.time[k]
+        out: list[int] = []
+        at, prev = 0, self.start(k)
+        for t in seq:
+            at += m[prev][t]
+            out.append(at)
+            prev = t
+        return out
+
+    def route_response(self, k: int, seq: Sequence[int]) -> int:
+        """The `response` objective of one route: its targets' weighted arrival times."""
+        return sum(self.weight(t) * a for t, a in zip(seq, self.arrivals(k, seq), strict=True))
+
+    def objective_value(self, routes: Sequence[Sequence[int]]) -> int:
+        """The objective being minimised (matrix units; weighted for `response`), without the
+        dropped targets: for comparing solvers on the same problem."""
+        times = [self.route_time(k, r) for k, r in enumerate(routes)]
+        if self.objective is Objective.MAKESPAN:
+            return max(times, default=0)
+        if self.objective is Objective.RESPONSE:
+            return sum(self.route_response(k, r) for k, r in enumerate(routes))
+        return sum(times)
+
     def feasible(self, k: int, seq: Sequence[int]) -> bool:
         return self.route_energy(k, seq) <= self.vehicles[k].capacity_j
 
@@ -119,6 +148,9 @@ class RoutingProblem:
         total = sum(times)
         if self.objective is Objective.MAKESPAN:
             return (*drops, max(times, default=0), total)
+        if self.objective is Objective.RESPONSE:
+            resp = sum(self.route_response(k, r) for k, r in enumerate(routes))
+            return (*drops, resp, total)
         return (*drops, total)
 
 
@@ -129,8 +161,10 @@ def build_problem(
     node_in: Sequence[int],
     node_out: Sequence[int],
     objective: Objective,
+    weights: Sequence[int] = (),
 ) -> RoutingProblem:
-    """Matrices for every vehicle; node_in/node_out give each node's entry and exit anchor."""
+    """Matrices for every vehicle; node_in/node_out give each node's entry and exit anchor;
+    `weights` per station (the `response` objective; default 1 each)."""
     n_t, n_v = len(stations), len(vehicles)
     n = n_t + 2 * n_v
     time: list[tuple[tuple[int, ...], ...]] = []
@@ -165,7 +199,7 @@ def build_problem(
         energy.append(tuple(e_rows))
     return RoutingProblem(
         tuple(vehicles), tuple(stations), tuple(int(s.target.priority) for s in stations),
-        tuple(time), tuple(energy), objective,
+        tuple(time), tuple(energy), objective, tuple(weights) or (1,) * n_t,
     )
 
 

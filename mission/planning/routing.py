@@ -14,6 +14,9 @@ from mission.planning.problem import TIME_UNITS_PER_S, RoutingProblem
 
 # Weight of the makespan against the summed flight time when minimising the makespan.
 SPAN_COST_COEFFICIENT = 100
+# Weight of each (severity-weighted) arrival time against the summed flight time for `response`:
+# the flight time only breaks ties and guides the first solution.
+ARRIVAL_COST_COEFFICIENT = 10
 
 
 def penalties(p: RoutingProblem) -> list[int]:
@@ -28,6 +31,8 @@ def penalties(p: RoutingProblem) -> list[int]:
         bound += route_bound
         longest = max(longest, route_bound)
     bound += SPAN_COST_COEFFICIENT * longest + 1
+    if p.objective is Objective.RESPONSE:
+        bound += ARRIVAL_COST_COEFFICIENT * sum(p.weight(t) for t in range(p.n_targets)) * longest
     level_penalty: dict[int, int] = {}
     weight = bound
     for level in sorted(set(p.priorities)):
@@ -59,8 +64,15 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | N
     model.AddDimensionWithVehicleTransitAndCapacity(
         energy_cb, 0, [v.capacity_j for v in p.vehicles], True, "energy"
     )
+    time_dim = model.GetDimensionOrDie("time")
     if p.objective is Objective.MAKESPAN:
-        model.GetDimensionOrDie("time").SetGlobalSpanCostCoefficient(SPAN_COST_COEFFICIENT)
+        time_dim.SetGlobalSpanCostCoefficient(SPAN_COST_COEFFICIENT)
+    elif p.objective is Objective.RESPONSE:
+        # cost weight * arrival: a soft upper bound of 0 on the arrival time at each target
+        for t in range(n_t):
+            w = p.weight(t) * ARRIVAL_COST_COEFFICIENT
+            if w:
+                time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(t), 0, w)
     for t, penalty in enumerate(penalties(p)):
         model.AddDisjunction([manager.NodeToIndex(t)], penalty)
 
