@@ -34,6 +34,7 @@ from sitl.vehicle_consts import (
     HOVER_CURRENT_A,
     IDLE_CURRENT_A,
     INFO,
+    TAKEOFF_SPOOL_S,
     WARNING,
 )
 
@@ -93,6 +94,10 @@ class Vehicle:
         self.east = 0.0
         self.alt = self.ground_amsl
         self.vn = self.ve = self.vu = 0.0
+        self.accel_h = 0.0  # horizontal acceleration applied last step (jerk-limited), m/s/s
+        # speed the copter may still have at its target: a waypoint it flies through (corner)
+        self.exit_speed = 0.0
+        self.spool_until = 0.0  # a take-off waits for the motors until this vehicle time
         self.yaw = heading % 360.0
         self.armed = False
         self.mode = Mode.STABILIZE
@@ -334,6 +339,7 @@ class Vehicle:
         self.land_vertical = None
         self.landed = False
         self.touchdown_at = None
+        self.spool_until = self.time + TAKEOFF_SPOOL_S
         return ACCEPTED
 
     def reposition(self, lat: float, lon: float, alt_amsl: float | None) -> int:
