@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mission.planning.energy import Cost, cruise, landing, takeoff
-from mission.planning.geometry import XY, path_length
+from mission.planning.energy import Cost, land_end, rtl_end, takeoff, transit
+from mission.planning.geometry import XY, dist
 from mission.planning.model import Drone, Objective
 from mission.planning.patterns import Station
 
@@ -173,7 +173,9 @@ def build_problem(
         a = v.drone.airframe
         service = [st.cost(a) for st in stations]
         up = Cost() if v.drone.airborne else takeoff(a, v.altitude_m)
-        down = landing(a, v.altitude_m)
+        # as items.py ends the route: RTL home, or NAV_LAND at a base elsewhere
+        returns = v.drone.airborne or dist(v.start, v.end) < 1.0
+        down = rtl_end(a, v.altitude_m) if returns else land_end(a, v.altitude_m)
         start, end = n_t + k, n_t + n_v + k
         t_rows: list[tuple[int, ...]] = []
         e_rows: list[tuple[int, ...]] = []
@@ -188,7 +190,7 @@ def build_problem(
                         t_row.append(INFEASIBLE)
                         e_row.append(INFEASIBLE)
                         continue
-                    c = cruise(a, path_length(path), len(path) - 1)
+                    c = transit(a, path)
                     c = c + (service[i] if i < n_t else up if i == start else Cost())
                     c = c + (down if j == end else Cost())
                 t_row.append(round(c.time_s * TIME_UNITS_PER_S))
