@@ -18,6 +18,7 @@ from mission.planning import (
     Priority,
     SolverChoice,
     plan_patrol,
+    planner,
 )
 from mission.planning import routing as ortools_routing
 from mission.planning.planner import routing_problem
@@ -152,6 +153,7 @@ def _check_valid(plan_targets: set[str], plan_served: list[str], reserve: float,
 
 def test_greedy_fallback_when_ortools_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ortools.constraint_solver", None)
+    monkeypatch.setattr(planner, "SMALL_TARGETS", 0)  # AUTO uses OR-Tools beyond small ones
     targets = tuple(PointTarget(f"t{j}", at(400 * (j % 3) - 400, 500 * (j // 3) - 500))
                     for j in range(6))
     plan = plan_patrol(PlanRequest(fleet(2), targets, time_limit_s=FAST_S))
@@ -164,7 +166,8 @@ def test_greedy_fallback_when_ortools_is_missing(monkeypatch: pytest.MonkeyPatch
 
 
 def test_greedy_fallback_when_ortools_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ortools_routing, "solve_ortools", lambda p, limit: None)
+    monkeypatch.setattr(ortools_routing, "solve_ortools", lambda p, limit, initial: None)
+    monkeypatch.setattr(planner, "SMALL_TARGETS", 0)
     drone = Drone("d0", BASE, battery_pct=60.0)
     targets = (PointTarget("high", at(900, 0), Priority.HIGH),
                *(PointTarget(f"low{j}", at(0, 700 + 50 * j), Priority.LOW) for j in range(4)),

@@ -6,10 +6,11 @@ what it returns.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from mission.planning import exact, greedy, routing
+from mission.planning import exact, greedy, local_search, routing
 from mission.planning.altitude import layer_altitudes
 from mission.planning.energy import pct_of_battery, usable_energy_j
 from mission.planning.errors import InvalidRequestError, PlanningError, UnreachableTargetError
@@ -177,18 +178,37 @@ def _path(legs: Legs, a: int, b: int) -> list[XY]:
     return path
 
 
+# Problems up to this size are solved by greedy insertion and local search alone: in the
+# planner benchmark (benchmarks/bench_plan.py) OR-Tools did not improve on them, and they are the
+# everyday incident response, where a plan must come back at once.
+SMALL_TARGETS = 20
+SMALL_DRONES = 5
+# share of the time limit the local search may use before OR-Tools gets the rest
+LOCAL_SEARCH_SHARE = 0.25
+
+
+def is_small(problem: RoutingProblem) -> bool:
+    return problem.n_targets <= SMALL_TARGETS and problem.n_vehicles <= SMALL_DRONES
+
+
 def _solve(problem: RoutingProblem, request: PlanRequest,
            warnings: list[str]) -> tuple[list[list[int]], SolverChoice]:
-    """OR-Tools when asked or available, the greedy construction otherwise; then the repair.
-
-    With AUTO the greedy answer is computed too and wins when it scores better: it is cheap, and
-    it guards against a search cut short by the time limit.
-    """
+    """Greedy insertion and local search first; then OR-Tools, started from that answer, when
+    asked for or when the problem is not small (it pays only there), within the time limit and
+    stopping once it stops improving. The better answer wins (scored like the repair does)."""
+    start = time.perf_counter()
+    budget = request.time_limit_s
     if request.solver is SolverChoice.GREEDY or not problem.vehicles:
-        return _top_level_exact(problem, greedy.solve_greedy(problem)), SolverChoice.GREEDY
+        return _greedy(problem, None), SolverChoice.GREEDY
+    ortools_wanted = request.solver is SolverChoice.ORTOOLS or not is_small(problem)
+    greedy_deadline = start + budget * LOCAL_SEARCH_SHARE if ortools_wanted else None
+    best = _greedy(problem, greedy_deadline)
+    if not ortools_wanted:
+        return best, SolverChoice.GREEDY
+    remaining = max(budget - (time.perf_counter() - start), 0.05)
     found: list[list[int]] | None = None
     try:
-        found = routing.solve_ortools(problem, request.time_limit_s)
+        found = routing.solve_ortools(problem, remaining, initial=best)
     except ImportError:
         if request.solver is SolverChoice.ORTOOLS:
             raise PlanningError("OR-Tools is not installed (pip install ortools)") from None
@@ -199,17 +219,18 @@ def _solve(problem: RoutingProblem, request: PlanRequest,
         if found is None:
             warnings.append("OR-Tools found no solution within the time limit: "
                             "planned by greedy insertion")
-    fallback = greedy.solve_greedy(problem) if (
-        found is None or request.solver is SolverChoice.AUTO) else None
     if found is None:
-        assert fallback is not None
-        return _top_level_exact(problem, fallback), SolverChoice.GREEDY
+        return best, SolverChoice.GREEDY
     routes = _top_level_exact(problem, greedy.repair(problem, found))
-    if fallback is not None:
-        fallback = _top_level_exact(problem, fallback)
-        if problem.score(fallback) < problem.score(routes):
-            return fallback, SolverChoice.GREEDY
+    if request.solver is SolverChoice.AUTO and problem.score(best) <= problem.score(routes):
+        return best, SolverChoice.GREEDY
     return routes, SolverChoice.ORTOOLS
+
+
+def _greedy(problem: RoutingProblem, deadline: float | None) -> list[list[int]]:
+    """Greedy insertion with the priority repair, then local search."""
+    routes = _top_level_exact(problem, greedy.solve_greedy(problem))
+    return local_search.improve(problem, routes, deadline)
 
 
 def _top_level_exact(problem: RoutingProblem, routes: list[list[int]]) -> list[list[int]]:

@@ -14,6 +14,10 @@ from mission.planning.problem import TIME_UNITS_PER_S, RoutingProblem
 
 # Weight of the makespan against the summed flight time when minimising the makespan.
 SPAN_COST_COEFFICIENT = 100
+# Stop searching once the last IMPROVEMENT_WINDOW solutions improved the cost by less than
+# IMPROVEMENT_RATE per solution (OR-Tools' improvement limit), instead of using the whole budget.
+IMPROVEMENT_RATE = 1e-3
+IMPROVEMENT_WINDOW = 100
 # Weight of each (severity-weighted) arrival time against the summed flight time for `response`:
 # the flight time only breaks ties and guides the first solution.
 ARRIVAL_COST_COEFFICIENT = 10
@@ -41,8 +45,14 @@ def penalties(p: RoutingProblem) -> list[int]:
     return [level_penalty[pr] for pr in p.priorities]
 
 
-def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | None:
+def solve_ortools(p: RoutingProblem, time_limit_s: float,
+                  initial: list[list[int]] | None = None,
+                  stop_when_flat: bool = True) -> list[list[int]] | None:
     """Routes (target nodes per vehicle) or None when the search found no solution.
+
+    `initial` (routes every battery can fly) starts the search from that solution instead of
+    building a first one, so the answer is never worse than it. With `stop_when_flat` the search
+    ends before `time_limit_s` once it stops improving (OR-Tools' improvement limit).
 
     Raises ImportError when OR-Tools is not installed.
     """
@@ -82,7 +92,20 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | N
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
-    solution = model.SolveWithParameters(params)
+    if stop_when_flat:
+        # stop when the improvement rate over the last solutions is this small (per cost unit
+        # per solution); guided local search keeps finding marginal improvements for minutes
+        params.improvement_limit_parameters.improvement_rate_coefficient = IMPROVEMENT_RATE
+        params.improvement_limit_parameters.improvement_rate_solutions_distance = IMPROVEMENT_WINDOW
+    solution = None
+    if initial is not None:
+        model.CloseModelWithParameters(params)
+        start = model.ReadAssignmentFromRoutes(
+            [[manager.NodeToIndex(t) for t in r] for r in initial], True)
+        if start is not None:
+            solution = model.SolveFromAssignmentWithParameters(start, params)
+    if solution is None:
+        solution = model.SolveWithParameters(params)
     if solution is None:
         return None
     routes: list[list[int]] = []
