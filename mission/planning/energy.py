@@ -6,10 +6,11 @@ Energy is what the battery delivers, in joules; a drone may spend its charge dow
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mission.planning.flight_time import XY, Track, landing_time, orbit_time
+from mission.planning.flight_time import XY, Track, landing_time, orbit_time, straight_time
 from mission.planning.model import Airframe, Drone
 
 
@@ -30,6 +31,11 @@ def transit(a: Airframe, path: Sequence[XY]) -> Cost:
     """A polyline flown from a stop to a stop, through its corners (flight_time)."""
     if len(path) < 2:
         return Cost()
+    if len(path) == 2:  # the usual arc: one straight leg (fast path, same result)
+        (x0, y0), (x1, y1) = path
+        secs = straight_time(math.hypot(x1 - x0, y1 - y0), 0.0, 0.0, a.cruise_speed_mps,
+                             a.accel_mps2, a.jerk_mps3)
+        return Cost(secs, secs * a.cruise_power_w)
     t = Track(a)
     t.path(path, stop_at_end=True)
     return of_track(t)

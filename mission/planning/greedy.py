@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from mission.planning.model import Objective
 from mission.planning.problem import RoutingProblem
 
@@ -75,21 +77,88 @@ def _best_insert(p: RoutingProblem, routes: Routes, t: int) -> Insertion | None:
     return best
 
 
+_BIG = np.int64(2**62)
+
+
+class _Arrays:
+    """The problem's matrices as numpy arrays, to price inserting many targets into one route
+    at every position at once (the same keys as _insertion with others = 0)."""
+
+    def __init__(self, p: RoutingProblem) -> None:
+        self.p = p
+        self.time = [np.asarray(m, dtype=np.int64) for m in p.time]
+        self.energy = [np.asarray(m, dtype=np.int64) for m in p.energy]
+        self.weights = np.asarray([p.weight(t) for t in range(p.n_targets)], dtype=np.int64)
+
+    def insertions(self, k: int, route: Sequence[int], targets: Sequence[int]
+                   ) -> list[tuple[tuple[int, ...], int] | None]:
+        if not targets:
+            return []
+        p = self.p
+        tm, em = self.time[k], self.energy[k]
+        nodes = np.asarray([p.start(k), *route, p.end(k)], dtype=np.int64)
+        a, b = nodes[:-1], nodes[1:]
+        cand = np.asarray(targets, dtype=np.int64)
+        seg_t, seg_e = tm[a, b], em[a, b]
+        to_t = tm[np.ix_(a, cand)].T  # [target][position]: a -> t
+        from_t = tm[np.ix_(cand, b)]  # t -> b
+        dt = to_t + from_t - seg_t
+        de = em[np.ix_(a, cand)].T + em[np.ix_(cand, b)] - seg_e
+        feasible = int(seg_e.sum()) + de <= p.vehicles[k].capacity_j
+        if p.objective is Objective.MAKESPAN:
+            primary = int(seg_t.sum()) + dt
+        elif p.objective is Objective.RESPONSE:
+            arrive = np.concatenate(([0], np.cumsum(seg_t)[:-1]))
+            w_route = self.weights[np.asarray(route, dtype=np.int64)] if route else \
+                np.zeros(0, dtype=np.int64)
+            after = np.concatenate((np.cumsum(w_route[::-1])[::-1], [0]))
+            primary = self.weights[cand][:, None] * (arrive[None, :] + to_t) + dt * after[None, :]
+        else:
+            primary = dt
+        primary = np.where(feasible, primary, _BIG)
+        best = primary.min(axis=1)
+        pos = np.where(primary == best[:, None], dt, _BIG).argmin(axis=1)
+        out: list[tuple[tuple[int, ...], int] | None] = []
+        total = p.objective is Objective.TOTAL_TIME
+        for i in range(len(targets)):
+            if best[i] >= _BIG:
+                out.append(None)
+                continue
+            j = int(pos[i])
+            key = (int(best[i]),) if total else (int(best[i]), int(dt[i, j]))
+            out.append((key, j))
+        return out
+
+
 def _construct(p: RoutingProblem, regret: bool) -> Routes:
     """Highest priority first; within a priority, insert one target at a time: the cheapest, or
-    (regret) the one that would lose most by not getting its best vehicle."""
+    (regret) the one that would lose most by not getting its best vehicle.
+
+    Each target's best insertion into each route is kept and recomputed only for the route that
+    changed (for the makespan the other routes' times enter the key at the choice): O(n^2 * L)
+    rather than O(n^2 * V * L) per level."""
     routes: Routes = [[] for _ in p.vehicles]
+    makespan = p.objective is Objective.MAKESPAN
+    arrays = _Arrays(p)
     for level in sorted(set(p.priorities), reverse=True):
         pending = [t for t, pr in enumerate(p.priorities) if pr == level]
+        cache: dict[int, list[tuple[tuple[int, ...], int] | None]] = {t: [] for t in pending}
+        for k, r in enumerate(routes):
+            for t, ins in zip(pending, arrays.insertions(k, r, pending), strict=True):
+                cache[t].append(ins)
         while pending:
             times = _times(p, routes)
+            others = [_others(times, k) for k in range(len(routes))]
             choice: tuple[tuple[float, ...], int, int, int] | None = None
             for t in pending:
                 options = []
-                for k, r in enumerate(routes):
-                    ins = _insertion(p, k, r, t, _others(times, k))
-                    if ins is not None:
-                        options.append((ins[0], k, ins[1]))
+                for k, ins in enumerate(cache[t]):
+                    if ins is None:
+                        continue
+                    key0 = ins[0]
+                    if makespan:  # computed with others = 0: (route time with t, dt)
+                        key0 = (max(others[k], key0[0]), key0[1])
+                    options.append((key0, k, ins[1]))
                 if not options:
                     continue
                 options.sort()
@@ -104,6 +173,9 @@ def _construct(p: RoutingProblem, regret: bool) -> Routes:
             _, k, pos, t = choice
             routes[k].insert(pos, t)
             pending.remove(t)
+            del cache[t]
+            for t2, ins in zip(pending, arrays.insertions(k, routes[k], pending), strict=True):
+                cache[t2][k] = ins
     return routes
 
 

@@ -1,4 +1,5 @@
-"""Local search over a routing solution: relocate, swap and 2-opt moves, kept while they lower
+"""Local search over a routing solution: relocate, swap, 2-opt, or-opt (a run of 2-3 targets
+moved, either way round) and cross (two routes exchange their tails) moves, kept while they lower
 the objective and every battery still holds.
 
 Why: greedy insertion places each target once and never revisits the choice; a few passes of
@@ -77,7 +78,7 @@ def improve(p: RoutingProblem, routes: Routes, deadline: float | None = None) ->
     improved = True
     while improved:
         improved = False
-        for move in (_relocate, _swap, _two_opt):
+        for move in (_relocate, _swap, _two_opt, _or_opt, _cross):
             if deadline is not None and time.perf_counter() > deadline:
                 return s.routes
             if move(s, deadline):
@@ -150,4 +151,55 @@ def _two_opt(s: _State, deadline: float | None) -> bool:
                     return found
                 r = s.routes[k]
                 found = s.try_routes({k: r[:i] + r[i:j][::-1] + r[j:]}) or found
+    return found
+
+
+def _or_opt(s: _State, deadline: float | None) -> bool:
+    """Move a run of 2 or 3 consecutive targets elsewhere (any route), either way round."""
+    found = False
+    n_v = len(s.routes)
+    for length in (2, 3):
+        for k in range(n_v):
+            i = 0
+            while i + length <= len(s.routes[k]):
+                if _late(deadline):
+                    return found
+                run = s.routes[k][i:i + length]
+                without = s.routes[k][:i] + s.routes[k][i + length:]
+                moved = False
+                for k2 in range(n_v):
+                    base = without if k2 == k else s.routes[k2]
+                    for j in range(len(base) + 1):
+                        if k2 == k and j == i:
+                            continue
+                        for piece in (run, run[::-1]):
+                            new = base[:j] + piece + base[j:]
+                            changes = {k2: new} if k2 == k else {k: without, k2: new}
+                            if s.try_routes(changes):
+                                moved = found = True
+                                break
+                        if moved:
+                            break
+                    if moved:
+                        break
+                if not moved:
+                    i += 1
+    return found
+
+
+def _cross(s: _State, deadline: float | None) -> bool:
+    """Two routes exchange their tails (2-opt*): fixes crossings between drones' routes."""
+    found = False
+    n_v = len(s.routes)
+    for k in range(n_v):
+        for k2 in range(k + 1, n_v):
+            for i in range(len(s.routes[k]) + 1):
+                for j in range(len(s.routes[k2]) + 1):
+                    if _late(deadline):
+                        return found
+                    a, b = s.routes[k], s.routes[k2]
+                    if i == len(a) and j == len(b):
+                        continue
+                    changed = s.try_routes({k: a[:i] + b[j:], k2: b[:j] + a[i:]})
+                    found = found or changed
     return found

@@ -93,7 +93,7 @@ def plan_patrol(request: PlanRequest) -> Plan:
     warnings: list[str] = []
     s = _setup(request, warnings)
     problem, anchors, legs = s.problem, s.anchors, s.legs
-    routes, solver = _solve(problem, request, warnings)
+    routes, solver = solve_problem(problem, request, warnings)
     by_layer = {v.layer: (v, routes[k]) for k, v in enumerate(problem.vehicles)}
     out: list[DroneRoute] = []
     for i, d in enumerate(request.drones):
@@ -191,7 +191,7 @@ def is_small(problem: RoutingProblem) -> bool:
     return problem.n_targets <= SMALL_TARGETS and problem.n_vehicles <= SMALL_DRONES
 
 
-def _solve(problem: RoutingProblem, request: PlanRequest,
+def solve_problem(problem: RoutingProblem, request: PlanRequest,
            warnings: list[str]) -> tuple[list[list[int]], SolverChoice]:
     """Greedy insertion and local search first; then OR-Tools, started from that answer, when
     asked for or when the problem is not small (it pays only there), within the time limit and

@@ -7,17 +7,19 @@ serves as much high-priority work as the batteries allow, then optimises the fly
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from mission.planning.model import Objective
 from mission.planning.problem import TIME_UNITS_PER_S, RoutingProblem
 
 # Weight of the makespan against the summed flight time when minimising the makespan.
 SPAN_COST_COEFFICIENT = 100
-# Stop searching once the last IMPROVEMENT_WINDOW solutions improved the cost by less than
-# IMPROVEMENT_RATE per solution (OR-Tools' improvement limit), instead of using the whole budget.
-IMPROVEMENT_RATE = 1e-3
-IMPROVEMENT_WINDOW = 100
+# The search stops once it has found nothing better for FLAT_S and for FLAT_SHARE of the time
+# spent so far (OR-Tools' own improvement limit never stopped guided local search here).
+FLAT_S = 0.3
+FLAT_SHARE = 0.5
 # Weight of each (severity-weighted) arrival time against the summed flight time for `response`:
 # the flight time only breaks ties and guides the first solution.
 ARRIVAL_COST_COEFFICIENT = 10
@@ -93,10 +95,7 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float,
     )
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
     if stop_when_flat:
-        # stop when the improvement rate over the last solutions is this small (per cost unit
-        # per solution); guided local search keeps finding marginal improvements for minutes
-        params.improvement_limit_parameters.improvement_rate_coefficient = IMPROVEMENT_RATE
-        params.improvement_limit_parameters.improvement_rate_solutions_distance = IMPROVEMENT_WINDOW
+        _stop_when_flat(model)
     solution = None
     if initial is not None:
         model.CloseModelWithParameters(params)
@@ -117,6 +116,22 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float,
             index = solution.Value(model.NextVar(index))
         routes.append(route)
     return routes
+
+
+def _stop_when_flat(model: Any) -> None:
+    """Finish the search when it stops improving (see FLAT_S)."""
+    begun = time.perf_counter()
+    best = [float("inf"), begun]
+
+    def check() -> None:
+        now = time.perf_counter()
+        cost = model.CostVar().Max()
+        if cost < best[0]:
+            best[0], best[1] = cost, now
+        elif now - best[1] > max(FLAT_S, FLAT_SHARE * (now - begun)):
+            model.solver().FinishCurrentSearch()
+
+    model.AddAtSolutionCallback(check)
 
 
 def _rows(m: Sequence[Sequence[int]]) -> list[list[int]]:
