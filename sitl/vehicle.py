@@ -313,8 +313,8 @@ class Vehicle:
     def landed_state(self) -> int:
         """MAV_LANDED_STATE as GCS_MAVLINK_Copter::landed_state derives it (mavsdk trace:
         on ground, takeoff, in air, landing, on ground)."""
-        if self.landed:
-            return 1  # ON_GROUND
+        if self.landed or self.time < self.spool_until:
+            return 1  # ON_GROUND (mavsdk trace: TAKEOFF only once the copter lifts, 3.4 s on)
         nav = self.runner.nav if self.mode == Mode.AUTO else None
         rtl_landing = self.rtl_phase == "land"
         if (self.mode == Mode.LAND or (self.mode == Mode.RTL and rtl_landing) or (

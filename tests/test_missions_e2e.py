@@ -232,6 +232,9 @@ def test_quick_dispatch_retask_pause_resume_recall_and_bad_input(
         assert quick["status"] == "active" and [leg["drone_id"] for leg in quick["legs"]] == [2]
 
         urgent = _incident(c, home, -200, 200, 5)
+        # a re-task needs the drone in the air: the motors spool up for 3.4 s first
+        wait_until(lambda: _state(c, 2)["landed_state"] in ("takeoff", "in_air"), 20,
+                   what="drone 2 lifted off")
         r = c.post(f"/api/missions/{quick['id']}/drones/2/retask",
                    json={"incident_id": urgent}, headers=op(svc))
         assert r.status_code == 200, r.text
