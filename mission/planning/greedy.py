@@ -8,7 +8,9 @@ It is a heuristic; exact.py settles the top priority level when it holds few tar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -179,9 +181,14 @@ def _construct(p: RoutingProblem, regret: bool) -> Routes:
     return routes
 
 
-def solve_greedy(p: RoutingProblem) -> Routes:
-    """The better of cheapest insertion and regret insertion, each followed by the repair."""
-    candidates = [repair(p, _construct(p, regret)) for regret in (False, True)]
+def solve_greedy(p: RoutingProblem, deadline: float | None = None) -> Routes:
+    """The best of cheapest insertion and regret insertion, each followed by the repair, and
+    (for the other objectives) cheapest insertion by flying time: when the batteries bind, the
+    least flying serves the most targets, which the score counts first."""
+    candidates = [repair(p, _construct(p, regret), deadline) for regret in (False, True)]
+    if p.objective is not Objective.TOTAL_TIME:
+        frugal = _construct(replace(p, objective=Objective.TOTAL_TIME), False)
+        candidates.append(repair(p, frugal, deadline))
     return min(candidates, key=p.score)
 
 
@@ -230,10 +237,12 @@ def _place(p: RoutingProblem, routes: Routes, t: int) -> bool:
     return True
 
 
-def _swap_in(p: RoutingProblem, routes: Routes, t: int) -> bool:
+def _swap_in(p: RoutingProblem, routes: Routes, t: int, deadline: float | None = None) -> bool:
     """Serve t in place of a same-priority target x that then finds room in another route."""
     for k, route in enumerate(routes):
         for x in [x for x in route if p.priorities[x] == p.priorities[t]]:
+            if deadline is not None and time.perf_counter() > deadline:
+                return False
             trial = [list(r) for r in routes]
             trial[k].remove(x)
             if _place(p, trial, t) and _place(p, trial, x):
@@ -242,13 +251,17 @@ def _swap_in(p: RoutingProblem, routes: Routes, t: int) -> bool:
     return False
 
 
-def repair(p: RoutingProblem, routes: Routes) -> Routes:
+def repair(p: RoutingProblem, routes: Routes, deadline: float | None = None) -> Routes:
     """Insert dropped targets, highest priority first, evicting lower priorities when needed
-    and trading places with a same-priority target that fits elsewhere."""
+    and trading places with a same-priority target that fits elsewhere.
+
+    The trades cost O(served x dropped) placements: with many targets of one priority that no
+    battery can take (one drone, 200 incidents) that is tens of seconds, so they stop at
+    `deadline` (time.perf_counter()); insertions and evictions always run."""
     routes = [list(r) for r in routes]
     for level in sorted(set(p.priorities), reverse=True):
         served = {t for r in routes for t in r}
         for t in [t for t, pr in enumerate(p.priorities) if pr == level and t not in served]:
             if not _place(p, routes, t):
-                _swap_in(p, routes, t)
+                _swap_in(p, routes, t, deadline)
     return routes

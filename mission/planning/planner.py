@@ -202,11 +202,12 @@ def solve_problem(problem: RoutingProblem, request: PlanRequest,
     start = time.perf_counter()
     budget = request.time_limit_s
     if request.solver is SolverChoice.GREEDY or not problem.vehicles:
-        return _greedy(problem, None), SolverChoice.GREEDY
+        return _greedy(problem, None, start + budget), SolverChoice.GREEDY
     ortools_wanted = request.solver is SolverChoice.ORTOOLS or not is_small(problem)
     share = budget * LOCAL_SEARCH_SHARE
     best = _greedy(problem, start + (share if ortools_wanted else min(share,
-                                                                      SMALL_LOCAL_SEARCH_S)))
+                                                                      SMALL_LOCAL_SEARCH_S)),
+                   start + share)
     if not ortools_wanted:
         return best, SolverChoice.GREEDY
     remaining = max(budget - (time.perf_counter() - start), 0.05)
@@ -225,15 +226,17 @@ def solve_problem(problem: RoutingProblem, request: PlanRequest,
                             "planned by greedy insertion")
     if found is None:
         return best, SolverChoice.GREEDY
-    routes = _top_level_exact(problem, greedy.repair(problem, found))
+    routes = _top_level_exact(problem, greedy.repair(problem, found, start + budget))
     if request.solver is SolverChoice.AUTO and problem.score(best) <= problem.score(routes):
         return best, SolverChoice.GREEDY
     return routes, SolverChoice.ORTOOLS
 
 
-def _greedy(problem: RoutingProblem, deadline: float | None) -> list[list[int]]:
-    """Greedy insertion with the priority repair, then local search."""
-    routes = _top_level_exact(problem, greedy.solve_greedy(problem))
+def _greedy(problem: RoutingProblem, deadline: float | None,
+            repair_deadline: float | None) -> list[list[int]]:
+    """Greedy insertion with the priority repair (its trades until `repair_deadline`), then
+    local search (until `deadline`)."""
+    routes = _top_level_exact(problem, greedy.solve_greedy(problem, repair_deadline))
     return local_search.improve(problem, routes, deadline)
 
 
