@@ -134,7 +134,9 @@ class TargetPublic(BaseModel):
     drone_id: int | None
     first_seq: int | None
     last_seq: int | None
-    eta_s: float | None  # planned seconds from dispatch until the drone is on station
+    # planned seconds from dispatch (from the latest re-task, for a re-tasked drone) until the
+    # drone is on station: the time to eyes on
+    eta_s: float | None
     dropped_reason: str
     observed_at: datetime | None
     observed_by: int | None

@@ -651,7 +651,7 @@ class MissionService:
                 v = visits.get(t.key)
                 if t.observed_at is None and v is not None:
                     t.first_seq, t.last_seq = v.first_seq, v.last_seq
-                    t.eta_s = v.eta_s  # from the re-task, as the new route is
+                    t.eta_s = v.eta_s  # counted from this re-task, like the new route
                     s.add(t)
                 elif t.observed_at is None:
                     t.dropped_reason = "dropped when re-tasked"
