@@ -113,3 +113,14 @@ def test_track_corners_and_stops() -> None:
     climb = Track(a)
     climb.climb(a.rtl_alt_m - 5.0)
     assert low.duration_s > climb.duration_s + landing_time(a, a.rtl_alt_m)  # ... after a climb
+
+
+def test_an_airframe_that_cannot_move_is_refused() -> None:
+    from mission.planning import Drone, InvalidRequestError, PlanRequest, PointTarget, plan_patrol
+
+    here = LatLon(41.3, 69.2)
+    for bad in ({"jerk_mps3": 0.0}, {"accel_mps2": -1.0}, {"land_speed_mps": 0.0},
+                {"rtl_loiter_s": -5.0}):
+        drone = Drone("d0", here, 90.0, airframe=Airframe(**bad))
+        with pytest.raises(InvalidRequestError, match="airframe"):
+            plan_patrol(PlanRequest((drone,), (PointTarget("t", LatLon(41.301, 69.2)),)))

@@ -306,8 +306,13 @@ def _validate(r: PlanRequest) -> None:
             raise InvalidRequestError(f"drone {d.id!r}: battery {d.battery_pct:g}% is not 0..100")
         a = d.airframe
         if min(a.cruise_speed_mps, a.climb_speed_mps, a.descent_speed_mps, a.battery_capacity_wh,
-               a.cruise_power_w, a.hover_power_w, a.climb_power_w, a.max_orbit_rate_dps) <= 0:
-            raise InvalidRequestError(f"drone {d.id!r}: airframe speeds, powers must be positive")
+               a.cruise_power_w, a.hover_power_w, a.climb_power_w, a.max_orbit_rate_dps,
+               a.accel_mps2, a.jerk_mps3, a.accel_z_mps2, a.land_speed_mps) <= 0:
+            raise InvalidRequestError(f"drone {d.id!r}: airframe speeds, accelerations and "
+                                      "powers must be positive")
+        if min(a.land_alt_low_m, a.rtl_alt_m, a.rtl_loiter_s, a.spool_up_s, a.touchdown_s) < 0:
+            raise InvalidRequestError(f"drone {d.id!r}: airframe altitudes and times must not "
+                                      "be negative")
     if not 0 <= r.battery_reserve_pct < 100:
         raise InvalidRequestError(f"battery reserve {r.battery_reserve_pct:g}% is not 0..100")
     if len(r.severity_weights) != 5 or any(
