@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 # Modes whose climb rate comes from the throttle stick.
 PILOT_THROTTLE_MODES = frozenset({Mode.LOITER, Mode.ALT_HOLD, Mode.POSHOLD})
+# Modes flown by ArduCopter's waypoint navigation (AC_WPNav S-curves): the horizontal
+# acceleration builds up at WPNAV_JERK to at most WPNAV_ACCEL, and the vertical one is
+# WPNAV_ACCEL_Z. Fitted against shared/traces/arducopter-patrol-adsb (250 m legs: ~32 s stop to
+# stop at WPNAV_SPEED 10 m/s, where a constant 2.5 m/s/s would give 29 s).
+WPNAV_MODES = frozenset({Mode.AUTO, Mode.GUIDED, Mode.RTL, Mode.LAND})
 FENCE_NAMES = {1: "Max Alt", 2: "Circle", 4: "Polygon", 8: "Min Alt"}
 
 
@@ -98,6 +103,8 @@ def _fly(v: Vehicle, dt: float) -> None:
         v.land_vertical = -pilot_descent_speed(v)
     if v.target is None:
         v.target = _stopping_point(v)
+    if v.time < v.spool_until:  # motors spooling up for a take-off: still on the ground
+        return
     vertical, v.land_vertical = v.land_vertical, None
     _fly_to(v, dt, v.target, vertical)
     _ground_contact(v)
@@ -135,35 +142,72 @@ def max_speed(v: Vehicle) -> float:
     return v.params["WPNAV_SPEED"] / 100.0
 
 
+def stop_distance(speed: float, accel: float, jerk: float) -> float:
+    """Distance of a jerk-limited stop from `speed` (deceleration ramps up at `jerk` to at most
+    `accel` and back down: AC_WPNav's S-curve)."""
+    if speed <= 0.0:
+        return 0.0
+    if speed >= accel * accel / jerk:
+        return speed * (speed / accel + accel / jerk) / 2.0
+    return speed * math.sqrt(speed / jerk)
+
+
+def stop_speed(dist: float, accel: float, jerk: float) -> float:
+    """The highest speed whose jerk-limited stop fits in `dist` (inverse of stop_distance)."""
+    if dist <= 0.0:
+        return 0.0
+    if dist >= accel ** 3 / jerk ** 2:
+        ramp = accel / jerk
+        return (-ramp + math.sqrt(ramp * ramp + 8.0 * dist / accel)) * accel / 2.0
+    return float((dist * dist * jerk) ** (1.0 / 3.0))
+
+
 def _fly_to(v: Vehicle, dt: float, target: tuple[float, float, float],
             vertical: float | None = None) -> None:
     tn, te, talt = target
     dn, de = tn - v.north, te - v.east
     dist = math.hypot(dn, de)
     accel = v.params["WPNAV_ACCEL"] / 100.0
+    jerk: float | None = None
     if v.mode == Mode.BRAKE:
         accel *= 3.0
-    want = min(max_speed(v), math.sqrt(2 * accel * dist) * 0.95) if dist > 0.01 else 0.0
+    if v.mode in WPNAV_MODES and v.params["WPNAV_JERK"] > 0:
+        jerk = v.params["WPNAV_JERK"]
+        # plan the stop beyond the target when the copter flies through it (a corner)
+        reach = dist + stop_distance(v.exit_speed, accel, jerk)
+        want = min(max_speed(v), stop_speed(reach, accel, jerk)) if dist > 0.01 else 0.0
+    else:
+        want = min(max_speed(v), math.sqrt(2 * accel * dist) * 0.95) if dist > 0.01 else 0.0
     dvn, dve = (dn / dist * want, de / dist * want) if dist > 0.01 else (0.0, 0.0)
+    accel_z = v.params["PILOT_ACCEL_Z"] / 100.0
+    if v.mode in WPNAV_MODES:
+        accel_z = v.params["WPNAV_ACCEL_Z"] / 100.0
     if vertical is None:
         dz = talt - v.alt
         up = v.params["WPNAV_SPEED_UP"] / 100.0
         down = v.params["WPNAV_SPEED_DN"] / 100.0
-        accel_z = v.params["PILOT_ACCEL_Z"] / 100.0
         vertical = min(up, math.sqrt(2 * accel_z * dz) * 0.95) if dz > 0 else \
             -min(down, math.sqrt(2 * accel_z * -dz) * 0.95)
-    _move(v, dt, dvn, dve, vertical, accel)
+    _move(v, dt, dvn, dve, vertical, accel, jerk, accel_z)
 
 
 def _move(v: Vehicle, dt: float, want_n: float, want_e: float, want_u: float,
-          accel: float | None = None) -> None:
+          accel: float | None = None, jerk: float | None = None,
+          accel_z: float | None = None) -> None:
+    """One step towards the wanted velocity: the horizontal change limited by `accel` (and, with
+    `jerk`, by an acceleration that builds up at most that fast), the vertical by `accel_z`."""
     accel = accel if accel is not None else v.params["WPNAV_ACCEL"] / 100.0
-    accel_z = v.params["PILOT_ACCEL_Z"] / 100.0
+    accel_z = accel_z if accel_z is not None else v.params["PILOT_ACCEL_Z"] / 100.0
     dvn, dve = want_n - v.vn, want_e - v.ve
     mag = math.hypot(dvn, dve)
+    if jerk is not None:
+        accel = min(accel, v.accel_h + jerk * dt)
+        if math.hypot(want_n, want_e) > v.ground_speed:  # speeding up: ease into the speed
+            accel = min(accel, max(math.sqrt(2.0 * jerk * mag), jerk * dt))
     limit = accel * dt
     if mag > limit:
         dvn, dve = dvn / mag * limit, dve / mag * limit
+    v.accel_h = min(mag, limit) / dt
     v.vn += dvn
     v.ve += dve
     dvu = want_u - v.vu

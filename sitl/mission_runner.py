@@ -28,13 +28,27 @@ from sitl.mission_items import (
     NAV_WAYPOINT,
     Item,
 )
-from sitl.vehicle_consts import CRITICAL, INFO, WARNING
+from sitl.vehicle_consts import CRITICAL, INFO, TAKEOFF_SPOOL_S, WARNING
 
 if TYPE_CHECKING:
     from sitl.vehicle import Vehicle
 
 # MISSION_STATE
 NO_MISSION, NOT_STARTED, ACTIVE, PAUSED, COMPLETE = 1, 2, 3, 4, 5
+# A waypoint without a delay is flown through, not stopped at, when the next NAV command is one of
+# these (ModeAuto::wp_start: AC_WPNav's next destination); otherwise the copter stops there.
+FLY_THROUGH_NEXT = frozenset({NAV_WAYPOINT, NAV_LOITER_TIME})
+# Below this ground speed a copter that stops at an item counts as there (the patrol trace: a
+# loiter's time starts once the copter has stopped over the point, ~0.5 s after it got there).
+STOPPED_MPS = 0.5
+
+
+def corner_speed(speed: float, turn_rad: float) -> float:
+    """Speed through a waypoint where the track turns by `turn_rad`: full speed straight on,
+    a stop for a U-turn. The patrol trace's 60 degree corners are flown at 4.5 m/s at
+    WPNAV_SPEED 10 m/s; (1 - turn/pi)^2 gives 4.4 (ArduCopter blends the two S-curves; this is
+    a fit to that one recorded angle, not its algorithm)."""
+    return speed * (1.0 - min(abs(turn_rad), math.pi) / math.pi) ** 2
 
 
 class MissionRunner:
@@ -190,6 +204,7 @@ class MissionRunner:
         self.nav = item
         self.arrived_at = None
         self.orbit_done = 0.0
+        v.exit_speed = 0.0
         if item.command == NAV_TAKEOFF:
             home_alt = v.home[2] if v.home else v.ground_amsl
             alt = item.z if item.frame in ABSOLUTE_FRAMES else home_alt + item.z
@@ -198,6 +213,7 @@ class MissionRunner:
                 v.landed = False
                 v.land_vertical = None
                 v.touchdown_at = None
+                v.spool_until = v.time + TAKEOFF_SPOOL_S
         elif item.command == NAV_RETURN_TO_LAUNCH:
             self.landing = True
             flight.start_rtl(v)
@@ -212,6 +228,24 @@ class MissionRunner:
             self.nav_target = self._location(item)
             if item.command == NAV_WAYPOINT and item.z == 0 and item.frame not in ABSOLUTE_FRAMES:
                 self.nav_target = (self.nav_target[0], self.nav_target[1], v.alt)
+            if item.command == NAV_WAYPOINT and item.param1 <= 0:
+                v.exit_speed = self._through_speed(item)
+
+    def _through_speed(self, item: Item) -> float:
+        """Speed at which the copter flies through waypoint `item` (0: it stops there)."""
+        v = self.v
+        nxt = next((it for it in self.items[item.seq + 1:] if it.command in NAV_COMMANDS
+                    or it.command == DO_JUMP), None)
+        if nxt is None or nxt.command not in FLY_THROUGH_NEXT or self.nav_target is None:
+            return 0.0
+        tn, te, _ = self.nav_target
+        nn, ne, _ = self._location(nxt)
+        a_in = math.atan2(te - v.east, tn - v.north)
+        a_out = math.atan2(ne - te, nn - tn)
+        if math.hypot(tn - v.north, te - v.east) < 1.0 or math.hypot(nn - tn, ne - te) < 1.0:
+            return 0.0
+        turn = (a_out - a_in + math.pi) % (2 * math.pi) - math.pi
+        return corner_speed(flight.max_speed(v), turn)
 
     def update(self, dt: float) -> None:
         """Called every tick in AUTO while armed; sets the vehicle's target."""
@@ -243,7 +277,8 @@ class MissionRunner:
         v.target = self.nav_target
         dist = math.hypot(tn - v.north, te - v.east)
         radius = max(v.params["WPNAV_RADIUS"] / 100.0, 0.5)
-        if self.arrived_at is None and dist <= radius and abs(talt - v.alt) < 1.0:
+        stopped = v.exit_speed > 0 or v.ground_speed < STOPPED_MPS
+        if self.arrived_at is None and dist <= radius and abs(talt - v.alt) < 1.0 and stopped:
             self.arrived_at = v.time
         if self.arrived_at is None:
             return

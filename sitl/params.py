@@ -22,6 +22,7 @@ DEFAULTS: dict[str, tuple[float, int]] = {
     "WPNAV_SPEED_DN": (150, REAL32),
     "WPNAV_ACCEL": (250, REAL32),
     "WPNAV_ACCEL_Z": (100, REAL32),
+    "WPNAV_JERK": (1, REAL32),
     "WPNAV_RADIUS": (200, REAL32),
     "WP_YAW_BEHAVIOR": (2, INT8),
     "PILOT_SPEED_UP": (250, INT16),

@@ -34,6 +34,7 @@ from sitl.vehicle_consts import (
     HOVER_CURRENT_A,
     IDLE_CURRENT_A,
     INFO,
+    TAKEOFF_SPOOL_S,
     WARNING,
 )
 
@@ -93,6 +94,10 @@ class Vehicle:
         self.east = 0.0
         self.alt = self.ground_amsl
         self.vn = self.ve = self.vu = 0.0
+        self.accel_h = 0.0  # horizontal acceleration applied last step (jerk-limited), m/s/s
+        # speed the copter may still have at its target: a waypoint it flies through (corner)
+        self.exit_speed = 0.0
+        self.spool_until = 0.0  # a take-off waits for the motors until this vehicle time
         self.yaw = heading % 360.0
         self.armed = False
         self.mode = Mode.STABILIZE
@@ -308,8 +313,8 @@ class Vehicle:
     def landed_state(self) -> int:
         """MAV_LANDED_STATE as GCS_MAVLINK_Copter::landed_state derives it (mavsdk trace:
         on ground, takeoff, in air, landing, on ground)."""
-        if self.landed:
-            return 1  # ON_GROUND
+        if self.landed or self.time < self.spool_until:
+            return 1  # ON_GROUND (mavsdk trace: TAKEOFF only once the copter lifts, 3.4 s on)
         nav = self.runner.nav if self.mode == Mode.AUTO else None
         rtl_landing = self.rtl_phase == "land"
         if (self.mode == Mode.LAND or (self.mode == Mode.RTL and rtl_landing) or (
@@ -334,6 +339,7 @@ class Vehicle:
         self.land_vertical = None
         self.landed = False
         self.touchdown_at = None
+        self.spool_until = self.time + TAKEOFF_SPOOL_S
         return ACCEPTED
 
     def reposition(self, lat: float, lon: float, alt_amsl: float | None) -> int:

@@ -188,6 +188,7 @@ def test_operator_adds_plans_dispatches_and_watches_a_patrol_then_commander_view
         expect(drone3).to_be_checked()
         drone3.uncheck()
         plan.get_by_test_id("plan-loiter").fill("5")
+        expect(plan.get_by_test_id("plan-objective")).to_have_value("response")  # the default
         plan.get_by_test_id("plan-objective").select_option("makespan")
         plan.get_by_test_id("plan-altitude").fill("500")
         with page.expect_response(re.compile(r"/api/missions/plan$")) as answer:
@@ -212,6 +213,11 @@ def test_operator_adds_plans_dispatches_and_watches_a_patrol_then_commander_view
             assert re.search(r"\d+ (s|min)", row.get_by_test_id("preview-duration").inner_text())
             assert re.search(r"\d+%", row.get_by_test_id("preview-battery").inner_text())
         assert {int(r.get_attribute("data-drone-id") or 0) for r in legs.all()} == {1, 2}
+        # time to eyes on per target, soonest first
+        etas = preview.get_by_test_id("preview-target")
+        expect(etas).to_have_count(3)
+        eta_s = [_seconds(r.get_by_test_id("preview-eta").inner_text()) for r in etas.all()]
+        assert eta_s == sorted(eta_s) and eta_s[0] > 0, eta_s
         cp.screenshot("missions-preview")
 
         # ---- dispatch (asks first) --------------------------------------------------------------
@@ -370,3 +376,10 @@ def test_operator_adds_plans_dispatches_and_watches_a_patrol_then_commander_view
         assert cmd.console_errors() == []
         assert not [w for w in cmd.warnings if w.startswith("i18n:")]
         assert cmd.external == []
+
+
+def _seconds(text: str) -> int:
+    """'1 min 05 s' or '45 s' (the console's duration) in seconds."""
+    m = re.fullmatch(r"(?:(\d+) min )?(\d+) s", text.strip())
+    assert m, text
+    return int(m.group(1) or 0) * 60 + int(m.group(2))

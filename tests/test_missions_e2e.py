@@ -102,6 +102,16 @@ def test_plan_dispatch_observe_complete_around_a_no_fly_zone(
         assert plan["status"] == "planned" and not plan["dropped"], plan
         assert {t["key"] for t in plan["targets"]} == {
             f"incident:{i}" for i in (north, east, far)}
+        # the default objective: severity-weighted time to eyes on, an ETA per target
+        assert plan["objective"] == "response" and plan["response_s"] > 0
+        by_drone: dict[int, list[tuple[int, float]]] = {}
+        for t in plan["targets"]:
+            assert t["eta_s"] is not None and t["eta_s"] > 0, t
+            by_drone.setdefault(t["drone_id"], []).append((t["first_seq"], t["eta_s"]))
+        for visits in by_drone.values():
+            assert [e for _, e in sorted(visits)] == sorted(e for _, e in visits)
+        first = {t["drone_id"]: t for t in sorted(plan["targets"], key=lambda t: -t["first_seq"])}
+        assert f"incident:{north}" in {t["key"] for t in first.values()}  # severity 4: first
         legs = {leg["drone_id"]: leg for leg in plan["legs"]}
         assert legs and set(legs) <= {1, 2}
         alts = sorted(leg["altitude_m"] for leg in plan["legs"])

@@ -18,6 +18,7 @@ from mission.planning import (
     Priority,
     SolverChoice,
     plan_patrol,
+    planner,
 )
 from mission.planning import routing as ortools_routing
 from mission.planning.planner import routing_problem
@@ -46,7 +47,7 @@ def test_work_is_split_between_drones_and_every_target_served_once() -> None:
 
 
 def test_battery_reserve_drops_low_priority_with_reasons_and_keeps_high() -> None:
-    drone = Drone("d0", BASE, battery_pct=55.0)
+    drone = Drone("d0", BASE, battery_pct=60.0)
     targets = (
         PointTarget("high-n", at(900, 0), Priority.HIGH),
         PointTarget("low-e", at(0, 900), Priority.LOW),
@@ -62,17 +63,17 @@ def test_battery_reserve_drops_low_priority_with_reasons_and_keeps_high() -> Non
     assert "low-far" in dropped and dropped["low-far"].reason is DropReason.OUT_OF_RANGE
     assert "d0" in dropped["low-far"].detail and "25% reserve" in dropped["low-far"].detail
     near_dropped = [d for tid, d in dropped.items() if tid != "low-far"]
-    assert near_dropped, "a 55% battery cannot fly four 1.8 km round trips"
+    assert near_dropped, "a 60% battery cannot fly four 1.8 km round trips"
     assert all(d.reason is DropReason.BATTERY and d.priority is Priority.LOW
                for d in near_dropped)
     route = plan.route("d0")
     assert route.battery_end_pct >= 25.0
-    assert route.battery_used_pct == pytest.approx(55.0 - route.battery_end_pct)
+    assert route.battery_used_pct == pytest.approx(60.0 - route.battery_end_pct)
 
 
 def test_high_priority_beats_many_cheap_low_priority_targets() -> None:
     # The HIGH target fits the battery only when flown alone; the LOW ones are close and many.
-    drone = Drone("d0", BASE, battery_pct=50.0)
+    drone = Drone("d0", BASE, battery_pct=55.0)
     lows = tuple(PointTarget(f"low{j}", at(-300, -200 + 100 * j), Priority.LOW) for j in range(5))
     high = PointTarget("high", at(780, 0), Priority.HIGH)
     for solver in (SolverChoice.ORTOOLS, SolverChoice.GREEDY):
@@ -152,6 +153,7 @@ def _check_valid(plan_targets: set[str], plan_served: list[str], reserve: float,
 
 def test_greedy_fallback_when_ortools_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ortools.constraint_solver", None)
+    monkeypatch.setattr(planner, "SMALL_TARGETS", 0)  # AUTO uses OR-Tools beyond small ones
     targets = tuple(PointTarget(f"t{j}", at(400 * (j % 3) - 400, 500 * (j // 3) - 500))
                     for j in range(6))
     plan = plan_patrol(PlanRequest(fleet(2), targets, time_limit_s=FAST_S))
@@ -164,8 +166,9 @@ def test_greedy_fallback_when_ortools_is_missing(monkeypatch: pytest.MonkeyPatch
 
 
 def test_greedy_fallback_when_ortools_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ortools_routing, "solve_ortools", lambda p, limit: None)
-    drone = Drone("d0", BASE, battery_pct=55.0)
+    monkeypatch.setattr(ortools_routing, "solve_ortools", lambda p, limit, initial: None)
+    monkeypatch.setattr(planner, "SMALL_TARGETS", 0)
+    drone = Drone("d0", BASE, battery_pct=60.0)
     targets = (PointTarget("high", at(900, 0), Priority.HIGH),
                *(PointTarget(f"low{j}", at(0, 700 + 50 * j), Priority.LOW) for j in range(4)),
                PointTarget("low-far", at(-700, 0), Priority.LOW))

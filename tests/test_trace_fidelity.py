@@ -371,12 +371,14 @@ def test_command_acks_and_heartbeat_states(sim_fleet: Any, clients: list[MavClie
 def test_arming_readiness_timing(sim_fleet: Any, clients: list[MavClient]) -> None:
     """Arm every 2 vehicle s in GUIDED from boot, as the pymavlink session did."""
     speedup = 20.0
+    # read the trace before the vehicle boots: parsing it takes 1-3 s on a busy machine, which
+    # is 20-60 vehicle seconds at this speedup, past the refusals the test must see
+    r = ref.readiness()
     fleet = sim_fleet(count=1, speedup=speedup, ekf_delay=40.0)
     c = link(fleet, clients)
     connected_at = vt(c)
     c.send_set_mode("GUIDED")
     c.wait_mode("GUIDED", wall(2.0, speedup))
-    r = ref.readiness()
     # arm every 2 s like the trace, then every SYSTEM_TIME (0.25 s) around the real readiness
     attempts: list[tuple[float, int, set[tuple[int, str]]]] = []
     while vt(c) < r.first_accepted + 10.0:

@@ -213,6 +213,7 @@ def store_imported(
     ]
     m = PatrolMission(
         name=name or f"imported {fmt} for drone {drone_id}", created_by=actor,
+        objective="total_time",  # the file's own order is flown: nothing was optimised
         request={"imported": fmt, "drone_id": drone_id},
         plan={"no_fly": no_fly, "battery_reserve_pct": reserve_pct, "solver": "imported",
               "transit_out_m": route.transit_out_m, "transit_back_m": route.transit_back_m,

@@ -35,6 +35,9 @@ from mission.zones.domain import ZoneShape
 from telemetry.state import LinkState, VehicleState
 
 PRIORITY = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH}
+# The severity (weight in the `response` objective) of a target given only a priority name
+# (points, hotspots and zones an operator marks): the middle of the severities it covers.
+PRIORITY_SEVERITY = {Priority.LOW: 2, Priority.NORMAL: 3, Priority.HIGH: 4}
 CLOSED_STATUSES = frozenset({Status.CLOSED, Status.FALSE_ALARM})
 
 
@@ -104,19 +107,20 @@ def incident_target(
     key = f"incident:{inc.id}"
     label = f"#{inc.id} {inc.category.value} (severity {inc.severity})"
     return (
-        PointTarget(key, LatLon(inc.lat, inc.lon), prio, pattern),
+        PointTarget(key, LatLon(inc.lat, inc.lon), prio, pattern, severity=inc.severity),
         TargetInfo(key, "incident", label, inc.lat, inc.lon, int(prio), (inc.id,)),
     )
 
 
 def zone_target(
-    zone: ZoneShape, pattern: Lawnmower | Perimeter, priority: Priority, key: str
+    zone: ZoneShape, pattern: Lawnmower | Perimeter, priority: Priority, key: str,
+    severity: int = 3,
 ) -> tuple[AreaTarget, TargetInfo]:
     ring = list(zone.polygon.exterior.coords)[:-1]
     poly = tuple(LatLon(lat, lon) for lon, lat in ring)
     c = zone.polygon.centroid
     return (
-        AreaTarget(key, poly, pattern, priority),
+        AreaTarget(key, poly, pattern, priority, severity=severity),
         TargetInfo(key, "zone", zone.name or f"zone {zone.id}", c.y, c.x, int(priority), ()),
     )
 
@@ -144,7 +148,7 @@ def plan_request(
 ) -> PlanRequest:
     return PlanRequest(
         drones=tuple(drones), targets=tuple(targets), no_fly_zones=tuple(no_fly_zones),
-        objective=Objective(body.objective),
+        objective=Objective(body.objective), severity_weights=tuple(body.severity_weights),
         altitude=AltitudePolicy(body.altitude_m, body.separation_m, body.max_altitude_m),
         battery_reserve_pct=body.battery_reserve_pct, time_limit_s=body.time_limit_s,
     )
@@ -152,6 +156,11 @@ def plan_request(
 
 def priority_of(name: PriorityName | None, default: Priority) -> Priority:
     return PRIORITY[name] if name is not None else default
+
+
+def severity_of(name: PriorityName | None, default: int) -> int:
+    """A target's severity: its incidents' (default) unless the operator named a priority."""
+    return PRIORITY_SEVERITY[PRIORITY[name]] if name is not None else default
 
 
 def target_dict(info: TargetInfo) -> dict[str, Any]:

@@ -53,7 +53,7 @@ class PatrolMission(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(default="", max_length=128)
     status: str = Field(default=MissionStatus.PLANNED.value, max_length=16, index=True)
-    objective: str = Field(default="total_time", max_length=16)
+    objective: str = Field(default="response", max_length=16)
     created_by: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
@@ -105,6 +105,7 @@ class MissionTarget(SQLModel, table=True):
     drone_id: int | None = None
     first_seq: int | None = None
     last_seq: int | None = None
+    eta_s: float | None = None  # planned seconds from dispatch until on station
     dropped_reason: str = Field(default="", max_length=1000)
     observed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     observed_by: int | None = None

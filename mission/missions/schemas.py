@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mission.db import MAX_ID
 from mission.numbers import Integer, Number
+from mission.planning.model import DEFAULT_SEVERITY_WEIGHTS
 
 
 class _In(BaseModel):
@@ -72,7 +73,12 @@ class PlanIn(_In):
     points: list[PointIn] = Field(default_factory=list, max_length=200)
     zones: list[ZoneTargetIn] = Field(default_factory=list, max_length=50)
     on_station: OnStation = Field(default_factory=LoiterIn)
-    objective: Literal["total_time", "makespan"] = "total_time"
+    # response: severity-weighted time to eyes on (the default); total_time: least flying;
+    # makespan: earliest completion
+    objective: Literal["response", "total_time", "makespan"] = "response"
+    severity_weights: list[Annotated[Integer, Field(ge=0, le=1000)]] = Field(
+        default_factory=lambda: list(DEFAULT_SEVERITY_WEIGHTS), min_length=5, max_length=5,
+        description="weight of severity 1..5 in the response objective")
     altitude_m: Number = Field(default=40.0, gt=0, description="above ground, first drone")
     separation_m: Number = Field(default=10.0, ge=0, le=100)
     max_altitude_m: Number = Field(default=120.0, gt=0, le=500)
@@ -129,6 +135,9 @@ class TargetPublic(BaseModel):
     drone_id: int | None
     first_seq: int | None
     last_seq: int | None
+    # planned seconds from dispatch (from the latest re-task, for a re-tasked drone) until the
+    # drone is on station: the time to eyes on
+    eta_s: float | None
     dropped_reason: str
     observed_at: datetime | None
     observed_by: int | None
@@ -147,6 +156,7 @@ class MissionPublic(BaseModel):
     reason: str
     makespan_s: float | None
     total_time_s: float | None
+    response_s: float | None  # severity-weighted sum of the targets' eta_s
     solver: str | None
     warnings: list[str]
     legs: list[LegPublic]

@@ -226,7 +226,8 @@ class MissionService:
                         f"hotspots[{i}].incident_ids", f"no incident {inc_id}", 404) from None
             prio = inputs.priority_of(h.priority, inputs.severity_priority(sev))
             key = f"hotspot:{i}"
-            targets.append(PointTarget(key, LatLon(h.lat, h.lon), prio, hold))
+            targets.append(PointTarget(key, LatLon(h.lat, h.lon), prio, hold,
+                                       severity=inputs.severity_of(h.priority, sev)))
             infos.append(TargetInfo(key, "hotspot", h.label or f"hotspot {i + 1}", h.lat, h.lon,
                                     int(prio), tuple(h.incident_ids)))
         for i, p in enumerate(body.points):
@@ -249,7 +250,8 @@ class MissionService:
             )
             risk = zone.risk_level or 3
             prio = inputs.priority_of(z.priority, inputs.severity_priority(risk))
-            t2, info = inputs.zone_target(shape, pattern, prio, f"zone:{z.zone_id}")
+            t2, info = inputs.zone_target(shape, pattern, prio, f"zone:{z.zone_id}",
+                                          inputs.severity_of(z.priority, risk))
             targets.append(t2)
             infos.append(info)
         keys = [t.id for t in targets]
@@ -277,6 +279,7 @@ class MissionService:
                 plan={
                     "makespan_s": plan.makespan_s, "total_time_s": plan.total_time_s,
                     "solver": plan.solver.value, "warnings": list(plan.warnings),
+                    "response_s": plan.response_s,
                     "no_fly": [_zone_json(z) for z in request.no_fly_zones],
                     "battery_reserve_pct": request.battery_reserve_pct,
                 },
@@ -294,6 +297,7 @@ class MissionService:
                     route, v = visits[info.key]
                     row.drone_id = int(route.drone_id)
                     row.first_seq, row.last_seq = v.first_seq, v.last_seq
+                    row.eta_s = v.eta_s
                 elif info.key in dropped:
                     d = dropped[info.key]
                     row.dropped_reason = f"{d.reason.value}: {d.detail}"[:1000]
@@ -581,8 +585,9 @@ class MissionService:
         for t in targets:
             if t.observed_at is None and t.lat is not None and t.lon is not None \
                     and t.kind != "zone":
-                remaining.append(PointTarget(t.key, LatLon(t.lat, t.lon), Priority(t.priority),
-                                             hold))
+                prio = Priority(t.priority)
+                remaining.append(PointTarget(t.key, LatLon(t.lat, t.lon), prio, hold,
+                                             severity=inputs.PRIORITY_SEVERITY[prio]))
         if body.incident_id is not None:
             try:
                 inc = await self.incidents.get(body.incident_id)
@@ -644,13 +649,14 @@ class MissionService:
                 v = visits.get(t.key)
                 if t.observed_at is None and v is not None:
                     t.first_seq, t.last_seq = v.first_seq, v.last_seq
+                    t.eta_s = v.eta_s  # counted from this re-task, like the new route
                     s.add(t)
                 elif t.observed_at is None:
                     t.dropped_reason = "dropped when re-tasked"
                     s.add(t)
             v = visits[info.key]
             s.add(MissionTarget(mission_id=mission_id, drone_id=drone_id,
-                                first_seq=v.first_seq, last_seq=v.last_seq,
+                                first_seq=v.first_seq, last_seq=v.last_seq, eta_s=v.eta_s,
                                 **inputs.target_dict(info)))
             lifecycle_store.apply_event(s, row, Retasked(info.label, row.revision), actor)
             s.flush()
@@ -721,7 +727,8 @@ def _field_of(target_id: str) -> str:
 def _point_target(p: PointIn, hold: Any, key: str,
                   priority: Priority | None = None) -> tuple[PointTarget, TargetInfo]:
     prio = priority or inputs.PRIORITY[p.priority]
-    return (PointTarget(key, LatLon(p.lat, p.lon), prio, hold),
+    return (PointTarget(key, LatLon(p.lat, p.lon), prio, hold,
+                        severity=inputs.PRIORITY_SEVERITY[prio]),
             TargetInfo(key, "point", p.label or key, p.lat, p.lon, int(prio), ()))
 
 

@@ -95,6 +95,7 @@ def public(s: Session, row: PatrolMission) -> MissionPublic:
         created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
         dispatched_at=row.dispatched_at, finished_at=row.finished_at, reason=row.reason,
         makespan_s=plan.get("makespan_s"), total_time_s=plan.get("total_time_s"),
+        response_s=plan.get("response_s"),
         solver=plan.get("solver"), warnings=list(plan.get("warnings", [])),
         legs=[LegPublic.model_validate(leg, from_attributes=True) for leg in legs(s, row.id)],
         targets=[_target(t) for t in all_targets if not t.dropped_reason],

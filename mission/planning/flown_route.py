@@ -15,21 +15,15 @@ Pure functions: no FastAPI, no database.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mission.geo import haversine_m
 from mission.planning import vehicle_items as vi
-from mission.planning.energy import (
-    WAYPOINT_OVERHEAD_S,
-    Cost,
-    hover,
-    landing,
-    orbit,
-    pct_of_battery,
-    takeoff,
-)
+from mission.planning.energy import pct_of_battery
 from mission.planning.errors import PlanningError
+from mission.planning.flight_time import Track, orbit_time
 from mission.planning.jumps import TooManySteps, run_order
 from mission.planning.model import Airframe, LatLon, MissionItem
 
@@ -56,6 +50,9 @@ class FlownRoute:
     top_alt_m: float  # highest altitude above home of any flown item
     returns_home: bool  # False when the route ends with NAV_LAND away from home
     added_return: bool  # the file neither lands nor returns: the estimate adds the RTL leg
+    # (seq, seconds from the start until the vehicle is done with that NAV item: climbed, at
+    # the waypoint, loiter over, landed), in the order flown
+    item_times: tuple[tuple[int, float], ...] = ()
 
 
 def metres(a: LatLon, b: LatLon) -> float:
@@ -91,24 +88,29 @@ def unrolled(items: Sequence[MissionItem]) -> list[MissionItem]:
                                   f"{MAX_UNROLLED_ITEMS} items") from None
 
 
+def bearing(a: LatLon, b: LatLon) -> float:
+    """Initial great-circle bearing from a to b, radians (0 north, clockwise)."""
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    dl = math.radians(b.lon - a.lon)
+    return math.atan2(math.sin(dl) * math.cos(p2),
+                      math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl))
+
+
 @dataclass
 class _Flight:
-    a: Airframe
+    track: Track
     here: LatLon
     alt: float
     speed: float
     path: list[LatLon]
-    cost: Cost = field(default_factory=Cost)
     distance: float = 0.0
 
     def fly_to(self, p: LatLon, alt: float) -> float:
-        """A straight 3-D leg: as long as the slower of the horizontal run at the current
-        speed and the climb or descent at the airframe's vertical speed."""
+        """A straight 3-D leg at the current speed (flight_time: S-curves, corners), as long
+        as the slower of the horizontal run and the climb or descent."""
         d = metres(self.here, p)
-        dz = alt - self.alt
-        vertical = dz / self.a.climb_speed_mps if dz > 0 else -dz / self.a.descent_speed_mps
-        t = max(d / self.speed, vertical) + WAYPOINT_OVERHEAD_S
-        self.cost = self.cost + Cost(t, t * self.a.cruise_power_w)
+        self.track.leg(d, bearing(self.here, p) if d > 0 else 0.0, self.speed,
+                       climb=alt - self.alt)
         self.distance += d
         self.here, self.alt = p, alt
         if not self.path or self.path[-1] != p:
@@ -119,12 +121,15 @@ class _Flight:
 def fly(items: Sequence[MissionItem], start: LatLon, home: LatLon, home_amsl_m: float,
         airframe: Airframe | None = None, airborne: bool = False) -> FlownRoute:
     """The flight of `items` (seq 0 the home slot, ignored: the vehicle's own home is `home`)
-    by a copter at `start`, on the ground unless `airborne`."""
+    by a copter at `start`, on the ground unless `airborne`; times as ArduCopter flies them
+    (flight_time.py), the same model the planner uses."""
     a = airframe or Airframe()
-    f = _Flight(a, start, 0.0, a.cruise_speed_mps, [start])
+    f = _Flight(Track(a), start, 0.0, a.cruise_speed_mps, [start])
     out_m: float | None = None
     top = 0.0
     ended: str | None = None
+    done: list[tuple[int, int]] = []  # (seq, track mark)
+    end_seq: int | None = None
     for it in unrolled(items):
         alt = alt_above_home(it, home_amsl_m)
         cmd = it.command
@@ -137,47 +142,66 @@ def fly(items: Sequence[MissionItem], start: LatLon, home: LatLon, home_amsl_m: 
             home = f.here if it.param1 == 1 or not (it.lat or it.lon) else LatLon(it.lat, it.lon)
         elif cmd == vi.NAV_TAKEOFF:
             if not airborne and f.alt < alt:
-                f.cost = f.cost + takeoff(a, alt - f.alt)
+                f.track.takeoff(alt - f.alt)
+            elif f.alt < alt:
+                f.track.climb(alt - f.alt)
             f.alt = max(f.alt, alt)
             top = max(top, f.alt)
         elif cmd == vi.NAV_RETURN_TO_LAUNCH:
-            ended = "rtl"
+            ended, end_seq = "rtl", it.seq
             break
         elif cmd == vi.NAV_LAND:
             if positioned(it):
+                f.track.stop()  # a waypoint before LAND is not flown through
                 d = f.fly_to(LatLon(it.lat, it.lon), f.alt)
                 out_m = d if out_m is None else out_m
-            ended = "land"
+            ended, end_seq = "land", it.seq
             break
         elif positioned(it):
             target_alt = f.alt if it.alt == 0.0 and cmd != vi.NAV_WAYPOINT else alt
             d = f.fly_to(LatLon(it.lat, it.lon), target_alt)
             out_m = d if out_m is None else out_m
             top = max(top, target_alt)
-            f.cost = f.cost + _hold(a, it)
+            _hold(f.track, it, f.speed)
         elif cmd in (vi.NAV_LOITER_TIME, vi.NAV_DELAY):
-            f.cost = f.cost + hover(a, max(it.param1, 0.0))
+            f.track.stop()
+            f.track.still(max(it.param1, 0.0))
+        if cmd in vi.FLOWN_LOCATION or cmd == vi.NAV_DELAY:
+            done.append((it.seq, f.track.mark()))
     back_m = 0.0
     if ended != "land":
-        back_m = f.fly_to(home, f.alt)
-    f.cost = f.cost + landing(a, max(f.alt, 0.0))
+        back_m = metres(f.here, home)
+        f.distance += back_m
+        f.track.rtl(back_m, bearing(f.here, home) if back_m > 0 else 0.0, max(f.alt, 0.0),
+                    f.speed)
+        if not f.path or f.path[-1] != home:
+            f.path.append(home)
+    else:
+        f.track.land(max(f.alt, 0.0))
+    energy = f.track.energy_j()
+    times = f.track.times()
+    ends = [(seq, times[m]) for seq, m in done]
+    if end_seq is not None:
+        ends.append((end_seq, times[-1]))  # RTL or LAND: done once landed
     return FlownRoute(
-        path=tuple(f.path), distance_m=f.distance, duration_s=f.cost.time_s,
-        energy_wh=f.cost.energy_j / 3600.0, battery_used_pct=pct_of_battery(a, f.cost.energy_j),
+        path=tuple(f.path), distance_m=f.distance, duration_s=f.track.duration_s,
+        energy_wh=energy / 3600.0, battery_used_pct=pct_of_battery(a, energy),
         transit_out_m=out_m or 0.0, transit_back_m=back_m, top_alt_m=top,
         returns_home=ended != "land" or metres(f.here, home) < 1.0,
-        added_return=ended is None,
+        added_return=ended is None, item_times=tuple(ends),
     )
 
 
-def _hold(a: Airframe, it: MissionItem) -> Cost:
-    """Time on station at a positioned item once there (waypoint delay, loiter, circle)."""
-    if it.command in (vi.NAV_WAYPOINT, vi.NAV_LOITER_TIME):
-        return hover(a, max(it.param1, 0.0))
-    if it.command == vi.NAV_LOITER_TURNS:
+def _hold(track: Track, it: MissionItem, speed: float) -> None:
+    """Time on station at a positioned item once there (waypoint delay, loiter, circle); a
+    waypoint without a delay is flown through."""
+    if it.command == vi.NAV_LOITER_TIME or (it.command == vi.NAV_WAYPOINT and it.param1 > 0):
+        track.stop()
+        track.still(max(it.param1, 0.0))
+    elif it.command == vi.NAV_LOITER_TURNS:
         radius = abs(it.param3) or DEFAULT_CIRCLE_RADIUS_M
-        return orbit(a, radius, max(it.param1, 0.0))
-    return Cost()
+        track.stop()
+        track.still(orbit_time(track.airframe, radius, max(it.param1, 0.0), speed), "cruise")
 
 
 def reach_m(a: Airframe, battery_pct: float, reserve_pct: float) -> float:

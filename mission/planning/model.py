@@ -6,7 +6,8 @@ serialise plans without knowing how the planner works.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 
 from mission.planning.errors import InvalidRequestError
@@ -34,6 +35,9 @@ class Priority(IntEnum):
 
 
 class Objective(StrEnum):
+    # severity-weighted sum of each target's time to eyes on (dispatch to on station): the figure
+    # public-safety drone programmes are judged by; the default
+    RESPONSE = "response"
     TOTAL_TIME = "total_time"  # sum of every drone's flight time: least battery spent overall
     MAKESPAN = "makespan"  # time until the last drone is home: earliest completion
 
@@ -83,14 +87,24 @@ PointPattern = Loiter | Orbit
 AreaPattern = Lawnmower | Perimeter
 
 
+# Weight of a target's time to eyes on in the `response` objective, by severity 1..5: each step
+# of severity doubles it, so one severity-5 incident waiting 10 s weighs as much as a severity-4
+# one waiting 20 s.
+DEFAULT_SEVERITY_WEIGHTS = (1, 2, 4, 8, 16)
+
+
 @dataclass(frozen=True)
 class PointTarget:
-    """An incident or hotspot: fly there and, with a pattern, stay on station."""
+    """An incident or hotspot: fly there and, with a pattern, stay on station.
+
+    `priority` decides what is dropped when the batteries are short; `severity` (1..5) weighs the
+    target's time to eyes on in the `response` objective."""
 
     id: str
     position: LatLon
     priority: Priority = Priority.NORMAL
     pattern: PointPattern | None = None
+    severity: int = 3
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,7 @@ class AreaTarget:
     polygon: tuple[LatLon, ...]
     pattern: AreaPattern
     priority: Priority = Priority.NORMAL
+    severity: int = 3
 
 
 Target = PointTarget | AreaTarget
@@ -123,16 +138,52 @@ class Airframe:
 
     Power is electrical power drawn from the battery; a multirotor draws about the same in forward
     flight as in hover, a little more while climbing.
+
+    The motion parameters are ArduCopter's (defaults of Copter 4.x, as recorded in
+    shared/traces/arducopter-patrol-adsb), in SI units; `from_ardupilot` reads them from a
+    vehicle's parameter values. flight_time.py turns them into flight times.
     """
 
-    cruise_speed_mps: float = 10.0
-    climb_speed_mps: float = 2.5
-    descent_speed_mps: float = 1.5
+    cruise_speed_mps: float = 10.0  # WPNAV_SPEED
+    climb_speed_mps: float = 2.5  # WPNAV_SPEED_UP
+    descent_speed_mps: float = 1.5  # WPNAV_SPEED_DN (and the landing above LAND_ALT_LOW)
     cruise_power_w: float = 380.0
     hover_power_w: float = 350.0
     climb_power_w: float = 450.0
     battery_capacity_wh: float = 90.0
     max_orbit_rate_dps: float = 20.0  # ArduCopter CIRCLE_RATE default: caps speed on small orbits
+    accel_mps2: float = 2.5  # WPNAV_ACCEL
+    jerk_mps3: float = 1.0  # WPNAV_JERK
+    accel_z_mps2: float = 1.0  # WPNAV_ACCEL_Z
+    land_speed_mps: float = 0.5  # LAND_SPEED: the last LAND_ALT_LOW metres
+    land_alt_low_m: float = 10.0  # LAND_ALT_LOW
+    rtl_alt_m: float = 15.0  # RTL_ALT: RTL climbs to it first when lower
+    rtl_loiter_s: float = 5.0  # RTL_LOIT_TIME: hover over home before descending
+    # measured, not parameters (patrol, fence and mavsdk traces): take-off command to lift-off
+    # (spool-up and throttle ramp), and touchdown to disarmed (land detector)
+    spool_up_s: float = 3.4
+    touchdown_s: float = 2.1
+
+    @classmethod
+    def from_ardupilot(cls, params: Mapping[str, float], **other: float) -> Airframe:
+        """The motion model from ArduCopter parameter values (cm, cm/s, ms as the vehicle keeps
+        them); missing ones keep the defaults. `other` sets the power and battery fields."""
+        d = cls()
+        cm = {"WPNAV_SPEED": "cruise_speed_mps", "WPNAV_SPEED_UP": "climb_speed_mps",
+              "WPNAV_SPEED_DN": "descent_speed_mps", "WPNAV_ACCEL": "accel_mps2",
+              "WPNAV_ACCEL_Z": "accel_z_mps2", "LAND_SPEED": "land_speed_mps",
+              "LAND_ALT_LOW": "land_alt_low_m", "RTL_ALT": "rtl_alt_m"}
+        values: dict[str, float] = {f: getattr(d, f) for f in cm.values()}
+        for name, f in cm.items():
+            if params.get(name):
+                values[f] = float(params[name]) / 100.0
+        if params.get("WPNAV_JERK"):
+            values["jerk_mps3"] = float(params["WPNAV_JERK"])
+        if params.get("CIRCLE_RATE"):
+            values["max_orbit_rate_dps"] = float(params["CIRCLE_RATE"])
+        if "RTL_LOIT_TIME" in params:
+            values["rtl_loiter_s"] = float(params["RTL_LOIT_TIME"]) / 1000.0
+        return replace(d, **values, **other)
 
 
 @dataclass(frozen=True)
@@ -166,7 +217,9 @@ class PlanRequest:
     drones: tuple[Drone, ...]
     targets: tuple[Target, ...]
     no_fly_zones: tuple[NoFlyZone, ...] = ()
-    objective: Objective = Objective.TOTAL_TIME
+    objective: Objective = Objective.RESPONSE
+    # `response` weight of severity 1..5 (index 0 is severity 1); non-negative integers
+    severity_weights: tuple[int, ...] = DEFAULT_SEVERITY_WEIGHTS
     altitude: AltitudePolicy = field(default_factory=AltitudePolicy)
     battery_reserve_pct: float = 25.0
     clearance_m: float = 15.0  # preferred lateral distance kept from no-fly zones
@@ -179,7 +232,8 @@ class PlanRequest:
 
 @dataclass(frozen=True)
 class Visit:
-    """Where in a drone's mission a target is served, and when (seconds after mission start)."""
+    """Where in a drone's mission a target is served, and when (seconds after mission start:
+    the take-off command for a drone on the ground, the upload for one in the air)."""
 
     target_id: str
     priority: Priority
@@ -187,6 +241,11 @@ class Visit:
     last_seq: int
     arrival_s: float
     departure_s: float
+
+    @property
+    def eta_s(self) -> float:
+        """Time to eyes on: from dispatch until the drone is on station over the target."""
+        return self.arrival_s
 
 
 @dataclass(frozen=True)
@@ -237,6 +296,7 @@ class Plan:
     makespan_s: float
     total_time_s: float
     warnings: tuple[str, ...] = ()
+    response_s: float = 0.0  # severity-weighted sum of the served targets' eta_s
 
     def route(self, drone_id: str) -> DroneRoute:
         for r in self.routes:

@@ -10,7 +10,7 @@ from shapely import affinity
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from mission.planning.energy import Cost, cruise, hover, orbit
+from mission.planning.energy import Cost, hover, orbit, transit
 from mission.planning.errors import InvalidRequestError, UnreachableTargetError
 from mission.planning.geometry import XY, LocalFrame, dist, path_length
 from mission.planning.model import (
@@ -45,7 +45,7 @@ class Station:
         return self.waypoints[-1]
 
     def cost(self, a: Airframe) -> Cost:
-        c = cruise(a, path_length(self.waypoints), len(self.waypoints) - 1)
+        c = transit(a, self.waypoints)
         if isinstance(self.hold, Loiter):
             c = c + hover(a, self.hold.seconds)
         elif isinstance(self.hold, Orbit):

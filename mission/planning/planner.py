@@ -6,10 +6,11 @@ what it returns.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from mission.planning import exact, greedy, routing
+from mission.planning import exact, greedy, local_search, routing
 from mission.planning.altitude import layer_altitudes
 from mission.planning.energy import pct_of_battery, usable_energy_j
 from mission.planning.errors import InvalidRequestError, PlanningError, UnreachableTargetError
@@ -30,6 +31,7 @@ from mission.planning.model import (
     PointTarget,
     Priority,
     SolverChoice,
+    Target,
 )
 from mission.planning.nofly import NoFlyRouter
 from mission.planning.patterns import Station, build_station
@@ -70,9 +72,15 @@ def _setup(request: PlanRequest, warnings: list[str]) -> _Setup:
         [anchors.entry(s) for s in range(len(stations))] + ends,
         [anchors.exit(s) for s in range(len(stations))] + ends,
         request.objective,
+        [severity_weight(request, t) for t in request.targets],
     )
     problem = _limit_stranded(problem, request.battery_reserve_pct, warnings)
     return _Setup(frame, layers, starts, bases, stations, anchors, legs, problem)
+
+
+def severity_weight(request: PlanRequest, target: Target) -> int:
+    """The weight of `target`'s time to eyes on in the `response` objective."""
+    return request.severity_weights[target.severity - 1]
 
 
 def routing_problem(request: PlanRequest) -> RoutingProblem:
@@ -85,7 +93,7 @@ def plan_patrol(request: PlanRequest) -> Plan:
     warnings: list[str] = []
     s = _setup(request, warnings)
     problem, anchors, legs = s.problem, s.anchors, s.legs
-    routes, solver = _solve(problem, request, warnings)
+    routes, solver = solve_problem(problem, request, warnings)
     by_layer = {v.layer: (v, routes[k]) for k, v in enumerate(problem.vehicles)}
     out: list[DroneRoute] = []
     for i, d in enumerate(request.drones):
@@ -99,9 +107,11 @@ def plan_patrol(request: PlanRequest) -> Plan:
         transits.append(_path(legs, prev, anchors.base(i)))
         out.append(build_route(v, [s.stations[t] for t in seq], transits, s.frame))
     durations = [r.duration_s for r in out]
+    weight = {t.id: severity_weight(request, t) for t in request.targets}
+    response = sum(weight[v.target_id] * v.eta_s for r in out for v in r.visits)
     return Plan(
         tuple(out), _dropped(problem, routes, request.battery_reserve_pct), request.objective,
-        solver, max(durations, default=0.0), sum(durations), tuple(warnings),
+        solver, max(durations, default=0.0), sum(durations), tuple(warnings), response,
     )
 
 
@@ -168,18 +178,42 @@ def _path(legs: Legs, a: int, b: int) -> list[XY]:
     return path
 
 
-def _solve(problem: RoutingProblem, request: PlanRequest,
-           warnings: list[str]) -> tuple[list[list[int]], SolverChoice]:
-    """OR-Tools when asked or available, the greedy construction otherwise; then the repair.
+# Problems up to this size are solved by greedy insertion and local search alone: in the
+# planner benchmark (benchmarks/bench_plan.py) OR-Tools did not improve on them, and they are the
+# everyday incident response, where a plan must come back at once.
+SMALL_TARGETS = 20
+SMALL_DRONES = 5
+# share of the time limit the local search may use before OR-Tools gets the rest
+LOCAL_SEARCH_SHARE = 0.25
+# local search on a small problem: it converges in 10-40 ms; the cap keeps a busy machine's
+# answer prompt (an incident waits for it)
+SMALL_LOCAL_SEARCH_S = 0.06
 
-    With AUTO the greedy answer is computed too and wins when it scores better: it is cheap, and
-    it guards against a search cut short by the time limit.
-    """
+
+def is_small(problem: RoutingProblem) -> bool:
+    return problem.n_targets <= SMALL_TARGETS and problem.n_vehicles <= SMALL_DRONES
+
+
+def solve_problem(problem: RoutingProblem, request: PlanRequest,
+           warnings: list[str]) -> tuple[list[list[int]], SolverChoice]:
+    """Greedy insertion and local search first; then OR-Tools, started from that answer, when
+    asked for or when the problem is not small (it pays only there), within the time limit and
+    stopping once it stops improving. The better answer wins (scored like the repair does)."""
+    start = time.perf_counter()
+    budget = request.time_limit_s
     if request.solver is SolverChoice.GREEDY or not problem.vehicles:
-        return _top_level_exact(problem, greedy.solve_greedy(problem)), SolverChoice.GREEDY
+        return _greedy(problem, None, start + budget), SolverChoice.GREEDY
+    ortools_wanted = request.solver is SolverChoice.ORTOOLS or not is_small(problem)
+    share = budget * LOCAL_SEARCH_SHARE
+    best = _greedy(problem, start + (share if ortools_wanted else min(share,
+                                                                      SMALL_LOCAL_SEARCH_S)),
+                   start + share)
+    if not ortools_wanted:
+        return best, SolverChoice.GREEDY
+    remaining = max(budget - (time.perf_counter() - start), 0.05)
     found: list[list[int]] | None = None
     try:
-        found = routing.solve_ortools(problem, request.time_limit_s)
+        found = routing.solve_ortools(problem, remaining, initial=best)
     except ImportError:
         if request.solver is SolverChoice.ORTOOLS:
             raise PlanningError("OR-Tools is not installed (pip install ortools)") from None
@@ -190,17 +224,20 @@ def _solve(problem: RoutingProblem, request: PlanRequest,
         if found is None:
             warnings.append("OR-Tools found no solution within the time limit: "
                             "planned by greedy insertion")
-    fallback = greedy.solve_greedy(problem) if (
-        found is None or request.solver is SolverChoice.AUTO) else None
     if found is None:
-        assert fallback is not None
-        return _top_level_exact(problem, fallback), SolverChoice.GREEDY
-    routes = _top_level_exact(problem, greedy.repair(problem, found))
-    if fallback is not None:
-        fallback = _top_level_exact(problem, fallback)
-        if problem.score(fallback) < problem.score(routes):
-            return fallback, SolverChoice.GREEDY
+        return best, SolverChoice.GREEDY
+    routes = _top_level_exact(problem, greedy.repair(problem, found, start + budget))
+    if request.solver is SolverChoice.AUTO and problem.score(best) <= problem.score(routes):
+        return best, SolverChoice.GREEDY
     return routes, SolverChoice.ORTOOLS
+
+
+def _greedy(problem: RoutingProblem, deadline: float | None,
+            repair_deadline: float | None) -> list[list[int]]:
+    """Greedy insertion with the priority repair (its trades until `repair_deadline`), then
+    local search (until `deadline`)."""
+    routes = _top_level_exact(problem, greedy.solve_greedy(problem, repair_deadline))
+    return local_search.improve(problem, routes, deadline)
 
 
 def _top_level_exact(problem: RoutingProblem, routes: list[list[int]]) -> list[list[int]]:
@@ -269,13 +306,24 @@ def _validate(r: PlanRequest) -> None:
             raise InvalidRequestError(f"drone {d.id!r}: battery {d.battery_pct:g}% is not 0..100")
         a = d.airframe
         if min(a.cruise_speed_mps, a.climb_speed_mps, a.descent_speed_mps, a.battery_capacity_wh,
-               a.cruise_power_w, a.hover_power_w, a.climb_power_w, a.max_orbit_rate_dps) <= 0:
-            raise InvalidRequestError(f"drone {d.id!r}: airframe speeds, powers must be positive")
+               a.cruise_power_w, a.hover_power_w, a.climb_power_w, a.max_orbit_rate_dps,
+               a.accel_mps2, a.jerk_mps3, a.accel_z_mps2, a.land_speed_mps) <= 0:
+            raise InvalidRequestError(f"drone {d.id!r}: airframe speeds, accelerations and "
+                                      "powers must be positive")
+        if min(a.land_alt_low_m, a.rtl_alt_m, a.rtl_loiter_s, a.spool_up_s, a.touchdown_s) < 0:
+            raise InvalidRequestError(f"drone {d.id!r}: airframe altitudes and times must not "
+                                      "be negative")
     if not 0 <= r.battery_reserve_pct < 100:
         raise InvalidRequestError(f"battery reserve {r.battery_reserve_pct:g}% is not 0..100")
+    if len(r.severity_weights) != 5 or any(
+            not isinstance(w, int) or w < 0 for w in r.severity_weights):
+        raise InvalidRequestError("severity weights must be 5 non-negative integers "
+                                  "(severity 1 to 5)")
     if r.time_limit_s <= 0 or r.clearance_m < 0:
         raise InvalidRequestError("time limit must be positive and clearance not negative")
     for t in r.targets:
+        if not isinstance(t.severity, int) or not 1 <= t.severity <= 5:
+            raise InvalidRequestError(f"target {t.id!r}: severity {t.severity!r} is not 1..5")
         ok = (isinstance(t.pattern, Lawnmower | Perimeter) if isinstance(t, AreaTarget)
               else t.pattern is None or isinstance(t.pattern, Loiter | Orbit))
         if not ok:

@@ -7,13 +7,22 @@ serves as much high-priority work as the batteries allow, then optimises the fly
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from mission.planning.model import Objective
 from mission.planning.problem import TIME_UNITS_PER_S, RoutingProblem
 
 # Weight of the makespan against the summed flight time when minimising the makespan.
 SPAN_COST_COEFFICIENT = 100
+# The search stops once it has found nothing better for FLAT_S and for FLAT_SHARE of the time
+# spent so far (OR-Tools' own improvement limit never stopped guided local search here).
+FLAT_S = 0.3
+FLAT_SHARE = 0.5
+# Weight of each (severity-weighted) arrival time against the summed flight time for `response`:
+# the flight time only breaks ties and guides the first solution.
+ARRIVAL_COST_COEFFICIENT = 10
 
 
 def penalties(p: RoutingProblem) -> list[int]:
@@ -28,6 +37,8 @@ def penalties(p: RoutingProblem) -> list[int]:
         bound += route_bound
         longest = max(longest, route_bound)
     bound += SPAN_COST_COEFFICIENT * longest + 1
+    if p.objective is Objective.RESPONSE:
+        bound += ARRIVAL_COST_COEFFICIENT * sum(p.weight(t) for t in range(p.n_targets)) * longest
     level_penalty: dict[int, int] = {}
     weight = bound
     for level in sorted(set(p.priorities)):
@@ -36,8 +47,14 @@ def penalties(p: RoutingProblem) -> list[int]:
     return [level_penalty[pr] for pr in p.priorities]
 
 
-def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | None:
+def solve_ortools(p: RoutingProblem, time_limit_s: float,
+                  initial: list[list[int]] | None = None,
+                  stop_when_flat: bool = True) -> list[list[int]] | None:
     """Routes (target nodes per vehicle) or None when the search found no solution.
+
+    `initial` (routes every battery can fly) starts the search from that solution instead of
+    building a first one, so the answer is never worse than it. With `stop_when_flat` the search
+    ends before `time_limit_s` once it stops improving (OR-Tools' improvement limit).
 
     Raises ImportError when OR-Tools is not installed.
     """
@@ -59,8 +76,15 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | N
     model.AddDimensionWithVehicleTransitAndCapacity(
         energy_cb, 0, [v.capacity_j for v in p.vehicles], True, "energy"
     )
+    time_dim = model.GetDimensionOrDie("time")
     if p.objective is Objective.MAKESPAN:
-        model.GetDimensionOrDie("time").SetGlobalSpanCostCoefficient(SPAN_COST_COEFFICIENT)
+        time_dim.SetGlobalSpanCostCoefficient(SPAN_COST_COEFFICIENT)
+    elif p.objective is Objective.RESPONSE:
+        # cost weight * arrival: a soft upper bound of 0 on the arrival time at each target
+        for t in range(n_t):
+            w = p.weight(t) * ARRIVAL_COST_COEFFICIENT
+            if w:
+                time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(t), 0, w)
     for t, penalty in enumerate(penalties(p)):
         model.AddDisjunction([manager.NodeToIndex(t)], penalty)
 
@@ -70,7 +94,17 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | N
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
-    solution = model.SolveWithParameters(params)
+    if stop_when_flat:
+        _stop_when_flat(model)
+    solution = None
+    if initial is not None:
+        model.CloseModelWithParameters(params)
+        start = model.ReadAssignmentFromRoutes(
+            [[manager.NodeToIndex(t) for t in r] for r in initial], True)
+        if start is not None:
+            solution = model.SolveFromAssignmentWithParameters(start, params)
+    if solution is None:
+        solution = model.SolveWithParameters(params)
     if solution is None:
         return None
     routes: list[list[int]] = []
@@ -82,6 +116,22 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float) -> list[list[int]] | N
             index = solution.Value(model.NextVar(index))
         routes.append(route)
     return routes
+
+
+def _stop_when_flat(model: Any) -> None:
+    """Finish the search when it stops improving (see FLAT_S)."""
+    begun = time.perf_counter()
+    best = [float("inf"), begun]
+
+    def check() -> None:
+        now = time.perf_counter()
+        cost = model.CostVar().Max()
+        if cost < best[0]:
+            best[0], best[1] = cost, now
+        elif now - best[1] > max(FLAT_S, FLAT_SHARE * (now - begun)):
+            model.solver().FinishCurrentSearch()
+
+    model.AddAtSolutionCallback(check)
 
 
 def _rows(m: Sequence[Sequence[int]]) -> list[list[int]]:

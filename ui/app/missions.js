@@ -264,6 +264,9 @@ export class MissionsPanel {
       h("span", { class: "muted" }, x.observed_at
         ? t("missions.observedBy", { name: droneName(this.ctx, x.observed_by), time: clock(x.observed_at) })
         : x.drone_id ? droneName(this.ctx, x.drone_id) : ""),
+      !x.observed_at && typeof x.eta_s === "number"
+        ? h("span", { class: "muted target-eta", "data-testid": "target-eta", title: t("plan.etaHint") }, ` · ${t("plan.etaShort", { time: duration(x.eta_s) })}`)
+        : null,
     ));
     const dropped = m.dropped.map((x) => h("li", { "data-testid": "mission-dropped" }, h("span", {}, this._targetLabel(x)), h("span", { class: "muted" }, ` — ${x.dropped_reason}`)));
     const finished = FINAL_MISSION.includes(m.status);

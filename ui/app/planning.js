@@ -12,7 +12,7 @@ const L = window.L;
 const OPTIONS_KEY = "nazorat.planOptions";
 
 function loadOptions() {
-  const defaults = { loiter: 20, altitude: 40, objective: "total_time", name: "" };
+  const defaults = { loiter: 20, altitude: 40, objective: "response", name: "" };
   try {
     return { ...defaults, ...JSON.parse(localStorage.getItem(OPTIONS_KEY) || "{}"), name: "" };
   } catch {
@@ -118,6 +118,7 @@ export class PlanPanel {
   _optionLabels() {
     const v = this.options.objective;
     this.objectiveIn.replaceChildren(
+      h("option", { value: "response" }, t("plan.objective.response")),
       h("option", { value: "total_time" }, t("plan.objective.total_time")),
       h("option", { value: "makespan" }, t("plan.objective.makespan")),
     );
@@ -247,6 +248,13 @@ export class PlanPanel {
       h("td", { class: "num", "data-testid": "preview-duration" }, duration(leg.duration_s)),
       h("td", { class: "num", "data-testid": "preview-battery" }, pct(leg.battery_used_pct)),
     ));
+    // time to eyes on per target, soonest first: what the response objective minimises
+    const byEta = m.targets.slice().sort((a, b) => (a.eta_s ?? Infinity) - (b.eta_s ?? Infinity));
+    const targetRows = byEta.map((x) => h("tr", { "data-testid": "preview-target", dataset: { key: x.key, droneId: String(x.drone_id ?? "") } },
+      h("td", {}, targetLabel(this.data, x)),
+      h("td", {}, x.drone_id ? [h("span", { class: "swatch swatch-line", style: { background: droneColour(x.drone_id) } }), droneName(this.ctx, x.drone_id)] : "–"),
+      h("td", { class: "num", "data-testid": "preview-eta", title: t("plan.etaHint") }, duration(x.eta_s)),
+    ));
     const idle = this.request().drones.filter((id) => !m.legs.some((l) => l.drone_id === id));
     fill(this.previewBox,
       h("h3", { class: "step" }, t("plan.previewTitle", { id: m.id })),
@@ -254,6 +262,10 @@ export class PlanPanel {
         h("thead", {}, h("tr", {}, h("th", {}, t("plan.drone")), h("th", { class: "num" }, t("plan.stops")), h("th", { class: "num" }, t("plan.distance")),
           h("th", { class: "num" }, t("plan.duration")), h("th", { class: "num" }, t("plan.battery")))),
         h("tbody", {}, ...rows)),
+      h("table", { class: "data-table", "data-testid": "preview-targets" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("plan.target")), h("th", {}, t("plan.drone")),
+          h("th", { class: "num", title: t("plan.etaHint") }, t("plan.eta")))),
+        h("tbody", {}, ...targetRows)),
       h("p", { class: "muted plan-summary" }, t("plan.summary", { makespan: duration(m.makespan_s), total: duration(m.total_time_s), solver: m.solver || "–" })),
       idle.length ? h("p", { class: "muted" }, t("plan.idle", { names: idle.map((id) => droneName(this.ctx, id)).join(", ") })) : null,
       m.dropped.length
