@@ -37,6 +37,7 @@ from telemetry.hub import TelemetryHub
 from telemetry.ingest import Batches, Ingest
 from telemetry.probe import ProbeError, probe_sysid
 from telemetry.state import LinkState, VehicleState
+from telemetry.traffic import from_adsb_vehicle
 from telemetry.urls import ConnectionUrl, InvalidUrl, parse_url
 from telemetry.vehicle import StreamRates, Vehicle
 
@@ -409,6 +410,11 @@ class FleetLink:
             if self._vehicles.get(vehicle.vehicle_id) is not vehicle:
                 continue  # removed while its messages were queued
             before = vehicle.state.link
+            for name, fields in batch:
+                if name == "ADSB_VEHICLE":
+                    report = from_adsb_vehicle(fields, vehicle.vehicle_id, now)
+                    if report is not None:
+                        hub.publish_traffic(report)
             state, events = vehicle.decoder.apply(batch, now, mono)
             if state is not None:
                 hub.publish(state)

@@ -39,6 +39,10 @@ class EventKind(StrEnum):
     BATTERY_LOW = "battery_low"
     STATUSTEXT = "statustext"
     MISSION_ITEM_REACHED = "mission_item_reached"
+    # other aircraft near a drone (mission/airspace/monitor.py): a level reached or left
+    TRAFFIC_ADVISORY = "traffic_advisory"
+    TRAFFIC_ALERT = "traffic_alert"
+    TRAFFIC_CLEAR = "traffic_clear"
 
 
 @dataclass(frozen=True, slots=True)

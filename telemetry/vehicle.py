@@ -39,9 +39,10 @@ from telemetry.urls import ConnectionUrl
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Messages the link subscribes to: the decoded telemetry plus MISSION_ACK, which explains why an
-# upload failed (MAVSDK's MissionRaw result folds several ACK types into one).
-SUBSCRIBED = (*DECODED_MESSAGES, "MISSION_ACK")
+# Messages the link subscribes to: the decoded telemetry, MISSION_ACK, which explains why an
+# upload failed (MAVSDK's MissionRaw result folds several ACK types into one), and ADSB_VEHICLE,
+# the aircraft the drone's ADS-B receiver hears (telemetry/traffic.py).
+SUBSCRIBED = (*DECODED_MESSAGES, "MISSION_ACK", "ADSB_VEHICLE")
 # STATUSTEXT prefixes ArduPilot uses to explain a refused arm.
 ARM_TEXT_PREFIXES = ("Arm:", "PreArm:")
 
@@ -57,6 +58,9 @@ class StreamRates:
     position_hz: float = 5.0
     status_hz: float = 2.0
     home_hz: float = 0.5
+    # ADSB_VEHICLE: ArduPilot relays each aircraft its receiver hears (about 1 Hz each in the
+    # patrol-adsb trace); asked for like the rest, or a MAVSDK client gets none.
+    adsb_hz: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,7 @@ class Vehicle:
             ("EKF_STATUS_REPORT", rates.status_hz),
             ("MISSION_CURRENT", rates.status_hz),
             ("GLOBAL_POSITION_INT", rates.position_hz),
+            ("ADSB_VEHICLE", rates.adsb_hz),
         ):
             try:
                 await self.set_message_interval(message, hz)

@@ -81,7 +81,7 @@ class LinkSide:
         self.settings = settings
         self.linking = linking
         self.db = Database(settings.effective_database_url)
-        self.hub = TelemetryHub()
+        self.hub = TelemetryHub(traffic_stale_s=settings.traffic_stale_s)
         self.link = FleetLink(self.hub, link_config(settings))
         self.bus = bus_node(settings) if settings.bus_url else None
         self.zones = ZoneService(self.db)
