@@ -137,7 +137,7 @@ export default {
   "alert.kind.traffic_alert": "Опасное сближение",
   "alert.trafficClear": "разошлись",
   "alert.text.traffic": "{who}: {km} км, {rel} м, наибольшее сближение через {cpa} с",
-  "alert.text.traffic_action.hold": "Дрон остановлен (BRAKE).",
+  "alert.text.traffic_action.hold": "Дрон остановлен (торможение).",
   "alert.text.traffic_action.descend": "Дрон снижается.",
   "alert.text.traffic_action.rtl": "Дрон возвращается домой.",
   "traffic.amsl": "над уровнем моря",

@@ -139,7 +139,7 @@ export default {
   "alert.kind.traffic_alert": "Xavfli yaqinlashuv",
   "alert.trafficClear": "ajraldi",
   "alert.text.traffic": "{who}: {km} km, {rel} m, eng yaqin {cpa} s dan keyin",
-  "alert.text.traffic_action.hold": "Dron to‘xtatildi (BRAKE).",
+  "alert.text.traffic_action.hold": "Dron toʻxtatildi (BRAKE).",
   "alert.text.traffic_action.descend": "Dron pasaymoqda.",
   "alert.text.traffic_action.rtl": "Dron uyga qaytmoqda.",
   "traffic.amsl": "dengiz sathidan",
