@@ -14,6 +14,7 @@ from typing import Any
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from sitl import commands, streams
+from sitl.adsb import ADSB_ID, AdsbReceiver
 from sitl.ftp import FtpServer, reply_message
 from sitl.params import DEFAULTS
 from sitl.transfer import MissionProtocol
@@ -82,6 +83,7 @@ class VehicleLink:
         self.next_heartbeat = 0.0
         self.next_timesync = 10.0
         self.next_mission_tick = 0.0
+        self.adsb: AdsbReceiver | None = None  # with --adsb-count: the fleet's aircraft
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
@@ -146,6 +148,14 @@ class VehicleLink:
                     built[msg_id] = streams.build(msg_id, v)
                 if built[msg_id] is not None:
                     ch.emit(built[msg_id])
+        if self.adsb is not None:
+            # ADSB_VEHICLE goes where it was asked for (REQUEST_DATA_STREAM ALL, or
+            # SET_MESSAGE_INTERVAL), each aircraft once a second whatever the rate asked
+            targets = [ch for ch in self.channels if ch.peers and ADSB_ID in ch.intervals]
+            reports = self.adsb.due(now)
+            for ch in targets:
+                for report in reports:
+                    ch.emit(report)
 
     def flush(self) -> None:
         for ch in self.channels:
@@ -212,6 +222,8 @@ class VehicleLink:
         for group in groups:
             for msg_id in streams.STREAM_GROUPS.get(group, []):
                 ch.set_interval(msg_id, 1.0 / rate if rate > 0 else None, self.vehicle.time)
+        if not msg.req_stream_id:  # ALL includes ArduPilot's ADSB stream (no MAV_DATA_STREAM id)
+            ch.set_interval(ADSB_ID, 1.0 / rate if rate > 0 else None, self.vehicle.time)
 
     def _on_param_request_list(self, ch: Channel, msg: Any) -> None:
         for p in self.vehicle.params.all():
