@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from service_fixture import ServiceFactory, wait_until
+pytest.register_assert_rewrite("service_fixture")
+
+from service_fixture import ServiceFactory, wait_until  # noqa: E402
 
 pytest_plugins = ["service_fixture"]
 pytestmark = pytest.mark.timeout(120)
