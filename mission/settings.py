@@ -58,6 +58,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_TRAFFIC_HORIZON_S | 60 | look-ahead: a CPA inside the alert volume within it: advisory |
 | NAZORAT_TRAFFIC_ADVISORY_ACTION, _ALERT_ACTION | none, hold | `none` `hold` `descend` `rtl` |
 | NAZORAT_TRAFFIC_DESCEND_ALT_M | 20 | where `descend` takes a drone (m above home) |
+| NAZORAT_SEPARATION_H_M / _V_M | 30 / 15 | own-fleet minima a takeoff, goto or upload must keep |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
@@ -153,6 +154,8 @@ class Settings:
     traffic_alert_action: str = "hold"
     traffic_descend_alt_m: float = 20.0
     sim_adsb_count: int = 0
+    separation_h_m: float = 30.0
+    separation_v_m: float = 15.0
 
     def __post_init__(self) -> None:
         if not self.import_radius_m > 0:
@@ -162,6 +165,8 @@ class Settings:
             if getattr(self, name) not in TRAFFIC_ACTIONS:
                 raise ValueError(f"NAZORAT_{name.upper()}: one of {', '.join(TRAFFIC_ACTIONS)}"
                                  f", not {getattr(self, name)!r}")
+        if not (self.separation_h_m >= 0 and self.separation_v_m >= 0):
+            raise ValueError("NAZORAT_SEPARATION_H_M/_V_M: metres, 0 or more (0: off)")
         if not self.traffic_stale_s > 0:
             raise ValueError("NAZORAT_TRAFFIC_STALE_S: seconds above 0")
         if self.log_format not in LOG_FORMATS:

@@ -89,7 +89,9 @@ class LinkSide:
         # only as good as the replica that sent it.
         self.safety = SafetyLimits(self.hub, zones=self.zones,
                                    max_altitude_m=settings.max_altitude_m,
-                                   rtl_alt_m=settings.rtl_alt_m)
+                                   rtl_alt_m=settings.rtl_alt_m,
+                                   separation_h_m=settings.separation_h_m,
+                                   separation_v_m=settings.separation_v_m)
         self.fleet = FleetService(self.db, self.link, shard=shard, sharded=sharded,
                                   linking=linking,
                                   networks=DroneNetworks.parse(settings.drone_networks))

@@ -103,7 +103,8 @@ class Runtime:
                                        self.planner, incidents=self.incidents, zones=self.zones,
                                        max_altitude_m=settings.max_altitude_m,
                                        import_radius_m=settings.import_radius_m,
-                                       rtl_alt_m=settings.rtl_alt_m)
+                                       rtl_alt_m=settings.rtl_alt_m,
+                                       separation=self.safety.separation_problem)
         # other aircraft against our drones; its actions are the system's, through the guard
         self.traffic = TrafficMonitor(
             self.hub, self.commands.as_actor(TRAFFIC_ACTOR),
