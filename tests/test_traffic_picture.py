@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import json
 import time
+from typing import Any
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 import trace_reference as ref
 from telemetry.hub import TelemetryHub
 from telemetry.sbs import SbsFeed, parse_feed_url
+from telemetry.stream import StateEncoder, StreamOptions, StreamSession
 from telemetry.traffic import BadLine, TrafficPicture, from_adsb_vehicle, from_sbs
 
 pytestmark = pytest.mark.timeout(30)
@@ -185,3 +187,33 @@ async def test_feed_reconnects_after_the_receiver_drops() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         server.close()
+
+
+async def test_stream_sends_the_picture_once_a_second_and_once_more_when_emptied() -> None:
+    hub = TelemetryHub(traffic_stale_s=1.5)
+    frames: list[dict[str, Any]] = []
+
+    async def send(text: str) -> None:
+        frames.append(json.loads(text))
+
+    session = StreamSession(hub, StateEncoder(), send, StreamOptions(rate_hz=5.0))
+    task = asyncio.create_task(session.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert [f["type"] for f in frames] == ["snapshot"]  # nothing to say yet
+        hub.publish_traffic(from_sbs(SBS_POS, "feed:x:1", time.time()))  # type: ignore[arg-type]
+        await asyncio.sleep(1.3)
+        traffic = [f for f in frames if f["type"] == "traffic"]
+        assert traffic and traffic[0]["v"] == 3
+        (track,) = traffic[0]["tracks"]
+        assert track["icao"] == "4CA2D6" and track["source"] == "feed:x:1"
+        await asyncio.sleep(2.0)  # stale after 1.5 s: one empty frame, then silence
+        traffic = [f for f in frames if f["type"] == "traffic"]
+        assert traffic[-1]["tracks"] == []
+        n = len(traffic)
+        await asyncio.sleep(1.2)
+        assert len([f for f in frames if f["type"] == "traffic"]) == n
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
