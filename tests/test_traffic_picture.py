@@ -8,8 +8,8 @@ import contextlib
 import gzip
 import json
 import time
-from typing import Any
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
