@@ -43,6 +43,9 @@ class EventKind(StrEnum):
     TRAFFIC_ADVISORY = "traffic_advisory"
     TRAFFIC_ALERT = "traffic_alert"
     TRAFFIC_CLEAR = "traffic_clear"
+    # two of our own drones in flight inside the separation minima, and apart again
+    SEPARATION_ALERT = "separation_alert"
+    SEPARATION_CLEAR = "separation_clear"
 
 
 @dataclass(frozen=True, slots=True)

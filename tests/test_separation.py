@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,28 @@ async def test_quick_dispatch_onto_a_hovering_drone_is_refused(svc: InProcess) -
         r = await c.post("/api/missions/quick", json={"lat": lat, "lon": lon, "altitude_m": 70})
         assert r.status_code in (200, 201), r.text
         assert "upload_mission" in svc.fleet.sent(2)
+
+
+async def test_two_drones_that_come_close_anyway_are_alerted_then_cleared(
+        svc: InProcess) -> None:
+    _hovering(svc, 1, 0, 0)
+    _hovering(svc, 2, 0, 100)
+    with svc.runtime.hub.subscribe(max_events=100) as sub:
+        lat, lon = _at(0, 12)  # drone 2 drifts (or is flown by hand) to 12 m from drone 1
+        svc.fleet.update(2, position=GeoPoint(lat, lon, BASE.alt_amsl + 45))
+        got: list[Any] = []
+
+        def kinds(kind: str) -> list[Any]:
+            got.extend(sub.take_events()[0])
+            return [e for e in got if e.kind.value == kind]
+
+        alerts = await svc.until(lambda: len(kinds("separation_alert")) == 2 and
+                                 kinds("separation_alert"), what="separation alerts")
+        assert {(e.vehicle_id, e.data["other"]) for e in alerts} == {(1, 2), (2, 1)}
+        assert alerts[0].data["h_m"] == pytest.approx(12, abs=0.5)
+        assert alerts[0].data["v_m"] == pytest.approx(5, abs=0.1)
+        lat, lon = _at(0, 100)
+        svc.fleet.update(2, position=GeoPoint(lat, lon, BASE.alt_amsl + 45))
+        clear = await svc.until(lambda: kinds("separation_clear"), timeout_s=8, what="clear")
+        assert {e.vehicle_id for e in clear} <= {1, 2}
+    assert svc.fleet.sent(1) == [] and svc.fleet.sent(2) == []  # no automatic action

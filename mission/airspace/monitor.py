@@ -8,6 +8,12 @@ it to the consoles' alerts panel. A pair that has been clear for `clear_after_s`
 expired, or whose drone landed) raises `traffic_clear`; the hold-down keeps a pair at a
 threshold's edge from flapping.
 
+The same minima between our own drones (`separation_h_m`, `separation_v_m`: 30 m / 15 m): two
+drones in flight that come that close anyway (the interlock in mission/safety.py refuses the
+commands that would bring them there, but a drone drifts, or an operator flies it by hand) raise
+`separation_alert` on both, and `separation_clear` once apart for `clear_after_s`. No automatic
+action: which of the two should give way is the operator's call.
+
 A rise may also act: `actions` maps a level to `none`, `hold` (BRAKE), `descend` (to
 `descend_alt_m` above home, where it stays) or `rtl`. The command goes through the guarded
 vehicle-command port as `system:traffic`, so the interlocks judge it and the command record and
@@ -60,6 +66,7 @@ class TrafficMonitor:
                  thresholds: Thresholds | None = None,
                  actions: dict[Level, str] | None = None, descend_alt_m: float = 20.0,
                  period_s: float = 0.5, clear_after_s: float = 3.0,
+                 separation_h_m: float = 30.0, separation_v_m: float = 15.0,
                  owns: Callable[[int], bool] | None = None) -> None:
         self.hub = hub
         self.port = port
@@ -72,7 +79,10 @@ class TrafficMonitor:
         self.period_s = period_s
         self.clear_after_s = clear_after_s
         self.owns = owns
+        self.separation_h_m = separation_h_m
+        self.separation_v_m = separation_v_m
         self._pairs: dict[tuple[int, int], _Pair] = {}
+        self._own: dict[tuple[int, int], float | None] = {}  # (a, b) -> apart since
         self._acted: dict[tuple[int, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -121,6 +131,42 @@ class TrafficMonitor:
             pair = self._pairs.pop(key)
             if pair.level > Level.CLEAR:
                 self._clear(key[0], key[1], None, pair, now, "track lost or drone landed")
+        self._own_fleet(now)
+
+    def _own_fleet(self, now: float) -> None:
+        """Our drones in flight against each other (each pair once)."""
+        if not (self.separation_h_m > 0 and self.separation_v_m > 0):
+            return
+        flying = sorted((s for s in self.hub.snapshot().values() if airborne(s)),
+                        key=lambda s: s.vehicle_id)
+        inside: set[tuple[int, int]] = set()
+        for i, a in enumerate(flying):
+            for b in flying[i + 1:]:
+                key = (a.vehicle_id, b.vehicle_id)
+                if self.owns is not None and not (self.owns(key[0]) or self.owns(key[1])):
+                    continue
+                e = encounter(_own(a), _own(b), 0.0)
+                if e.h_now_m < self.separation_h_m and e.v_now_m < self.separation_v_m:
+                    inside.add(key)
+                    if key not in self._own:
+                        for vid, other in (key, key[::-1]):
+                            self.hub.publish_event(make_event(
+                                EventKind.SEPARATION_ALERT, vid,
+                                f"drone {other} {e.h_now_m:.0f} m away, {e.v_now_m:.0f} m "
+                                "vertically", severity=2, now=now, other=other,
+                                h_m=round(e.h_now_m, 1), v_m=round(e.v_now_m, 1)))
+                    self._own[key] = None
+        for key, since in list(self._own.items()):
+            if key in inside:
+                continue
+            if since is None:
+                self._own[key] = now
+            elif now - since >= self.clear_after_s:
+                del self._own[key]
+                for vid, other in (key, key[::-1]):
+                    self.hub.publish_event(make_event(
+                        EventKind.SEPARATION_CLEAR, vid, f"drone {other} apart again",
+                        severity=6, now=now, other=other))
 
     def _step(self, state: VehicleState, track: Track, pair: _Pair, lvl: Level,
               e: Encounter, now: float) -> None:

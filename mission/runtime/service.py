@@ -112,6 +112,7 @@ class Runtime:
             actions={Level.ADVISORY: settings.traffic_advisory_action,
                      Level.ALERT: settings.traffic_alert_action},
             descend_alt_m=settings.traffic_descend_alt_m,
+            separation_h_m=settings.separation_h_m, separation_v_m=settings.separation_v_m,
             owns=self.bus.owns if self.bus is not None else None)
         self.traffic_feeds = [SbsFeed(url, self.hub) for url in settings.adsb_feeds]
         self.encoder = StateEncoder()

@@ -17,7 +17,7 @@ const FAILSAFE_MODES = ["RTL", "LAND", "SMART_RTL"];
 const OPERATOR_MODE_COMMANDS = ["return_to_launch", "land", "set_mode", "pause", "resume"];
 const ALERT_EVENT_KINDS = [
   "link_lost", "link_restored", "battery_low", "statustext", "mode_changed",
-  "traffic_advisory", "traffic_alert", "traffic_clear",
+  "traffic_advisory", "traffic_alert", "traffic_clear", "separation_alert", "separation_clear",
 ];
 
 export function classifyStatustext(text) {
@@ -77,6 +77,15 @@ export class Alerts {
     } else if (e.kind === "traffic_advisory" || e.kind === "traffic_alert") {
       kind = e.kind;
       sev = e.kind === "traffic_alert" ? Math.min(sev, 2) : sev;
+    } else if (e.kind === "separation_alert") {
+      kind = "separation_alert";
+      sev = Math.min(sev, 2);
+    } else if (e.kind === "separation_clear") {
+      for (const a of this.items) {
+        if (a.droneId === e.id && a.kind === "separation_alert" && a.data.other === e.data?.other) a.resolved = true;
+      }
+      this.changed();
+      return null;
     } else if (e.kind === "traffic_clear") {
       const icao = e.data?.icao;
       for (const a of this.items) {
@@ -112,6 +121,14 @@ export class Alerts {
         return t("alert.text.mode_failsafe", { mode: d.new || "?" });
       case "dropped":
         return t("alert.text.dropped", { n: d.n });
+      case "separation_alert": {
+        const other = this.store.get(d.other);
+        return t("alert.text.separation", {
+          other: other ? other.name : `#${d.other}`,
+          h: typeof d.h_m === "number" ? num(d.h_m, 0) : "?",
+          v: typeof d.v_m === "number" ? num(d.v_m, 0) : "?",
+        });
+      }
       case "traffic_advisory":
       case "traffic_alert": {
         const rel = typeof d.relative_alt_m === "number" ? `${d.relative_alt_m >= 0 ? "+" : "−"}${num(Math.abs(d.relative_alt_m), 0)}` : "?";
@@ -266,7 +283,7 @@ export class AlertsPanel {
         h("span", { class: "alert-drone" }, name),
         h("span", { class: "alert-text" }, this.alerts.text(a)),
         a.resolved
-          ? h("span", { class: "chip chip-ok" }, t(a.kind.startsWith("traffic_") ? "alert.trafficClear" : "alert.resolved"))
+          ? h("span", { class: "chip chip-ok" }, t(a.kind.startsWith("traffic_") || a.kind === "separation_alert" ? "alert.trafficClear" : "alert.resolved"))
           : null,
       ),
       a.acked

@@ -139,6 +139,8 @@ export default {
   "alert.kind.traffic_advisory": "Traffic",
   "alert.kind.traffic_alert": "Traffic alert",
   "alert.trafficClear": "clear",
+  "alert.kind.separation_alert": "Drones too close",
+  "alert.text.separation": "{other} is {h} m away, {v} m vertically",
   "alert.text.traffic": "{who}: {km} km, {rel} m, closest in {cpa} s",
   "alert.text.traffic_action.hold": "Drone held (BRAKE).",
   "alert.text.traffic_action.descend": "Drone descending.",
@@ -410,6 +412,8 @@ export default {
   "timeline.traffic_advisory": "traffic",
   "timeline.traffic_alert": "traffic alert",
   "timeline.traffic_clear": "traffic clear",
+  "timeline.separation_alert": "drones too close",
+  "timeline.separation_clear": "drones apart",
 
   "replay.open": "Replay the flight",
   "replay.title": "Replay",

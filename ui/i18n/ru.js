@@ -136,6 +136,8 @@ export default {
   "alert.kind.traffic_advisory": "Воздушное движение",
   "alert.kind.traffic_alert": "Опасное сближение",
   "alert.trafficClear": "разошлись",
+  "alert.kind.separation_alert": "Дроны слишком близко",
+  "alert.text.separation": "{other} в {h} м, по высоте {v} м",
   "alert.text.traffic": "{who}: {km} км, {rel} м, наибольшее сближение через {cpa} с",
   "alert.text.traffic_action.hold": "Дрон остановлен (торможение).",
   "alert.text.traffic_action.descend": "Дрон снижается.",
@@ -395,6 +397,8 @@ export default {
   "timeline.traffic_advisory": "воздушное движение",
   "timeline.traffic_alert": "опасное сближение",
   "timeline.traffic_clear": "разошлись",
+  "timeline.separation_alert": "дроны слишком близко",
+  "timeline.separation_clear": "дроны разошлись",
 
   "replay.open": "Воспроизвести полёт",
   "replay.title": "Воспроизведение",

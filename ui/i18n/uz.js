@@ -138,6 +138,8 @@ export default {
   "alert.kind.traffic_advisory": "Havo harakati",
   "alert.kind.traffic_alert": "Xavfli yaqinlashuv",
   "alert.trafficClear": "ajraldi",
+  "alert.kind.separation_alert": "Dronlar juda yaqin",
+  "alert.text.separation": "{other} {h} m uzoqlikda, balandlik farqi {v} m",
   "alert.text.traffic": "{who}: {km} km, {rel} m, eng yaqin {cpa} s dan keyin",
   "alert.text.traffic_action.hold": "Dron toʻxtatildi (BRAKE).",
   "alert.text.traffic_action.descend": "Dron pasaymoqda.",
@@ -382,6 +384,8 @@ export default {
   "timeline.traffic_advisory": "havo harakati",
   "timeline.traffic_alert": "xavfli yaqinlashuv",
   "timeline.traffic_clear": "ajraldi",
+  "timeline.separation_alert": "dronlar juda yaqin",
+  "timeline.separation_clear": "dronlar ajraldi",
 
   "replay.open": "Parvozni qayta koʻrish",
   "replay.title": "Qayta koʻrish",
