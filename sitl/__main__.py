@@ -86,12 +86,14 @@ async def _run_sim(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.engine == "ardupilot":
-        from sitl.ardupilot import run_ardupilot
+        from sitl.ardupilot import adsb_params, run_ardupilot
 
         home = ",".join(str(x) for x in args.home)
         return run_ardupilot(args.count, home, args.speedup, args.base_port, args.sysid_base,
                              args.defaults, [f"udp:{h}:{p}" for h, p in args.out],
-                             spacing=args.spacing)
+                             spacing=args.spacing,
+                             extra_params=adsb_params(args.adsb_count, args.adsb_radius,
+                                                      args.adsb_alt))
     return asyncio.run(_run_sim(args))
 
 
