@@ -59,6 +59,8 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_TRAFFIC_ADVISORY_ACTION, _ALERT_ACTION | none, hold | `none` `hold` `descend` `rtl` |
 | NAZORAT_TRAFFIC_DESCEND_ALT_M | 20 | where `descend` takes a drone (m above home) |
 | NAZORAT_SEPARATION_H_M / _V_M | 30 / 15 | own-fleet minima a takeoff, goto or upload must keep |
+| NAZORAT_REMOTE_ID_OPERATOR_LOCATION | (none) | `lat,lon,alt`: Remote ID operator location, 1 Hz |
+| NAZORAT_REMOTE_ID_OPERATOR_ID | (none) | the operator's registration ID (20 ASCII at most) |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
@@ -77,6 +79,7 @@ from typing import Any
 from mission.airspace.geometry import Thresholds
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
 from mission.tiles.service import parse_spec
+from telemetry.remote_id import OperatorInfo
 from telemetry.sbs import parse_feed_url
 
 PREFIX = "NAZORAT_"
@@ -155,6 +158,8 @@ class Settings:
     traffic_descend_alt_m: float = 20.0
     sim_adsb_count: int = 0
     separation_h_m: float = 30.0
+    remote_id_operator_location: str = ""
+    remote_id_operator_id: str = ""
     separation_v_m: float = 15.0
 
     def __post_init__(self) -> None:
@@ -237,6 +242,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     for url in settings.adsb_feeds:
         parse_feed_url(url)  # ValueError naming NAZORAT_ADSB_FEEDS
     traffic_thresholds(settings)  # ValueError naming the threshold
+    OperatorInfo.parse(settings.remote_id_operator_location, settings.remote_id_operator_id)
     return settings
 
 

@@ -23,6 +23,8 @@ def status(sv: SimVehicle) -> dict[str, Any]:
         "battery_pct": round(v.battery_fraction() * 100, 1), "link_up": sv.link.link_up,
         "alive": sv.link.alive, "time_boot_s": round(v.time, 2), "port": sv.port,
         "gps_fix": v.gps_fix, "position_ok": v.position_ok,
+        "remote_id_operator": sv.link.remote_id.operator,
+        "remote_id_operator_id": sv.link.remote_id.operator_id,
     }
 
 

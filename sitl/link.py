@@ -17,6 +17,7 @@ from sitl import commands, streams
 from sitl.adsb import ADSB_ID, AdsbReceiver
 from sitl.ftp import FtpServer, reply_message
 from sitl.params import DEFAULTS
+from sitl.remote_id import RemoteIdState
 from sitl.transfer import MissionProtocol
 from sitl.vehicle import Vehicle
 
@@ -84,6 +85,7 @@ class VehicleLink:
         self.next_timesync = 10.0
         self.next_mission_tick = 0.0
         self.adsb: AdsbReceiver | None = None  # with --adsb-count: the fleet's aircraft
+        self.remote_id = RemoteIdState()
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
@@ -135,6 +137,9 @@ class VehicleLink:
             self.protocol.tick()
         if not (self.link_up and self.alive):
             return
+        rid = self.remote_id.due(now)
+        if rid is not None:
+            self.broadcast(rid)
         for ch in self.channels:
             if not ch.peers or not ch.next_due:
                 continue
@@ -282,6 +287,12 @@ class VehicleLink:
         self.ftp.handle(bytes(msg.payload),
                         lambda payload: self.send(ch, reply_message(target, payload)))
 
+    def _on_open_drone_id_system(self, ch: Channel, msg: Any) -> None:
+        self.remote_id.on_system(msg, self.vehicle.time)
+
+    def _on_open_drone_id_operator_id(self, ch: Channel, msg: Any) -> None:
+        self.remote_id.on_operator_id(msg)
+
     def _on_mission_ack(self, ch: Channel, msg: Any) -> None:
         """The client's ACK after a download: nothing to do."""
 
@@ -305,6 +316,8 @@ _HANDLERS: dict[str, Callable[[VehicleLink, Channel, Any], None]] = {
     "SET_POSITION_TARGET_GLOBAL_INT": VehicleLink._on_set_position_target_global_int,
     "MISSION_SET_CURRENT": VehicleLink._on_mission_set_current,
     "MISSION_ACK": VehicleLink._on_mission_ack,
+    "OPEN_DRONE_ID_SYSTEM": VehicleLink._on_open_drone_id_system,
+    "OPEN_DRONE_ID_OPERATOR_ID": VehicleLink._on_open_drone_id_operator_id,
     "FILE_TRANSFER_PROTOCOL": VehicleLink._on_file_transfer,
     "MISSION_COUNT": lambda link, ch, m: link.protocol.on_count(ch, m),
     "MISSION_WRITE_PARTIAL_LIST": lambda link, ch, m: link.protocol.on_partial_list(ch, m),

@@ -70,6 +70,7 @@ def vehicle_payload(s: VehicleState) -> dict[str, Any]:
         "home": None if h is None else [round(h.lat, 7), round(h.lon, 7), round(h.alt_amsl, 2)],
         "wp": [s.mission_current, s.mission_total],
         "tb": s.position_time_boot_ms,
+        "rid": None if s.remote_id_ok is None else [s.remote_id_ok, s.remote_id_error],
         "t": round(s.updated_at, 3),
     }
 

@@ -264,6 +264,17 @@ class Vehicle:
             )
         return ack
 
+    async def send_message(self, name: str, fields: dict[str, Any]) -> None:
+        """Send one message (no answer expected) from the ground station's ids."""
+        direct = self._direct
+        if direct is None:
+            raise NotConnected(name, f"vehicle {self.vehicle_id} has not connected yet")
+        msg = MavlinkMessage(
+            message_name=name, system_id=self._gcs[0], component_id=self._gcs[1],
+            target_system_id=self.sysid, target_component_id=0, fields_json=json.dumps(fields),
+        )
+        await self.blocking(direct.send_message, msg)
+
     async def set_message_interval(self, message: str, rate_hz: float) -> None:
         interval_us = -1.0 if rate_hz <= 0 else 1e6 / rate_hz
         await self.command_long(

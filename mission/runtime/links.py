@@ -20,6 +20,7 @@ from mission.zones.service import ZoneService
 from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink, LinkConfig
+from telemetry.remote_id import OperatorInfo
 from telemetry.vehicle import StreamRates
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def link_config(settings: Settings) -> LinkConfig:
             position_hz=settings.position_rate_hz, status_hz=settings.status_rate_hz
         ),
         discovery_urls=settings.discovery_urls,
+        remote_id=OperatorInfo.parse(settings.remote_id_operator_location,
+                                     settings.remote_id_operator_id),
     )
 
 

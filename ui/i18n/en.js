@@ -69,6 +69,8 @@ export default {
   "detail.position": "Position",
   "detail.mgrs": "MGRS",
   "detail.gps": "GPS fix · sats",
+  "detail.remoteId": "Remote ID",
+  "detail.remoteIdOk": "ready",
   "detail.sats": "sats",
   "detail.mission": "Mission item",
   "detail.heartbeat": "Last heartbeat",

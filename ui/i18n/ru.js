@@ -69,6 +69,8 @@ export default {
   "detail.position": "Координаты",
   "detail.mgrs": "MGRS",
   "detail.gps": "GPS фикс · спутники",
+  "detail.remoteId": "Удалённая идентификация",
+  "detail.remoteIdOk": "готова",
   "detail.sats": "спутн.",
   "detail.mission": "Пункт миссии",
   "detail.heartbeat": "Последний heartbeat",

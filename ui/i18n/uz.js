@@ -71,6 +71,8 @@ export default {
   "detail.position": "Joylashuv",
   "detail.mgrs": "MGRS",
   "detail.gps": "GPS fiksi · sunʼiy yoʻldoshlar",
+  "detail.remoteId": "Masofaviy identifikatsiya",
+  "detail.remoteIdOk": "tayyor",
   "detail.sats": "yoʻldosh",
   "detail.mission": "Missiya bandi",
   "detail.heartbeat": "Oxirgi heartbeat",
