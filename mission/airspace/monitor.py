@@ -198,7 +198,7 @@ class TrafficMonitor:
     def _event(self, kind: EventKind, vid: int, track: Track, e: Encounter, now: float, *,
                severity: int, action: str) -> None:
         name = track.callsign or track.icao_hex
-        rel = None if track.alt_amsl_m is None else round(e_rel(track, self.hub, vid), 1)
+        rel = None if track.alt_amsl_m is None else round(relative_alt(track, self.hub, vid), 1)
         msg = (f"traffic {name}: {e.h_now_m / 1000:.2f} km, "
                f"{'?' if rel is None else f'{rel:+.0f}'} m")
         self.hub.publish_event(make_event(
@@ -236,7 +236,7 @@ class TrafficMonitor:
                         extra={"drone_id": vid, "command": action, "actor": ACTOR})
 
 
-def e_rel(track: Track, hub: TelemetryHub, vid: int) -> float:
+def relative_alt(track: Track, hub: TelemetryHub, vid: int) -> float:
     """Traffic altitude relative to the drone (m, + above)."""
     s = hub.latest(vid)
     own = s.position.alt_amsl if s is not None and s.position is not None else 0.0
