@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sim-speedup", type=float, default=None)
     s.add_argument("--sim-ekf-delay", type=float, default=None,
                    help="vehicle seconds until the simulated EKF has a position (default 40)")
+    s.add_argument("--sim-adsb-count", type=int, default=None, metavar="N",
+                   help="simulated aircraft around the simulated fleet (SIM_ADSB_COUNT)")
     s.add_argument("--sim-base-port", type=int, default=None,
                    help="first TCP port of the simulated fleet (default 5760 when free)")
     s.add_argument("--log-level", default="info")
@@ -204,6 +206,8 @@ def serve(args: argparse.Namespace, settings: Settings,
         overrides["sim_speedup"] = args.sim_speedup
     if args.sim_ekf_delay is not None:
         overrides["sim_ekf_delay"] = args.sim_ekf_delay
+    if args.sim_adsb_count is not None:
+        overrides["sim_adsb_count"] = args.sim_adsb_count
     if args.sim_base_port is not None:
         overrides["sim_base_port"] = args.sim_base_port
     settings = settings.with_overrides(**overrides)

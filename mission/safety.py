@@ -16,6 +16,11 @@ mission the vehicle actually holds (read back from it).
 - set_mission_current: the stored mission from that item on, from where the drone is;
 - start_mission: the GUIDED take-off, then the stored mission from its first item.
 
+Own-fleet separation (mission/planning/separation.py): a takeoff, goto or mission upload
+(quick dispatch, re-task) whose flight would come within `separation_h_m` and
+`separation_v_m` (30 m / 15 m) of another of our drones holding in the air, or of where
+another was sent by a goto, is refused with check `separation` before it is sent.
+
 A refusal raises `SafetyRefused` (answered 409 `interlock`, recorded in the command record and
 the audit log by CommandService) naming the item index, the check and the zone.
 `mission_refusal` is the same check for a planned leg (MissionService re-checks every leg at
@@ -33,11 +38,15 @@ from mission.fleet import vehicle_commands as vc
 from mission.planning.flight_path import (
     DEFAULT_RTL_ALT_M,
     Item,
+    PathProblem,
     Start,
+    expand,
     goto_legs,
+    static_problems,
     takeoff_legs,
 )
 from mission.planning.mission_check import Refusal, check_legs, check_mission
+from mission.planning.separation import DEFAULT_H_M, DEFAULT_V_M, Leg, Point, first_conflict
 from mission.zones.domain import ZoneShape
 from mission.zones.service import ZoneService
 from telemetry.hub import TelemetryHub
@@ -111,13 +120,22 @@ def mission_refusal(state: VehicleState | None, items: Sequence[Any],
                          max_altitude_m=max_altitude_m, first=first, rtl_alt_m=rtl_alt_m)
 
 
+# Modes in which a drone is on its way somewhere (a mission, home): not a point to keep off.
+MOVING_MODES = frozenset({"AUTO", "RTL", "SMART_RTL", "LAND"})
+
+
 class SafetyLimits:
     def __init__(self, hub: TelemetryHub, *, zones: ZoneService, max_altitude_m: float,
-                 rtl_alt_m: float = DEFAULT_RTL_ALT_M) -> None:
+                 rtl_alt_m: float = DEFAULT_RTL_ALT_M, separation_h_m: float = DEFAULT_H_M,
+                 separation_v_m: float = DEFAULT_V_M) -> None:
         self.zones = zones
         self.hub = hub
         self.max_altitude_m = max_altitude_m
         self.rtl_alt_m = rtl_alt_m
+        self.separation_h_m = separation_h_m
+        self.separation_v_m = separation_v_m
+        # where each drone was last sent by a goto (lat, lon, m AMSL): it holds there in GUIDED
+        self._targets: dict[int, tuple[float, float, float]] = {}
 
     def _start(self, drone_id: int, command: str) -> Start:
         start = start_of(self.hub.latest(drone_id))
@@ -161,6 +179,70 @@ class SafetyLimits:
                 pass  # arm, disarm, modes, pause, resume, RTL, land, fence: never blocked here
         if refusal is not None:
             raise SafetyRefused.of(name, refusal)
+        self._separation(drone_id, command)
+
+    def _others(self, drone_id: int) -> list[Point]:
+        """Our other drones holding in the air, and the goto targets they hold at."""
+        out: list[Point] = []
+        for vid, st in self.hub.snapshot().items():
+            pos = st.position
+            if vid == drone_id or pos is None or not st.armed or st.landed_state == "on_ground":
+                continue
+            if st.mode not in MOVING_MODES:
+                out.append(Point(vid, pos.lat, pos.lon, pos.alt_amsl))
+            target = self._targets.get(vid)
+            if target is not None and st.mode == "GUIDED":
+                out.append(Point(vid, *target, what="goto target"))
+        return out
+
+    def separation_problem(self, drone_id: int, items: Sequence[Any]) -> SafetyRefused | None:
+        """The separation check of a mission upload of `items` (seq 1 on), without sending
+        anything: the dispatch preflight asks it for every drone before the first command."""
+        try:
+            self._separation(drone_id, vc.UploadMission(()), items=items)
+        except SafetyRefused as e:
+            return e
+        return None
+
+    def _separation(self, drone_id: int, command: vc.VehicleCommand, *,
+                    items: Sequence[Any] | None = None) -> None:
+        if not isinstance(command, vc.Takeoff | vc.Goto | vc.UploadMission) or not (
+                self.separation_h_m > 0 and self.separation_v_m > 0):
+            return
+        start = start_of(self.hub.latest(drone_id))
+        if start is None:
+            return  # the position check (above) refuses what needs one
+        if isinstance(command, vc.Goto):
+            self._targets.pop(drone_id, None)
+        others = self._others(drone_id)
+        legs: list[Leg] = []
+        match command:
+            case vc.Takeoff(alt=alt):
+                legs = takeoff_legs(start, float(alt))
+            case vc.Goto(lat=lat, lon=lon, alt=alt):
+                legs = goto_legs(start, lat, lon, float(alt))
+            case vc.UploadMission() if others:
+                shaped = [Item.of(x) for x in (command.items if items is None else items)]
+                if static_problems(shaped) is None:
+                    try:
+                        legs = expand(shaped, start, rtl_alt_m=self.rtl_alt_m)
+                    except PathProblem:
+                        legs = []  # the mission check refuses those
+        datum = start.home_amsl_m
+        if datum is None:
+            return  # no altitude datum: nothing to compare with others' AMSL (no home yet)
+        here = (start.lat, start.lon, datum + start.alt_m)
+        hit = first_conflict(legs, datum, here, others, self.separation_h_m,
+                             self.separation_v_m)
+        if hit is not None:
+            raise SafetyRefused(
+                command.name, "separation",
+                f"the flight would pass {hit.h_m:.0f} m horizontally and {hit.v_m:.0f} m "
+                f"vertically from drone {hit.other.drone_id}'s {hit.other.what} (own-fleet "
+                f"separation: {self.separation_h_m:g} m and {self.separation_v_m:g} m)",
+                item=hit.leg.index if hit.leg.index >= 0 else None)
+        if isinstance(command, vc.Goto):
+            self._targets[drone_id] = (command.lat, command.lon, datum + float(command.alt))
 
     async def _stored(self, drone_id: int, command: str, read_mission: MissionReader,
                       first: int, start: Start) -> Refusal | None:

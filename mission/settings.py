@@ -51,6 +51,17 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
 | NAZORAT_DRONE_NETWORKS | loopback, private | CIDRs and device prefixes a drone URL may use |
 | NAZORAT_TILES | (none) | base maps at /tiles: `base=/m/city.pmtiles,sat=/m/sat.mbtiles` |
+| NAZORAT_ADSB_FEEDS | (none) | ground ADS-B receivers, SBS-1 over TCP: `tcp://host:30003,...` |
+| NAZORAT_TRAFFIC_STALE_S | 20 | a traffic track older than this (receive time + tslc) is dropped |
+| NAZORAT_TRAFFIC_ADVISORY_H_M / _V_M | 2000 / 300 | advisory volume (horizontal / vertical m) |
+| NAZORAT_TRAFFIC_ALERT_H_M / _V_M | 1000 / 150 | alert volume |
+| NAZORAT_TRAFFIC_HORIZON_S | 60 | look-ahead: a CPA inside the alert volume within it: advisory |
+| NAZORAT_TRAFFIC_ADVISORY_ACTION, _ALERT_ACTION | none, hold | `none` `hold` `descend` `rtl` |
+| NAZORAT_TRAFFIC_DESCEND_ALT_M | 20 | where `descend` takes a drone (m above home) |
+| NAZORAT_SEPARATION_H_M / _V_M | 30 / 15 | own-fleet minima a takeoff, goto or upload must keep |
+| NAZORAT_REMOTE_ID_OPERATOR_LOCATION | (none) | `lat,lon,alt`: Remote ID operator location, 1 Hz |
+| NAZORAT_REMOTE_ID_OPERATOR_ID | (none) | the operator's registration ID (20 ASCII at most) |
+| NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
 NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
@@ -65,12 +76,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mission.airspace.geometry import Thresholds
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
 from mission.tiles.service import parse_spec
+from telemetry.remote_id import OperatorInfo
+from telemetry.sbs import parse_feed_url
 
 PREFIX = "NAZORAT_"
 LOG_FORMATS = ("auto", "json", "text")
 LINK_MODES = ("inprocess", "workers")
+TRAFFIC_ACTIONS = ("none", "hold", "descend", "rtl")
 BUS_SECRET_MIN_BYTES = 16
 
 
@@ -131,11 +146,34 @@ class Settings:
     shard: str = ""
     drone_networks: tuple[str, ...] = DEFAULT_DRONE_NETWORKS
     tiles: tuple[str, ...] = ()
+    adsb_feeds: tuple[str, ...] = ()
+    traffic_stale_s: float = 20.0
+    traffic_advisory_h_m: float = 2000.0
+    traffic_advisory_v_m: float = 300.0
+    traffic_alert_h_m: float = 1000.0
+    traffic_alert_v_m: float = 150.0
+    traffic_horizon_s: float = 60.0
+    traffic_advisory_action: str = "none"
+    traffic_alert_action: str = "hold"
+    traffic_descend_alt_m: float = 20.0
+    sim_adsb_count: int = 0
+    separation_h_m: float = 30.0
+    remote_id_operator_location: str = ""
+    remote_id_operator_id: str = ""
+    separation_v_m: float = 15.0
 
     def __post_init__(self) -> None:
         if not self.import_radius_m > 0:
             raise ValueError("NAZORAT_IMPORT_RADIUS_M: a distance in metres above 0, "
                              f"not {self.import_radius_m!r}")
+        for name in ("traffic_advisory_action", "traffic_alert_action"):
+            if getattr(self, name) not in TRAFFIC_ACTIONS:
+                raise ValueError(f"NAZORAT_{name.upper()}: one of {', '.join(TRAFFIC_ACTIONS)}"
+                                 f", not {getattr(self, name)!r}")
+        if not (self.separation_h_m >= 0 and self.separation_v_m >= 0):
+            raise ValueError("NAZORAT_SEPARATION_H_M/_V_M: metres, 0 or more (0: off)")
+        if not self.traffic_stale_s > 0:
+            raise ValueError("NAZORAT_TRAFFIC_STALE_S: seconds above 0")
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"NAZORAT_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, "
                              f"not {self.log_format!r}")
@@ -201,6 +239,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ValueError("NAZORAT_BUS_TLS_CA needs a rediss:// NAZORAT_BUS_URL")
     DroneNetworks.parse(settings.drone_networks)  # ValueError naming NAZORAT_DRONE_NETWORKS
     parse_spec(settings.tiles)  # ValueError naming NAZORAT_TILES
+    for url in settings.adsb_feeds:
+        parse_feed_url(url)  # ValueError naming NAZORAT_ADSB_FEEDS
+    traffic_thresholds(settings)  # ValueError naming the threshold
+    OperatorInfo.parse(settings.remote_id_operator_location, settings.remote_id_operator_id)
     return settings
 
 
@@ -220,3 +262,14 @@ def _convert(key: str, name: str, raw: str) -> Any:
     except ValueError:
         raise ValueError(f"{key}: cannot parse {raw!r}") from None
     return raw
+
+
+def traffic_thresholds(settings: Settings) -> Thresholds:
+    """The conflict thresholds; ValueError naming the variable."""
+    try:
+        return Thresholds(settings.traffic_advisory_h_m, settings.traffic_advisory_v_m,
+                          settings.traffic_alert_h_m, settings.traffic_alert_v_m,
+                          settings.traffic_horizon_s)
+    except ValueError as e:
+        raise ValueError(f"NAZORAT_TRAFFIC_{str(e).upper().split(':')[0]}: "
+                         f"{str(e).split(':', 1)[-1].strip()}") from None

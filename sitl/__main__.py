@@ -40,11 +40,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="vehicle seconds from boot until a position estimate (real SITL: ~40)")
     p.add_argument("--spacing", type=float, default=5.0, help="metres east between vehicles")
     p.add_argument("--host", default="0.0.0.0", help="address the vehicle ports bind")
+    p.add_argument("--adsb-count", type=int, default=0,
+                   help="simulated aircraft every copter relays as ADSB_VEHICLE (SIM_ADSB_COUNT)")
+    p.add_argument("--adsb-radius", type=float, default=3000.0,
+                   help="their spread around home, metres (SIM_ADSB_RADIUS)")
+    p.add_argument("--adsb-alt", type=float, default=300.0,
+                   help="their altitude, metres as reported (SIM_ADSB_ALT)")
     p.add_argument("--engine", choices=["sim", "ardupilot"], default="sim")
     p.add_argument("--defaults", default=None, help="ardupilot engine: extra .parm defaults file")
     args = p.parse_args(argv)
     if args.count < 1 or args.speedup <= 0 or not 1 <= args.sysid_base <= 255 - args.count + 1:
         p.error("--count >= 1, --speedup > 0 and sysids within 1..255 are required")
+    if not 0 <= args.adsb_count <= 100 or args.adsb_radius <= 0:
+        p.error("--adsb-count 0..100 and --adsb-radius > 0 are required")
     if args.base_port + 10 * args.count + 3 > 65535:
         p.error("--base-port too high for this many vehicles")
     return args
@@ -54,7 +62,8 @@ async def _run_sim(args: argparse.Namespace) -> int:
     cfg = FleetConfig(count=args.count, home=args.home, speedup=args.speedup,
                       base_port=args.base_port, sysid_base=args.sysid_base,
                       outs=tuple(args.out), ekf_delay=args.ekf_delay, spacing=args.spacing,
-                      host=args.host)
+                      host=args.host, adsb_count=args.adsb_count,
+                      adsb_radius=args.adsb_radius, adsb_alt=args.adsb_alt)
     fleet = Fleet(cfg)
     await fleet.start()
     control_port = args.control_port if args.control_port is not None else args.base_port - 10
@@ -77,12 +86,14 @@ async def _run_sim(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.engine == "ardupilot":
-        from sitl.ardupilot import run_ardupilot
+        from sitl.ardupilot import adsb_params, run_ardupilot
 
         home = ",".join(str(x) for x in args.home)
         return run_ardupilot(args.count, home, args.speedup, args.base_port, args.sysid_base,
                              args.defaults, [f"udp:{h}:{p}" for h, p in args.out],
-                             spacing=args.spacing)
+                             spacing=args.spacing,
+                             extra_params=adsb_params(args.adsb_count, args.adsb_radius,
+                                                      args.adsb_alt))
     return asyncio.run(_run_sim(args))
 
 

@@ -342,7 +342,11 @@ class ArduPilotFleet:
         model: str = MODEL,
         ready_timeout: float = 30.0,
         keep_dirs: bool = False,
+        extra_params: str = "",
     ) -> None:
+        """`extra_params`: more defaults (`NAME VALUE` lines) on top of the base or `defaults`
+        files, e.g. the simulated ADS-B traffic of `--adsb-count` (`adsb_params`)."""
+        self.extra_params = extra_params
         found = binary or find_arducopter()
         if not found:
             raise LaunchError(f"no arducopter binary: set {ENV_BINARY} or put arducopter on PATH")
@@ -405,6 +409,10 @@ class ArduPilotFleet:
         identity = spec.workdir / "identity.parm"
         identity.write_text(identity_defaults(spec.sysid))
         files = [*(self.user_defaults or [str(base)]), str(identity)]
+        if self.extra_params:
+            extra = spec.workdir / "extra.parm"
+            extra.write_text(self.extra_params)
+            files.insert(-1, str(extra))
         cmd = build_command(
             self.binary,
             spec,
@@ -523,6 +531,7 @@ def run_ardupilot(
     binary: str | None = None,
     ready_timeout: float = 60.0,
     stop: threading.Event | None = None,
+    extra_params: str = "",
 ) -> int:
     """Run the fleet until SIGINT/SIGTERM (or ``stop`` is set); return the exit status.
 
@@ -544,6 +553,7 @@ def run_ardupilot(
                 out=out,
                 spacing=spacing,
                 ready_timeout=ready_timeout,
+                extra_params=extra_params,
             )
         except (LaunchError, ValueError) as exc:
             print(f"sitl: {exc}", file=sys.stderr, flush=True)
@@ -578,3 +588,13 @@ def run_ardupilot(
             return 0
         finally:
             fleet.stop()
+
+
+def adsb_params(count: int, radius_m: float, alt_m: float) -> str:
+    """ArduPilot's simulated ADS-B receiver with `count` aircraft, as the patrol-adsb trace
+    was recorded (shared/traces/README.md): SIM_ADSB_COUNT, ADSB_TYPE 1, SIM_ADSB_RADIUS and
+    SIM_ADSB_ALT."""
+    if count <= 0:
+        return ""
+    return (f"SIM_ADSB_COUNT {count}\nADSB_TYPE 1\nSIM_ADSB_RADIUS {radius_m:g}\n"
+            f"SIM_ADSB_ALT {alt_m:g}\n")

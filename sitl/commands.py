@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from sitl import streams
+from sitl.adsb import ADSB_ID
 from sitl.modes import Mode
 from sitl.vehicle_consts import ACCEPTED, DENIED, FAILED, FORCE_MAGIC, UNSUPPORTED
 
@@ -108,7 +109,7 @@ def _set_home(link: VehicleLink, ch: Channel, p: list[float], frame: int | None)
 def _set_message_interval(link: VehicleLink, ch: Channel, p: list[float],
                           frame: int | None) -> Result:
     msg_id, interval_us = int(p[0]), p[1]
-    if msg_id not in streams.BUILDERS:
+    if msg_id not in streams.BUILDERS and msg_id != ADSB_ID:
         return FAILED, []
     if interval_us == -1:
         ch.set_interval(msg_id, None, link.vehicle.time)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from sitl.fleet import Fleet, SimVehicle
@@ -22,6 +23,8 @@ def status(sv: SimVehicle) -> dict[str, Any]:
         "battery_pct": round(v.battery_fraction() * 100, 1), "link_up": sv.link.link_up,
         "alive": sv.link.alive, "time_boot_s": round(v.time, 2), "port": sv.port,
         "gps_fix": v.gps_fix, "position_ok": v.position_ok,
+        "remote_id_operator": sv.link.remote_id.operator,
+        "remote_id_operator_id": sv.link.remote_id.operator_id,
     }
 
 
@@ -59,9 +62,39 @@ def apply(fleet: Fleet, req: dict[str, Any]) -> dict[str, Any]:
         v.set_param("SIM_WIND_DIR", direction)
     elif op == "ekf_ready":
         v.ekf_forced_ready = True
+    elif op == "intruder":
+        return _intruder(fleet, sv, req)
     else:
         return {"ok": False, "error": f"unknown op {op!r}"}
     return {"ok": True, **status(sv)}
+
+
+def _intruder(fleet: Fleet, sv: SimVehicle, req: dict[str, Any]) -> dict[str, Any]:
+    """An aircraft on a collision course with the vehicle where it is now: it reaches the
+    vehicle's position (and altitude + `dalt`) in `seconds` at `speed`, from `bearing`."""
+    if fleet.traffic is None:
+        return {"ok": False, "error": "no simulated traffic: start with --adsb-count N"}
+    args = {"seconds": 30.0, "speed": 60.0, "bearing": 0.0, "dalt": 0.0}
+    for key in args:
+        value = req.get(key, args[key])
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value):
+            return {"ok": False, "error": f"{key} must be a number"}
+        args[key] = float(value)
+    if not (0 < args["seconds"] <= 600 and 0 < args["speed"] <= 400):
+        return {"ok": False, "error": "seconds must be 0..600 and speed 0..400 m/s"}
+    icao, callsign = req.get("icao"), req.get("callsign")
+    if icao is not None and (not isinstance(icao, int) or not 0 < icao <= 0xFFFFFF):
+        return {"ok": False, "error": "icao must be an integer 1..0xFFFFFF"}
+    if callsign is not None and (not isinstance(callsign, str) or len(callsign) > 8):
+        return {"ok": False, "error": "callsign must be text of at most 8 characters"}
+    v = sv.vehicle
+    lat, lon = v.latlon
+    a = fleet.traffic.intruder(lat, lon, v.alt, seconds=args["seconds"], speed=args["speed"],
+                               bearing=args["bearing"], dalt=args["dalt"], icao=icao,
+                               callsign=callsign)
+    return {"ok": True, "icao": a.icao, "callsign": a.callsign, "lat": a.lat, "lon": a.lon,
+            "alt": a.alt, "status": status(sv)}
 
 
 async def serve(fleet: Fleet, port: int) -> asyncio.base_events.Server:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sitl import geo
+from sitl.adsb import AdsbReceiver, TrafficWorld
 from sitl.link import Channel, Peer, VehicleLink
 from sitl.vehicle import Vehicle
 
@@ -37,6 +38,9 @@ class FleetConfig:
     ekf_delay: float = 40.0
     spacing: float = 5.0
     host: str = "0.0.0.0"
+    adsb_count: int = 0  # SIM_ADSB_COUNT: simulated aircraft every copter hears (sitl/adsb.py)
+    adsb_radius: float = 3000.0  # SIM_ADSB_RADIUS
+    adsb_alt: float = 300.0  # SIM_ADSB_ALT
 
 
 class SimVehicle:
@@ -145,6 +149,24 @@ class Fleet:
         self.cfg = cfg
         self.vehicles = [SimVehicle(i, cfg) for i in range(cfg.count)]
         self._stop = asyncio.Event()
+        # one sky for the whole fleet: every copter relays the same aircraft
+        self.traffic: TrafficWorld | None = None
+        self._traffic_start: float | None = None
+        if cfg.adsb_count > 0:
+            self.traffic = TrafficWorld(cfg.adsb_count, (cfg.home[0], cfg.home[1]),
+                                        radius_m=cfg.adsb_radius, alt_m=cfg.adsb_alt)
+            for sv in self.vehicles:
+                sv.link.adsb = AdsbReceiver(self.traffic)
+
+    def _advance_traffic(self, now_wall: float) -> None:
+        world = self.traffic
+        if world is None:
+            return
+        if self._traffic_start is None:
+            self._traffic_start = now_wall
+        target = (now_wall - self._traffic_start) * self.cfg.speedup
+        while world.time + STEP_S <= target + 1e-9:
+            world.step(STEP_S)
 
     async def start(self) -> None:
         for sv in self.vehicles:
@@ -161,6 +183,7 @@ class Fleet:
         next_tick = loop_time()
         while not self._stop.is_set():
             now = loop_time()
+            self._advance_traffic(now)
             for sv in self.vehicles:
                 try:
                     sv.advance(now)

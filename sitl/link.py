@@ -14,8 +14,10 @@ from typing import Any
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from sitl import commands, streams
+from sitl.adsb import ADSB_ID, AdsbReceiver
 from sitl.ftp import FtpServer, reply_message
 from sitl.params import DEFAULTS
+from sitl.remote_id import RemoteIdState
 from sitl.transfer import MissionProtocol
 from sitl.vehicle import Vehicle
 
@@ -82,6 +84,8 @@ class VehicleLink:
         self.next_heartbeat = 0.0
         self.next_timesync = 10.0
         self.next_mission_tick = 0.0
+        self.adsb: AdsbReceiver | None = None  # with --adsb-count: the fleet's aircraft
+        self.remote_id = RemoteIdState()
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
@@ -133,6 +137,9 @@ class VehicleLink:
             self.protocol.tick()
         if not (self.link_up and self.alive):
             return
+        rid = self.remote_id.due(now)
+        if rid is not None:
+            self.broadcast(rid)
         for ch in self.channels:
             if not ch.peers or not ch.next_due:
                 continue
@@ -146,6 +153,14 @@ class VehicleLink:
                     built[msg_id] = streams.build(msg_id, v)
                 if built[msg_id] is not None:
                     ch.emit(built[msg_id])
+        if self.adsb is not None:
+            # ADSB_VEHICLE goes where it was asked for (REQUEST_DATA_STREAM ALL, or
+            # SET_MESSAGE_INTERVAL), each aircraft once a second whatever the rate asked
+            targets = [ch for ch in self.channels if ch.peers and ADSB_ID in ch.intervals]
+            reports = self.adsb.due(now)
+            for ch in targets:
+                for report in reports:
+                    ch.emit(report)
 
     def flush(self) -> None:
         for ch in self.channels:
@@ -212,6 +227,8 @@ class VehicleLink:
         for group in groups:
             for msg_id in streams.STREAM_GROUPS.get(group, []):
                 ch.set_interval(msg_id, 1.0 / rate if rate > 0 else None, self.vehicle.time)
+        if not msg.req_stream_id:  # ALL includes ArduPilot's ADSB stream (no MAV_DATA_STREAM id)
+            ch.set_interval(ADSB_ID, 1.0 / rate if rate > 0 else None, self.vehicle.time)
 
     def _on_param_request_list(self, ch: Channel, msg: Any) -> None:
         for p in self.vehicle.params.all():
@@ -270,6 +287,12 @@ class VehicleLink:
         self.ftp.handle(bytes(msg.payload),
                         lambda payload: self.send(ch, reply_message(target, payload)))
 
+    def _on_open_drone_id_system(self, ch: Channel, msg: Any) -> None:
+        self.remote_id.on_system(msg, self.vehicle.time)
+
+    def _on_open_drone_id_operator_id(self, ch: Channel, msg: Any) -> None:
+        self.remote_id.on_operator_id(msg)
+
     def _on_mission_ack(self, ch: Channel, msg: Any) -> None:
         """The client's ACK after a download: nothing to do."""
 
@@ -293,6 +316,8 @@ _HANDLERS: dict[str, Callable[[VehicleLink, Channel, Any], None]] = {
     "SET_POSITION_TARGET_GLOBAL_INT": VehicleLink._on_set_position_target_global_int,
     "MISSION_SET_CURRENT": VehicleLink._on_mission_set_current,
     "MISSION_ACK": VehicleLink._on_mission_ack,
+    "OPEN_DRONE_ID_SYSTEM": VehicleLink._on_open_drone_id_system,
+    "OPEN_DRONE_ID_OPERATOR_ID": VehicleLink._on_open_drone_id_operator_id,
     "FILE_TRANSFER_PROTOCOL": VehicleLink._on_file_transfer,
     "MISSION_COUNT": lambda link, ch, m: link.protocol.on_count(ch, m),
     "MISSION_WRITE_PARTIAL_LIST": lambda link, ch, m: link.protocol.on_partial_list(ch, m),

@@ -189,4 +189,5 @@ MSG_ID: Final[dict[str, int]] = {
     "EKF_STATUS_REPORT": 193,
     "HOME_POSITION": 242,
     "EXTENDED_SYS_STATE": 245,
+    "ADSB_VEHICLE": 246,
 }

@@ -236,6 +236,16 @@ class VehicleDecoder:
             )
 
 
+    def _remote_id_arm_status(
+        self, ch: dict[str, Any], ev: list[VehicleEvent], f: Mapping[str, Any], now: float,
+        mono: float,
+    ) -> None:
+        ok = int(f.get("status", 1)) == 0
+        ch["remote_id_ok"] = ok
+        ch["remote_id_error"] = None if ok else (statustext_text({"text": f.get("error", "")})
+                                                 or "Remote ID not ready")
+
+
 # NOTICE-level texts that still matter to an operator (ArduPilot reports some geofence and
 # failsafe transitions at NOTICE rather than WARNING).
 _ALERT_WORDS = re.compile(r"fence|failsafe|breach", re.IGNORECASE)
@@ -260,6 +270,7 @@ _HANDLERS = {
     "MISSION_CURRENT": VehicleDecoder._mission_current,
     "MISSION_ITEM_REACHED": VehicleDecoder._item_reached,
     "STATUSTEXT": VehicleDecoder._statustext,
+    "OPEN_DRONE_ID_ARM_STATUS": VehicleDecoder._remote_id_arm_status,
 }
 # The messages the link subscribes to (MavlinkDirect filters by name in C, so nothing else is
 # converted to Python at all).

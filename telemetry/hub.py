@@ -9,6 +9,9 @@ Publishing never waits for anyone. Each subscriber owns a mailbox with bounded m
   (`domain=True`; the mission tracker does not, and pays nothing for them): one slot per
   object, latest wins, at most `max_domain` objects; beyond that the oldest pending one is
   dropped and counted, and the client is told to fetch afresh.
+Manned traffic (`publish_traffic`) goes into one `TrafficPicture` (telemetry/traffic.py) that
+readers look at when they choose (the stream at 1 Hz, the conflict monitor): a picture, not a
+backlog of reports.
 A subscriber that is slow, stuck or has crashed therefore costs the link one dict store and one
 deque append per change, whatever it does. Everything here runs on the event loop thread; the
 link hands data over from MAVSDK's thread before it reaches the hub.
@@ -22,6 +25,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from telemetry.state import DomainEvent, VehicleEvent, VehicleState
+from telemetry.traffic import DEFAULT_STALE_S, TrafficPicture, TrafficReport
 
 
 class Subscription:
@@ -188,7 +192,8 @@ class Subscription:
 class TelemetryHub:
     """Latest `VehicleState` per vehicle plus fan-out of changes and events to subscribers."""
 
-    def __init__(self) -> None:
+    def __init__(self, traffic_stale_s: float = DEFAULT_STALE_S) -> None:
+        self.traffic = TrafficPicture(stale_s=traffic_stale_s)
         self._latest: dict[int, VehicleState] = {}
         self._all: set[Subscription] = set()
         self._by_vehicle: dict[int, set[Subscription]] = {}
@@ -219,6 +224,10 @@ class TelemetryHub:
             sub._offer_event(event)
         for sub in self._by_vehicle.get(event.vehicle_id, ()):
             sub._offer_event(event)
+
+    def publish_traffic(self, report: TrafficReport) -> None:
+        """A report about another aircraft (a drone's ADS-B receiver, a ground receiver)."""
+        self.traffic.update(report)
 
     def publish_domain(self, event: DomainEvent) -> None:
         """Offer a changed object to the subscribers that asked for domain events."""

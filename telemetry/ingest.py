@@ -6,8 +6,9 @@ unbounded queue per message and subscription. Here the callback only stores the 
 a lock and wakes the loop once per batch, not once per message:
 - state-like messages are keyed by (vehicle, message name), latest wins, so a stalled loop costs
   at most one slot per vehicle and message type;
-- event-like messages (STATUSTEXT, MISSION_ITEM_REACHED, MISSION_ACK) keep their order in a ring
-  of `max_events`; overflow drops the oldest and is counted.
+- event-like messages (STATUSTEXT, MISSION_ITEM_REACHED, MISSION_ACK, and ADSB_VEHICLE, one
+  per aircraft heard: latest-wins would keep one aircraft) keep their order in a ring of
+  `max_events`; overflow drops the oldest and is counted.
 JSON decoding happens on the loop, in the drain, off MAVSDK's thread.
 """
 
@@ -30,7 +31,7 @@ from telemetry.vehicle import Vehicle
 
 log = logging.getLogger(__name__)
 
-EVENT_MESSAGES = frozenset({"STATUSTEXT", "MISSION_ITEM_REACHED", "MISSION_ACK"})
+EVENT_MESSAGES = frozenset({"STATUSTEXT", "MISSION_ITEM_REACHED", "MISSION_ACK", "ADSB_VEHICLE"})
 
 Batches = dict[Vehicle, list[tuple[str, dict[str, Any]]]]
 BatchHandler = Callable[[Batches, float, float], None]

@@ -36,7 +36,9 @@ from telemetry.errors import (
 from telemetry.hub import TelemetryHub
 from telemetry.ingest import Batches, Ingest
 from telemetry.probe import ProbeError, probe_sysid
+from telemetry.remote_id import OperatorInfo, operator_id_fields, system_fields
 from telemetry.state import LinkState, VehicleState
+from telemetry.traffic import from_adsb_vehicle
 from telemetry.urls import ConnectionUrl, InvalidUrl, parse_url
 from telemetry.vehicle import StreamRates, Vehicle
 
@@ -61,6 +63,8 @@ class LinkConfig:
     rates: StreamRates = field(default_factory=StreamRates)
     discovery_urls: tuple[str, ...] = ()
     watchdog_period_s: float = 0.25
+    # Remote ID: with an operator location, OPEN_DRONE_ID_SYSTEM and _OPERATOR_ID at 1 Hz
+    remote_id: OperatorInfo | None = None
 
 
 @dataclass
@@ -108,6 +112,8 @@ class FleetLink:
         self._ingest = Ingest(asyncio.get_running_loop(), self._on_batches)
         self.started = True
         self._spawn(self._watchdog(), "link-watchdog")
+        if cfg.remote_id is not None:
+            self._spawn(self._remote_id(cfg.remote_id), "link-remote-id")
         self._spawn(self._scanner(), "link-scanner")
         self._spawn(self._new_system_listener(), "link-new-systems")
         for raw in cfg.discovery_urls:
@@ -409,6 +415,11 @@ class FleetLink:
             if self._vehicles.get(vehicle.vehicle_id) is not vehicle:
                 continue  # removed while its messages were queued
             before = vehicle.state.link
+            for name, fields in batch:
+                if name == "ADSB_VEHICLE":
+                    report = from_adsb_vehicle(fields, vehicle.vehicle_id, now)
+                    if report is not None:
+                        hub.publish_traffic(report)
             state, events = vehicle.decoder.apply(batch, now, mono)
             if state is not None:
                 hub.publish(state)
@@ -422,6 +433,28 @@ class FleetLink:
     async def _on_link_up(self, vehicle: Vehicle) -> None:
         """(Re)request streams: a rebooted autopilot forgets SET_MESSAGE_INTERVAL settings."""
         await vehicle.request_streams(self.config.rates)
+
+    async def _remote_id(self, op: OperatorInfo) -> None:
+        """The operator's location and ID to every linked drone, once a second (telemetry/
+        remote_id.py). A send that fails is logged once per drone; the next second retries."""
+        failed: set[int] = set()
+        while True:
+            await asyncio.sleep(1.0)
+            for vehicle in list(self._vehicles.values()):
+                if vehicle.state.link is not LinkState.UP or not vehicle.attached:
+                    continue
+                try:
+                    await vehicle.send_message("OPEN_DRONE_ID_SYSTEM",
+                                               system_fields(op, vehicle.sysid))
+                    if op.operator_id:
+                        await vehicle.send_message("OPEN_DRONE_ID_OPERATOR_ID",
+                                                   operator_id_fields(op, vehicle.sysid))
+                    failed.discard(vehicle.vehicle_id)
+                except Exception as e:  # noqa: BLE001 - one drone's failure stops no other
+                    if vehicle.vehicle_id not in failed:
+                        failed.add(vehicle.vehicle_id)
+                        log.warning("Remote ID to vehicle %s not sent: %s", vehicle.vehicle_id,
+                                    e)
 
     async def _watchdog(self) -> None:
         cfg = self.config

@@ -39,6 +39,13 @@ class EventKind(StrEnum):
     BATTERY_LOW = "battery_low"
     STATUSTEXT = "statustext"
     MISSION_ITEM_REACHED = "mission_item_reached"
+    # other aircraft near a drone (mission/airspace/monitor.py): a level reached or left
+    TRAFFIC_ADVISORY = "traffic_advisory"
+    TRAFFIC_ALERT = "traffic_alert"
+    TRAFFIC_CLEAR = "traffic_clear"
+    # two of our own drones in flight inside the separation minima, and apart again
+    SEPARATION_ALERT = "separation_alert"
+    SEPARATION_CLEAR = "separation_clear"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,10 @@ class VehicleState:
     # was flown to its end: ArduPilot resets the current item to 0 when it completes.
     mission_state: int | None = None
     position_time_boot_ms: int | None = None
+    # OPEN_DRONE_ID_ARM_STATUS: None until the drone reports Remote ID at all; then whether
+    # Remote ID lets it arm, and the reason when not (e.g. no operator location received)
+    remote_id_ok: bool | None = None
+    remote_id_error: str | None = None
     updated_at: float = 0.0
 
     def seconds_since_heartbeat(self, now: float | None = None) -> float | None:
@@ -126,6 +137,8 @@ class VehicleState:
             "mission_current": self.mission_current,
             "mission_total": self.mission_total,
             "mission_state": self.mission_state,
+            "remote_id": None if self.remote_id_ok is None else {
+                "ok": self.remote_id_ok, "error": self.remote_id_error},
             "updated_at": self.updated_at,
         }
 

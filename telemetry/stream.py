@@ -10,6 +10,8 @@ route is a thin adapter and tests can drive it directly. Per client:
   frame;
 - events as they come (batched per tick, 10-50 ms), with a count of any dropped because the
   client was too slow to drain its bounded event buffer;
+- the traffic picture (other aircraft: telemetry/traffic.py) once a second while it holds
+  tracks or has changed since the last frame, and on connect when it holds any;
 - with an `audience`, domain changes (missions, incidents) as they come, in that audience's
   view (the producer decides who sees what), the latest per object (coalescing), with a count
   of any lost so that the client fetches afresh.
@@ -31,7 +33,8 @@ from typing import Any
 from telemetry.hub import Subscription, TelemetryHub
 from telemetry.state import DomainEvent, VehicleEvent, VehicleState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+TRAFFIC_PERIOD_S = 1.0
 DEFAULT_RATE_HZ = 5.0
 MIN_RATE_HZ = 0.1
 MAX_RATE_HZ = 50.0
@@ -67,6 +70,7 @@ def vehicle_payload(s: VehicleState) -> dict[str, Any]:
         "home": None if h is None else [round(h.lat, 7), round(h.lon, 7), round(h.alt_amsl, 2)],
         "wp": [s.mission_current, s.mission_total],
         "tb": s.position_time_boot_ms,
+        "rid": None if s.remote_id_ok is None else [s.remote_id_ok, s.remote_id_error],
         "t": round(s.updated_at, 3),
     }
 
@@ -137,6 +141,11 @@ def changes_frame(events: list[DomainEvent], audience: str, dropped: int, now: f
         return None
     return (f'{{"v":{SCHEMA_VERSION},"type":"changes","t":{now:.3f},"dropped":{int(dropped)},'
             f'"changes":[{",".join(items)}]}}')
+
+
+def traffic_frame(tracks: list[dict[str, Any]], now: float) -> str:
+    return _dumps({"v": SCHEMA_VERSION, "type": "traffic", "t": round(now, 3),
+                   "tracks": tracks})
 
 
 def removed_frame(ids: Iterable[int], now: float) -> str:
@@ -225,7 +234,11 @@ class StreamSession:
             now = loop.time()
             positions = {vid: (s.position_time_boot_ms, now + self._interval)
                          for vid, s in snap.items()}
+            traffic_version, traffic_due = -1, 0.0
             while not sub.closed:
+                if loop.time() >= traffic_due:
+                    traffic_due = loop.time() + TRAFFIC_PERIOD_S
+                    traffic_version = await self._send_traffic(traffic_version)
                 await asyncio.sleep(self._tick())
                 removed = sub.take_removed()
                 if removed:
@@ -245,6 +258,17 @@ class StreamSession:
                 if due:
                     due.sort(key=_vid)
                     await self._emit(self._encoder.frame("update", due, time.time()))
+
+    async def _send_traffic(self, last_version: int) -> int:
+        """A `traffic` frame when there are tracks (their ages move) or the picture changed
+        since `last_version` (-1: never sent; an empty picture then sends nothing)."""
+        picture = self._hub.traffic
+        now = time.time()
+        tracks = picture.tracks(now)
+        if tracks or (last_version >= 0 and picture.version != last_version):
+            await self._emit(traffic_frame([t.to_dict(now) for t in tracks], now))
+            return picture.version
+        return last_version if last_version < 0 else picture.version
 
     async def _send_changes(self, sub: Subscription) -> None:
         changes, lost = sub.take_domain()

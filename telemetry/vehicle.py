@@ -39,9 +39,10 @@ from telemetry.urls import ConnectionUrl
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Messages the link subscribes to: the decoded telemetry plus MISSION_ACK, which explains why an
-# upload failed (MAVSDK's MissionRaw result folds several ACK types into one).
-SUBSCRIBED = (*DECODED_MESSAGES, "MISSION_ACK")
+# Messages the link subscribes to: the decoded telemetry, MISSION_ACK, which explains why an
+# upload failed (MAVSDK's MissionRaw result folds several ACK types into one), and ADSB_VEHICLE,
+# the aircraft the drone's ADS-B receiver hears (telemetry/traffic.py).
+SUBSCRIBED = (*DECODED_MESSAGES, "MISSION_ACK", "ADSB_VEHICLE")
 # STATUSTEXT prefixes ArduPilot uses to explain a refused arm.
 ARM_TEXT_PREFIXES = ("Arm:", "PreArm:")
 
@@ -57,6 +58,9 @@ class StreamRates:
     position_hz: float = 5.0
     status_hz: float = 2.0
     home_hz: float = 0.5
+    # ADSB_VEHICLE: ArduPilot relays each aircraft its receiver hears (about 1 Hz each in the
+    # patrol-adsb trace); asked for like the rest, or a MAVSDK client gets none.
+    adsb_hz: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,17 @@ class Vehicle:
             )
         return ack
 
+    async def send_message(self, name: str, fields: dict[str, Any]) -> None:
+        """Send one message (no answer expected) from the ground station's ids."""
+        direct = self._direct
+        if direct is None:
+            raise NotConnected(name, f"vehicle {self.vehicle_id} has not connected yet")
+        msg = MavlinkMessage(
+            message_name=name, system_id=self._gcs[0], component_id=self._gcs[1],
+            target_system_id=self.sysid, target_component_id=0, fields_json=json.dumps(fields),
+        )
+        await self.blocking(direct.send_message, msg)
+
     async def set_message_interval(self, message: str, rate_hz: float) -> None:
         interval_us = -1.0 if rate_hz <= 0 else 1e6 / rate_hz
         await self.command_long(
@@ -296,6 +311,7 @@ class Vehicle:
             ("EKF_STATUS_REPORT", rates.status_hz),
             ("MISSION_CURRENT", rates.status_hz),
             ("GLOBAL_POSITION_INT", rates.position_hz),
+            ("ADSB_VEHICLE", rates.adsb_hz),
         ):
             try:
                 await self.set_message_interval(message, hz)

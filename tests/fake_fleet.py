@@ -26,6 +26,7 @@ from telemetry.errors import CommandRejected, CommandResult, CommandTimeout, Unk
 from telemetry.hub import TelemetryHub
 from telemetry.mission_item import MissionItem
 from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
+from telemetry.traffic import from_adsb_vehicle
 
 BASE = GeoPoint(41.311, 69.279, 450.0)
 MISSION_ACTIVE, MISSION_COMPLETE = 3, 5
@@ -86,6 +87,20 @@ class FakeFleet(vc.CommandMethods):
         release = asyncio.Event()
         self.drones[drone_id].held[name] = release
         return release
+
+    def adsb(self, drone_id: int, icao: int, lat: float, lon: float, alt_amsl: float, *,
+             heading: float = 0.0, speed: float = 0.0, vrate: float = 0.0,
+             callsign: str = "", tslc: int = 0, emitter: int = 7) -> None:
+        """The drone's ADS-B receiver heard an aircraft: an ADSB_VEHICLE with these values
+        (MAVLink units), decoded as the link decodes it and published to the hub."""
+        fields = {"ICAO_address": icao, "lat": round(lat * 1e7), "lon": round(lon * 1e7),
+                  "altitude_type": 0, "altitude": round(alt_amsl * 1000),
+                  "heading": round(heading * 100) % 36000, "hor_velocity": round(speed * 100),
+                  "ver_velocity": round(vrate * 100), "callsign": callsign,
+                  "emitter_type": emitter, "tslc": tslc, "flags": 511, "squawk": 1200}
+        report = from_adsb_vehicle(fields, drone_id, time.time())
+        assert report is not None
+        self.hub.publish_traffic(report)
 
     def sent(self, drone_id: int) -> list[str]:
         return [c.name for c in self.drones[drone_id].sent]

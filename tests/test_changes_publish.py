@@ -138,7 +138,7 @@ def test_domain_channel_keeps_the_latest_per_object_within_its_bound() -> None:
         assert other.take_domain() == ([], 0)
     frame = changes_frame([_event("incident", 5, '{"x":1}')], "a", 0, 1.0)
     assert frame is not None and json.loads(frame) == {
-        "v": 2, "type": "changes", "t": 1.0, "dropped": 0,
+        "v": 3, "type": "changes", "t": 1.0, "dropped": 0,
         "changes": [{"kind": "incident", "id": 5, "data": {"x": 1}}]}
     assert changes_frame([_event("incident", 5, "{}")], "b", 0, 1.0) is None  # not for b
     assert hub.subscriber_count == 0

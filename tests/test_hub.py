@@ -127,7 +127,7 @@ async def test_stream_coalesces_for_a_slow_client_and_respects_the_rate() -> Non
     await asyncio.sleep(send_delay + 0.2)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    assert frames[0]["type"] == "snapshot" and frames[0]["v"] == 2
+    assert frames[0]["type"] == "snapshot" and frames[0]["v"] == 3
     updates = [f for f in frames if f["type"] == "update"]
     # Sending is the bottleneck: a handful of frames, each carrying the newest state, and the
     # last one the very latest (nothing queued up behind the slow socket).

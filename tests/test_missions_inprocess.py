@@ -106,6 +106,12 @@ async def test_dispatch_observe_complete_and_record(svc: InProcess) -> None:
 
         done = await svc.until(finished, what="mission completed")
         assert all(t["observed_at"] and t["observed_by"] in (1, 2) for t in done["targets"])
+
+        async def incidents_observed() -> bool:  # a loop turn after the targets (tracker)
+            return all([(await c.get(f"/api/incidents/{i}")).json()["status"] == "observed"
+                        for i in (north, east)])
+
+        await svc.until(incidents_observed, what="incidents observed")
         for inc in (north, east):
             hist = (await c.get(f"/api/incidents/{inc}/history")).json()
             assert [h["to_status"] for h in hist] == ["new", "triaged", "assigned", "observed"]
@@ -315,8 +321,14 @@ async def test_link_loss_holds_the_leg_and_restart_reattaches(
             assert all(t["observed_at"] for t in done["targets"]), done
             kinds = [e["kind"] for e in (await c.get(f"/api/missions/{plan['id']}/log")).json()]
             assert kinds.count("reattached") == 1 and kinds[-1] == "completed", kinds
-            for inc in (a, b):
-                assert (await c.get(f"/api/incidents/{inc}")).json()["status"] == "observed"
+
+            async def incidents_observed() -> bool:
+                # the tracker moves incidents after the transaction that observed their
+                # targets (the incident service's own, with its history): a loop turn later
+                return all([(await c.get(f"/api/incidents/{i}")).json()["status"]
+                            == "observed" for i in (a, b)])
+
+            await svc2.until(incidents_observed, what="both incidents observed")
 
 
 @pytest.mark.parametrize("found", ["in_air", "on_ground"])

@@ -93,7 +93,7 @@ async def test_incident_and_mission_changes_are_pushed_per_role(
         viewer = Changes(await websockets.connect(
             await asyncio.to_thread(svc.ws_url, "", role="commander")))
         await asyncio.sleep(0.3)  # both subscribed (the snapshot came first)
-        assert admin.frames[0]["type"] == "snapshot" and admin.frames[0]["v"] == 2
+        assert admin.frames[0]["type"] == "snapshot" and admin.frames[0]["v"] == 3
 
         lat = home["lat"] + 60 / 111_320.0
         lon = home["lon"] + 40 / (111_320.0 * math.cos(math.radians(home["lat"])))

@@ -91,7 +91,7 @@ async def test_snapshot_updates_at_client_rate_and_events(
         await asyncio.sleep(3.0)
 
         snap = fast.of("snapshot")[0]
-        assert fast.frames[0][1]["type"] == "snapshot" and snap["v"] == 2
+        assert fast.frames[0][1]["type"] == "snapshot" and snap["v"] == 3
         assert [v["id"] for v in snap["vehicles"]] == [1, 2, 3]
         v1 = snap["vehicles"][0]
         assert v1["link"] == "up" and v1["mode"] == "STABILIZE" and v1["lat"] is not None

@@ -42,7 +42,8 @@ PYMAVLINK = "arducopter-pymavlink-session"
 MAVSDK = "arducopter-mavsdk-session"
 NO_RATES = "arducopter-mavsdk-no-rates"
 FENCE = "arducopter-fence-modes-battery"
-ALL_TRACES = (PYMAVLINK, MAVSDK, NO_RATES, FENCE)
+ADSB = "arducopter-patrol-adsb"
+ALL_TRACES = (PYMAVLINK, MAVSDK, NO_RATES, FENCE, ADSB)
 
 # MAVLink numbers used to read the traces (from the common dialect).
 CMD_NAV_TAKEOFF = 22
@@ -700,3 +701,45 @@ def landed_states() -> tuple[frozenset[int], tuple[int, ...]]:
     states = [m["landed_state"] for m in msgs]
     return (frozenset(m["vtol_state"] for m in msgs),
             tuple(s for i, s in enumerate(states) if i == 0 or s != states[i - 1]))
+
+
+@dataclass(frozen=True)
+class AdsbFacts:
+    """What ArduPilot's simulated ADS-B receiver (SIM_ADSB_COUNT 5) relayed, patrol-adsb trace."""
+
+    constants: Mapping[str, frozenset[Any]]  #: fields with one value throughout
+    per_aircraft_hz: float  #: median over aircraft with 20+ reports (vehicle time)
+    max_hor_velocity_cms: int
+    max_abs_ver_velocity_cms: int
+    emitter_types: frozenset[int]
+    max_icao: int
+    callsign_is_sim_icao: bool
+    point_obstacles_still: bool  #: emitter 19: speed, climb and heading all 0
+
+
+@functools.cache
+def adsb_facts() -> AdsbFacts:
+    msgs = load(ADSB).rx("ADSB_VEHICLE")
+    by: dict[int, list[Msg]] = {}
+    for m in msgs:
+        by.setdefault(int(m["ICAO_address"]), []).append(m)
+    rates = []
+    for reports in by.values():
+        if len(reports) >= 20:
+            span = reports[-1].vt - reports[0].vt
+            rates.append((len(reports) - 1) / span)
+    constants = {k: frozenset(m[k] for m in msgs)
+                 for k in ("altitude_type", "tslc", "flags", "squawk")}
+    assert all(len(v) == 1 for v in constants.values()), constants
+    return AdsbFacts(
+        constants=constants,
+        per_aircraft_hz=statistics.median(rates),
+        max_hor_velocity_cms=max(int(m["hor_velocity"]) for m in msgs),
+        max_abs_ver_velocity_cms=max(abs(int(m["ver_velocity"])) for m in msgs),
+        emitter_types=frozenset(int(m["emitter_type"]) for m in msgs),
+        max_icao=max(by),
+        callsign_is_sim_icao=all(m["callsign"] == f"SIM{m['ICAO_address']}" for m in msgs),
+        point_obstacles_still=all(
+            m["hor_velocity"] == 0 and m["ver_velocity"] == 0 and m["heading"] == 0
+            for m in msgs if m["emitter_type"] == 19),
+    )

@@ -92,6 +92,10 @@ class MissionConflict(Exception):
         self.field = field
 
 
+# (drone id, items seq 1 on) -> the refusal, or None: mission.safety.SafetyLimits
+SeparationCheck = Callable[[int, Sequence[Any]], SafetyRefused | None]
+
+
 class InterlockRefused(MissionConflict):
     """Dispatch refused by the safety interlocks; `problems` has one entry per failed check:
     `{"drone_id", "check", "message"}` (check: link, ekf, gps, battery, altitude, no_fly)."""
@@ -121,8 +125,12 @@ class MissionService:
         tracker: MissionTracker, planner: PlannerPool, *, incidents: IncidentService,
         zones: ZoneService, max_altitude_m: float = 120.0,
         import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
+        separation: SeparationCheck | None = None,
     ) -> None:
+        """`separation` (SafetyLimits.separation_problem): the own-fleet separation of a
+        drone's upload, asked by the dispatch preflight before any command is sent."""
         self.db = db
+        self.separation = separation
         self.max_altitude_m = max_altitude_m
         self.import_radius_m = import_radius_m
         self.rtl_alt_m = rtl_alt_m
@@ -353,6 +361,10 @@ class MissionService:
                 if refused.zone_id is not None:
                     problem["zone_id"] = refused.zone_id
                 problems.append(problem)
+            elif self.separation is not None and (
+                    apart := self.separation(leg.drone_id, _upload_items(leg.items))) is not None:
+                problems.append({"drone_id": leg.drone_id, "check": apart.check,
+                                 "message": apart.message})
         if not problems:
             return
         err = InterlockRefused(mission_id, problems)

@@ -20,6 +20,7 @@ from mission.zones.service import ZoneService
 from telemetry.bus import BusNode
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink, LinkConfig
+from telemetry.remote_id import OperatorInfo
 from telemetry.vehicle import StreamRates
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def link_config(settings: Settings) -> LinkConfig:
             position_hz=settings.position_rate_hz, status_hz=settings.status_rate_hz
         ),
         discovery_urls=settings.discovery_urls,
+        remote_id=OperatorInfo.parse(settings.remote_id_operator_location,
+                                     settings.remote_id_operator_id),
     )
 
 
@@ -81,7 +84,7 @@ class LinkSide:
         self.settings = settings
         self.linking = linking
         self.db = Database(settings.effective_database_url)
-        self.hub = TelemetryHub()
+        self.hub = TelemetryHub(traffic_stale_s=settings.traffic_stale_s)
         self.link = FleetLink(self.hub, link_config(settings))
         self.bus = bus_node(settings) if settings.bus_url else None
         self.zones = ZoneService(self.db)
@@ -89,7 +92,9 @@ class LinkSide:
         # only as good as the replica that sent it.
         self.safety = SafetyLimits(self.hub, zones=self.zones,
                                    max_altitude_m=settings.max_altitude_m,
-                                   rtl_alt_m=settings.rtl_alt_m)
+                                   rtl_alt_m=settings.rtl_alt_m,
+                                   separation_h_m=settings.separation_h_m,
+                                   separation_v_m=settings.separation_v_m)
         self.fleet = FleetService(self.db, self.link, shard=shard, sharded=sharded,
                                   linking=linking,
                                   networks=DroneNetworks.parse(settings.drone_networks))

@@ -30,6 +30,9 @@ import mission.fleet.models  # noqa: F401
 import mission.missions.models  # noqa: F401
 import mission.recording.models  # noqa: F401
 from mission import logsafe
+from mission.airspace.geometry import Level
+from mission.airspace.monitor import ACTOR as TRAFFIC_ACTOR
+from mission.airspace.monitor import TrafficMonitor
 from mission.audit.service import AuditService
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
@@ -43,11 +46,12 @@ from mission.observability.health import Lifecycle
 from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
 from mission.runtime.links import TASKS_STOP_S, LinkSide
-from mission.settings import Settings
+from mission.settings import Settings, traffic_thresholds
 from mission.shutdown import bounded, stop_tasks
 from mission.simfleet import SimFleet
 from mission.tiles.service import TileService, parse_spec
 from telemetry.hub import TelemetryHub
+from telemetry.sbs import SbsFeed
 from telemetry.stream import StateEncoder
 
 log = logging.getLogger(__name__)
@@ -99,7 +103,18 @@ class Runtime:
                                        self.planner, incidents=self.incidents, zones=self.zones,
                                        max_altitude_m=settings.max_altitude_m,
                                        import_radius_m=settings.import_radius_m,
-                                       rtl_alt_m=settings.rtl_alt_m)
+                                       rtl_alt_m=settings.rtl_alt_m,
+                                       separation=self.safety.separation_problem)
+        # other aircraft against our drones; its actions are the system's, through the guard
+        self.traffic = TrafficMonitor(
+            self.hub, self.commands.as_actor(TRAFFIC_ACTOR),
+            thresholds=traffic_thresholds(settings),
+            actions={Level.ADVISORY: settings.traffic_advisory_action,
+                     Level.ALERT: settings.traffic_alert_action},
+            descend_alt_m=settings.traffic_descend_alt_m,
+            separation_h_m=settings.separation_h_m, separation_v_m=settings.separation_v_m,
+            owns=self.bus.owns if self.bus is not None else None)
+        self.traffic_feeds = [SbsFeed(url, self.hub) for url in settings.adsb_feeds]
         self.encoder = StateEncoder()
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
@@ -132,7 +147,7 @@ class Runtime:
             self.sim = SimFleet(
                 settings.sim_count, speedup=settings.sim_speedup,
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
-                base_port=settings.sim_base_port,
+                base_port=settings.sim_base_port, adsb_count=settings.sim_adsb_count,
             )
             await asyncio.to_thread(self.sim.start)
             drones = (*drones, *self.sim.urls)
@@ -151,6 +166,9 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
+        self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
+        for feed in self.traffic_feeds:
+            self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
         self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
         self.lifecycle.complete = True
 

@@ -2,7 +2,8 @@
 // (and, when the console opens, the service's recorded events of the last minutes):
 //   link_lost, battery_low, statustext of severity WARNING or worse (classified as geofence /
 //   failsafe / autopilot by its text), and a switch to RTL or LAND that this console did not
-//   command (flagged as a possible failsafe).
+//   command (flagged as a possible failsafe); other aircraft near a drone (traffic_advisory,
+//   traffic_alert; resolved by traffic_clear for the same drone and aircraft).
 // Acknowledgement is local to this browser for now (kept in localStorage); a later slice moves
 // it to the service so that every console sees who acknowledged what.
 
@@ -14,7 +15,10 @@ const ACK_KEY = "nazorat.ackedAlerts";
 const MAX_ALERTS = 300;
 const FAILSAFE_MODES = ["RTL", "LAND", "SMART_RTL"];
 const OPERATOR_MODE_COMMANDS = ["return_to_launch", "land", "set_mode", "pause", "resume"];
-const ALERT_EVENT_KINDS = ["link_lost", "link_restored", "battery_low", "statustext", "mode_changed"];
+const ALERT_EVENT_KINDS = [
+  "link_lost", "link_restored", "battery_low", "statustext", "mode_changed",
+  "traffic_advisory", "traffic_alert", "traffic_clear", "separation_alert", "separation_clear",
+];
 
 export function classifyStatustext(text) {
   if (/fence/i.test(text)) return "geofence";
@@ -70,6 +74,25 @@ export class Alerts {
       if (this.store.commandedRecently(e.id, OPERATOR_MODE_COMMANDS, 30)) return null;
       kind = "mode_failsafe";
       sev = 4;
+    } else if (e.kind === "traffic_advisory" || e.kind === "traffic_alert") {
+      kind = e.kind;
+      sev = e.kind === "traffic_alert" ? Math.min(sev, 2) : sev;
+    } else if (e.kind === "separation_alert") {
+      kind = "separation_alert";
+      sev = Math.min(sev, 2);
+    } else if (e.kind === "separation_clear") {
+      for (const a of this.items) {
+        if (a.droneId === e.id && a.kind === "separation_alert" && a.data.other === e.data?.other) a.resolved = true;
+      }
+      this.changed();
+      return null;
+    } else if (e.kind === "traffic_clear") {
+      const icao = e.data?.icao;
+      for (const a of this.items) {
+        if (a.droneId === e.id && a.kind.startsWith("traffic_") && a.data.icao === icao) a.resolved = true;
+      }
+      this.changed();
+      return null;
     } else if (e.kind === "dropped") {
       kind = "dropped";
     } else {
@@ -98,6 +121,25 @@ export class Alerts {
         return t("alert.text.mode_failsafe", { mode: d.new || "?" });
       case "dropped":
         return t("alert.text.dropped", { n: d.n });
+      case "separation_alert": {
+        const other = this.store.get(d.other);
+        return t("alert.text.separation", {
+          other: other ? other.name : `#${d.other}`,
+          h: typeof d.h_m === "number" ? num(d.h_m, 0) : "?",
+          v: typeof d.v_m === "number" ? num(d.v_m, 0) : "?",
+        });
+      }
+      case "traffic_advisory":
+      case "traffic_alert": {
+        const rel = typeof d.relative_alt_m === "number" ? `${d.relative_alt_m >= 0 ? "+" : "−"}${num(Math.abs(d.relative_alt_m), 0)}` : "?";
+        const text = t("alert.text.traffic", {
+          who: d.callsign || d.icao || "?",
+          km: typeof d.h_m === "number" ? num(d.h_m / 1000, 2) : "?",
+          rel,
+          cpa: typeof d.t_cpa_s === "number" ? num(d.t_cpa_s, 0) : "?",
+        });
+        return d.action && d.action !== "none" ? `${text} ${t(`alert.text.traffic_action.${d.action}`)}` : text;
+      }
       default:
         return a.msg; // the autopilot's own words, untranslated
     }
@@ -240,7 +282,9 @@ export class AlertsPanel {
         h("span", { class: "alert-kind" }, t(`alert.kind.${a.kind}`)),
         h("span", { class: "alert-drone" }, name),
         h("span", { class: "alert-text" }, this.alerts.text(a)),
-        a.resolved ? h("span", { class: "chip chip-ok" }, t("alert.resolved")) : null,
+        a.resolved
+          ? h("span", { class: "chip chip-ok" }, t(a.kind.startsWith("traffic_") || a.kind === "separation_alert" ? "alert.trafficClear" : "alert.resolved"))
+          : null,
       ),
       a.acked
         ? h("span", { class: "alert-acked", "aria-label": t("alert.acked") }, "✓")

@@ -31,6 +31,8 @@ function fields(store) {
     ["detail.position", (v) => (typeof v.lat === "number" ? formatDD(v.lat, v.lon) : "–")],
     ["detail.mgrs", (v) => (typeof v.lat === "number" ? formatMGRS(v.lat, v.lon) : "–")],
     ["detail.gps", (v) => `${v.fix ?? "–"} · ${v.sats ?? "–"} ${t("detail.sats")} · EKF ${yesNo(v.ekf)}`],
+    // OPEN_DRONE_ID_ARM_STATUS: absent until the drone reports Remote ID; the reason when not ready
+    ["detail.remoteId", (v) => (v.rid ? (v.rid[0] ? t("detail.remoteIdOk") : v.rid[1] || t("common.no")) : "–")],
     ["detail.mission", (v) => (v.wp && v.wp[1] ? `${v.wp[0]} / ${v.wp[1]}` : "–")],
     [
       "detail.heartbeat",

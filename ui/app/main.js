@@ -24,6 +24,7 @@ import { closeDialogs, h, toast } from "./dom.js";
 import { FleetTable } from "./fleet-table.js";
 import { applyTo, onLangChange, setLang, t } from "./i18n.js";
 import { MapView } from "./map.js";
+import { installTrafficSound, TrafficLayer } from "./traffic.js";
 import { installMissionViews, startMissionData } from "./operations.js";
 import { Panels } from "./panels.js";
 import { loadSession, logout, toLogin } from "./role.js";
@@ -65,6 +66,9 @@ async function main() {
     onSelect: select,
     notice: document.getElementById("map-notice"),
   });
+  // other aircraft (ADS-B), in every view, and a sound on traffic advisories and alerts
+  ctx.traffic = new TrafficLayer(ctx.map, store);
+  installTrafficSound(store);
   new ResizeObserver(() => ctx.map.invalidateSize()).observe(document.getElementById("map"));
   // scale bar, north arrow, coordinate and place search, clicked point in DD and MGRS (coords.js)
   ctx.mapAids = addMapAids(ctx.map.map, {

@@ -2,7 +2,7 @@
 // "changes" {changes, dropped} of missions and incidents for data.js), reconnects with
 // exponential backoff plus jitter, and reports the connection state for the banner.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export class TelemetrySocket {
   constructor(store, { rateHz = 5, minDelayS = 0.5, maxDelayS = 10, onSchemaMismatch, onUnauthenticated } = {}) {
@@ -113,6 +113,9 @@ export class TelemetrySocket {
       case "removed":
         this.store.remove(f.ids || []);
         break;
+      case "traffic":
+        this.store.emit("traffic", { tracks: f.tracks || [], t: f.t });
+        break;
       case "changes":
         this.store.emit("changes", { changes: f.changes || [], dropped: f.dropped || 0 });
         break;
@@ -120,7 +123,7 @@ export class TelemetrySocket {
         console.warn(`telemetry: server says ${f.message}`);
         break;
       default:
-        break; // unknown frame types are ignored (forward compatible within v2)
+        break; // unknown frame types are ignored (forward compatible within v3)
     }
   }
 }

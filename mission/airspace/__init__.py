@@ -1,0 +1,1 @@
+"""Airspace awareness: the traffic picture's API and conflict detection against our drones."""
