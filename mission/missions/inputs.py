@@ -16,6 +16,7 @@ from shapely.geometry import Polygon
 from mission.incidents.models import IncidentWithContact, Status
 from mission.missions.schemas import LoiterIn, OnStation, OrbitIn, PlanIn, PriorityName
 from mission.planning.model import (
+    Airframe,
     AltitudePolicy,
     AreaTarget,
     Drone,
@@ -76,8 +77,10 @@ def hold_pattern(on_station: OnStation) -> Loiter | Orbit:
     return Loiter(on_station.seconds)
 
 
-def planner_drone(drone_id: int, state: VehicleState | None, field: str) -> Drone:
-    """A drone as the planner sees it, refused unless it can actually be sent now."""
+def planner_drone(drone_id: int, state: VehicleState | None, field: str,
+                  airframe: Airframe | None = None) -> Drone:
+    """A drone as the planner sees it, refused unless it can actually be sent now; `airframe`:
+    the fleet's flight parameters (RTL_ALT from the settings), else ArduCopter's defaults."""
     if state is None:
         raise MissionInputError(field, f"no drone {drone_id}", 404)
     label = f"drone {drone_id}" + (f" ({state.name})" if state.name else "")
@@ -95,6 +98,7 @@ def planner_drone(drone_id: int, state: VehicleState | None, field: str) -> Dron
         id=str(drone_id), base=base, battery_pct=float(state.battery_pct), position=here,
         airborne=airborne,
         base_amsl_m=home.alt_amsl if home is not None else state.position.alt_amsl,
+        airframe=airframe or Airframe(),
     )
 
 

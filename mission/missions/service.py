@@ -59,6 +59,7 @@ from mission.missions.tracker import MissionTracker
 from mission.planning.errors import PlanningError, UnreachableTargetError
 from mission.planning.flight_path import DEFAULT_RTL_ALT_M
 from mission.planning.model import (
+    Airframe,
     AltitudePolicy,
     DroneRoute,
     LatLon,
@@ -134,6 +135,7 @@ class MissionService:
         self.max_altitude_m = max_altitude_m
         self.import_radius_m = import_radius_m
         self.rtl_alt_m = rtl_alt_m
+        self.airframe = Airframe(rtl_alt_m=rtl_alt_m)  # what the planner times RTL with
         self.hub = hub
         self.commands = commands
         self.tracker = tracker
@@ -158,7 +160,7 @@ class MissionService:
         if body.max_altitude_m > self.max_altitude_m:  # the planner's layers stay legal
             body = body.model_copy(update={"max_altitude_m": self.max_altitude_m})
         drones = [
-            inputs.planner_drone(d, self.hub.latest(d), f"drones[{i}]")
+            inputs.planner_drone(d, self.hub.latest(d), f"drones[{i}]", self.airframe)
             for i, d in enumerate(body.drones)
         ]
         if len(set(body.drones)) != len(body.drones):
@@ -181,7 +183,7 @@ class MissionService:
         drone, judged from where that drone is (imports.py); dispatch checks it like any other
         (no-fly zones, battery, altitude), transit legs included."""
         state = self.hub.latest(drone_id)
-        drone = inputs.planner_drone(drone_id, state, "drone_id")
+        drone = inputs.planner_drone(drone_id, state, "drone_id", self.airframe)
         label = f"drone {drone_id}" + (f" ({state.name})" if state and state.name else "")
         await self._refuse_busy([drone_id])
         imported = await asyncio.to_thread(imports.parse, text, fmt)
@@ -386,7 +388,7 @@ class MissionService:
         for leg in legs:
             state = self.hub.latest(leg.drone_id)
             try:
-                drone = inputs.planner_drone(leg.drone_id, state, "drone_id")
+                drone = inputs.planner_drone(leg.drone_id, state, "drone_id", self.airframe)
             except MissionInputError:
                 continue  # not ready: the interlock names why
             label = f"drone {leg.drone_id}" + (f" ({state.name})" if state and state.name else "")
@@ -589,7 +591,7 @@ class MissionService:
 
         mission, leg, targets = await self.db.run(load)
         state = self.hub.latest(drone_id)
-        drone = inputs.planner_drone(drone_id, state, "drone_id")
+        drone = inputs.planner_drone(drone_id, state, "drone_id", self.airframe)
         if not drone.airborne:
             raise MissionConflict(f"drone {drone_id} is not airborne", "drone_id")
         hold = inputs.hold_pattern(body.on_station)
