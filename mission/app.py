@@ -55,14 +55,21 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     rt = runtime or Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if owned:
-            await rt.start()  # stops what it started when a step fails
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not owned:
+            yield
+            return
+        # A runtime starts once; an app whose lifespan runs again (a test client started
+        # after another, a server restarted in process) gets a new one on the same settings.
+        current: Runtime = app.state.runtime
+        if current.started:
+            current = Runtime(settings, metrics=current.metrics)
+            app.state.runtime, app.state.lifecycle = current, current.lifecycle
+        await current.start()  # stops what it started when a step fails
         try:
             yield
         finally:
-            if owned:
-                await rt.stop()
+            await current.stop()
 
     app = FastAPI(
         title="Nazorat mission control",

@@ -149,3 +149,22 @@ async def _answers(runtime: Runtime, admin: httpx.AsyncClient, commander: httpx.
                                                      "source": "other"})
     assert r.status_code == 403 and r.json()["detail"]["error"] == "forbidden"
     assert (await anonymous.get("/api/incidents")).status_code == 401
+
+
+async def test_an_app_whose_lifespan_runs_again_gets_a_new_runtime(tmp_path: Path,
+                                                                   database_url: str) -> None:
+    """A runtime starts once; the app's own lifespan, run a second time (a second test client,
+    a server restarted in process), builds a fresh one on the same settings and database."""
+    from mission.app import create_app
+
+    app = create_app(in_process_settings(tmp_path / "data", database_url))
+    first = app.state.runtime
+    async with app.router.lifespan_context(app):
+        assert first.lifecycle.complete
+    assert not first.lifecycle.complete
+    async with app.router.lifespan_context(app):
+        second = app.state.runtime
+        assert second is not first and second.lifecycle.complete
+        assert app.state.lifecycle is second.lifecycle
+        assert second.metrics is first.metrics  # the request metrics keep counting
+        assert await second.auth.has_users()  # the same database

@@ -126,6 +126,11 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
 
+    @property
+    def started(self) -> bool:
+        """start() has been called (whether or not it finished, or the runtime has stopped)."""
+        return self._started
+
     async def start(self) -> None:
         """Start everything in order; when a step fails, what was started is stopped (bounded)
         and the error raised. A runtime starts once."""
