@@ -156,6 +156,15 @@ def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
+def paced(times: list[float], interval: float = 0.1) -> bool:
+    """The limiter keeps `interval` between its clock readings, a few lines of code before
+    each request leaves; a thread descheduled between the two (tens of ms on a loaded machine:
+    0.092 s was seen) shortens one measured gap and lengthens another. So: no gap under 80 %
+    of the interval, and the run as a whole never faster than one request per interval."""
+    g = gaps(times)
+    return min(g) >= 0.8 * interval and (times[-1] - times[0]) / len(g) >= interval - 0.002
+
+
 def test_seed_is_rate_limited_identified_and_resumable(
         tmp_path: Path, server: TileServer, sends: list[float]) -> None:
     """--rate 10: at most one request per 0.1 s, retries included. Checked where the limit is
@@ -176,7 +185,7 @@ def test_seed_is_rate_limited_identified_and_resumable(
     assert all(ua.startswith("Nazorat-tiles-seed/") and "ops@unit.example" in ua
                for _, _, ua in server.requests)
     assert len(sends) == len(server.requests) == 5 + 6  # 5 answered, then 6 tries of one tile
-    assert min(gaps(sends)) >= 0.095, gaps(sends)
+    assert paced(sends), gaps(sends)
     server.requests.clear()
     sends.clear()
     server.fail_after = None
@@ -184,7 +193,7 @@ def test_seed_is_rate_limited_identified_and_resumable(
     assert second.returncode == 0, second.stderr
     asked = [p for _, p, _ in server.requests]
     assert len(asked) == len(set(asked)) == total - 5  # nothing asked for twice
-    assert len(sends) == total - 5 and min(gaps(sends)) >= 0.095, gaps(sends)
+    assert len(sends) == total - 5 and paced(sends), gaps(sends)
     seen = [t for t, _, _ in server.requests]
     assert min(gaps(seen)) >= 0.05, gaps(seen)  # no burst reached the server
     assert seen[-1] - seen[0] >= (len(seen) - 1) * 0.1 - 0.03, gaps(seen)  # nor a faster pace
