@@ -37,6 +37,7 @@ from telemetry.hub import TelemetryHub
 from telemetry.ingest import Batches, Ingest
 from telemetry.probe import ProbeError, probe_sysid
 from telemetry.remote_id import OperatorInfo, operator_id_fields, system_fields
+from telemetry.remote_id_traffic import RID_MESSAGES, RemoteIdTraffic
 from telemetry.state import LinkState, VehicleState
 from telemetry.traffic import from_adsb_vehicle
 from telemetry.urls import ConnectionUrl, InvalidUrl, parse_url
@@ -96,6 +97,7 @@ class FleetLink:
         self._reconnect_at: dict[int, tuple[float, float]] = {}
         self.on_discovered: DiscoveryHandler | None = None
         self.started = False
+        self.remote_id_traffic = RemoteIdTraffic()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -418,6 +420,10 @@ class FleetLink:
             for name, fields in batch:
                 if name == "ADSB_VEHICLE":
                     report = from_adsb_vehicle(fields, vehicle.vehicle_id, now)
+                    if report is not None:
+                        hub.publish_traffic(report)
+                elif name in RID_MESSAGES:
+                    report = self.remote_id_traffic.offer(name, fields, vehicle.vehicle_id, now)
                     if report is not None:
                         hub.publish_traffic(report)
             state, events = vehicle.decoder.apply(batch, now, mono)
