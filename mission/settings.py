@@ -62,6 +62,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_REMOTE_ID_OPERATOR_LOCATION | (none) | `lat,lon,alt`: Remote ID operator location, 1 Hz |
 | NAZORAT_REMOTE_ID_OPERATOR_ID | (none) | the operator's registration ID (20 ASCII at most) |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
+| NAZORAT_SIM_REMOTE_ID_COUNT | 0 | simulated Remote ID drones in a `--sim` run (sitl) |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
 NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
@@ -157,6 +158,7 @@ class Settings:
     traffic_alert_action: str = "hold"
     traffic_descend_alt_m: float = 20.0
     sim_adsb_count: int = 0
+    sim_remote_id_count: int = 0
     separation_h_m: float = 30.0
     remote_id_operator_location: str = ""
     remote_id_operator_id: str = ""
