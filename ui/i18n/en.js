@@ -148,6 +148,8 @@ export default {
   "alert.text.traffic_action.descend": "Drone descending.",
   "alert.text.traffic_action.rtl": "Drone returning home.",
   "traffic.amsl": "AMSL",
+  "traffic.rid_label": "drone {id}",
+  "traffic.rid_title": "Drone broadcasting Remote ID",
   "alert.text.link_lost": "No heartbeat for {s} s",
   "alert.text.battery_low": "Battery at {pct}%",
   "alert.text.mode_failsafe": "Switched to {mode} without a command from this console (failsafe?)",

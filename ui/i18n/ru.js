@@ -145,6 +145,8 @@ export default {
   "alert.text.traffic_action.descend": "Дрон снижается.",
   "alert.text.traffic_action.rtl": "Дрон возвращается домой.",
   "traffic.amsl": "над уровнем моря",
+  "traffic.rid_label": "дрон {id}",
+  "traffic.rid_title": "Дрон с дистанционной идентификацией",
   "alert.text.link_lost": "Нет heartbeat {s} с",
   "alert.text.battery_low": "Заряд {pct}%",
   "alert.text.mode_failsafe": "Переход в {mode} без команды с этой консоли (аварийный режим?)",

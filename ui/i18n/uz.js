@@ -147,6 +147,8 @@ export default {
   "alert.text.traffic_action.descend": "Dron pasaymoqda.",
   "alert.text.traffic_action.rtl": "Dron uyga qaytmoqda.",
   "traffic.amsl": "dengiz sathidan",
+  "traffic.rid_label": "dron {id}",
+  "traffic.rid_title": "Masofaviy identifikatsiyani uzatayotgan dron",
   "alert.text.link_lost": "{s} soniyadan beri heartbeat yoʻq",
   "alert.text.battery_low": "Batareya {pct}%",
   "alert.text.mode_failsafe": "Bu konsoldan buyruqsiz {mode} rejimiga oʻtdi (failsafe?)",
