@@ -42,4 +42,5 @@ def test_remote_id_drones_have_their_own_marker(
     assert (rid.first.get_attribute("title") or "").startswith("Drone broadcasting Remote ID: ")
     aircraft = cmd.page.locator(".traffic-marker:not(.traffic-rid) .traffic-label")
     assert aircraft.first.inner_text().startswith("SIM")
+    cmd.page.evaluate("window.nazoratConsole.map.map.setZoom(15, {animate: false})")
     cmd.screenshot("traffic-remote-id")
