@@ -36,7 +36,13 @@ from telemetry.errors import (
 from telemetry.hub import TelemetryHub
 from telemetry.ingest import Batches, Ingest
 from telemetry.probe import ProbeError, probe_sysid
-from telemetry.remote_id import OperatorInfo, operator_id_fields, system_fields
+from telemetry.remote_id import (
+    DEFAULT_CONSOLE_STALE_S,
+    OperatorInfo,
+    OperatorSource,
+    operator_id_fields,
+    system_fields,
+)
 from telemetry.remote_id_traffic import RID_MESSAGES, RemoteIdTraffic
 from telemetry.state import LinkState, VehicleState
 from telemetry.traffic import from_adsb_vehicle
@@ -66,6 +72,9 @@ class LinkConfig:
     watchdog_period_s: float = 0.25
     # Remote ID: with an operator location, OPEN_DRONE_ID_SYSTEM and _OPERATOR_ID at 1 Hz
     remote_id: OperatorInfo | None = None
+    # without a fixed one, a console's position (OperatorSource) while younger than this
+    remote_id_operator_id: str = ""
+    remote_id_console_stale_s: float = DEFAULT_CONSOLE_STALE_S
 
 
 @dataclass
@@ -98,6 +107,8 @@ class FleetLink:
         self.on_discovered: DiscoveryHandler | None = None
         self.started = False
         self.remote_id_traffic = RemoteIdTraffic()
+        self.operator = OperatorSource(self.config.remote_id, self.config.remote_id_operator_id,
+                                       self.config.remote_id_console_stale_s)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -114,8 +125,7 @@ class FleetLink:
         self._ingest = Ingest(asyncio.get_running_loop(), self._on_batches)
         self.started = True
         self._spawn(self._watchdog(), "link-watchdog")
-        if cfg.remote_id is not None:
-            self._spawn(self._remote_id(cfg.remote_id), "link-remote-id")
+        self._spawn(self._remote_id(), "link-remote-id")
         self._spawn(self._scanner(), "link-scanner")
         self._spawn(self._new_system_listener(), "link-new-systems")
         for raw in cfg.discovery_urls:
@@ -440,12 +450,16 @@ class FleetLink:
         """(Re)request streams: a rebooted autopilot forgets SET_MESSAGE_INTERVAL settings."""
         await vehicle.request_streams(self.config.rates)
 
-    async def _remote_id(self, op: OperatorInfo) -> None:
-        """The operator's location and ID to every linked drone, once a second (telemetry/
-        remote_id.py). A send that fails is logged once per drone; the next second retries."""
+    async def _remote_id(self) -> None:
+        """The operator's location and ID to every linked drone, once a second while there is
+        one (telemetry/remote_id.py). A send that fails is logged once per drone; the next
+        second retries."""
         failed: set[int] = set()
         while True:
             await asyncio.sleep(1.0)
+            op = self.operator.current(time.time())
+            if op is None:
+                continue
             for vehicle in list(self._vehicles.values()):
                 if vehicle.state.link is not LinkState.UP or not vehicle.attached:
                     continue
