@@ -32,7 +32,7 @@ class OperatorInfo:
 
     lat: float
     lon: float
-    alt_m: float
+    alt_m: float | None  # None: unknown (sent as -1000)
     operator_id: str = ""
     location_type: int = LOCATION_FIXED
 
@@ -75,7 +75,7 @@ class OperatorSource:
         self.console_at: float | None = None  # Unix time the console's position arrived
         self.console_by: str | None = None
 
-    def set_console(self, lat: float, lon: float, alt_m: float, now: float,
+    def set_console(self, lat: float, lon: float, alt_m: float | None, now: float,
                     by: str | None = None) -> None:
         self.console = OperatorInfo(lat, lon, alt_m, self.operator_id, LOCATION_LIVE_GNSS)
         self.console_at, self.console_by = now, by
@@ -114,7 +114,7 @@ def system_fields(op: OperatorInfo, sysid: int, now: float | None = None) -> dic
         "operator_latitude": round(op.lat * 1e7), "operator_longitude": round(op.lon * 1e7),
         "area_count": 1, "area_radius": 0, "area_ceiling": UNKNOWN_LIMIT,
         "area_floor": UNKNOWN_LIMIT, "category_eu": 0, "class_eu": 0,
-        "operator_altitude_geo": float(op.alt_m),
+        "operator_altitude_geo": UNKNOWN_LIMIT if op.alt_m is None else float(op.alt_m),
         "timestamp": max(0, int(now - EPOCH_2019)),
     }
 

@@ -44,3 +44,29 @@ def test_remote_id_drones_have_their_own_marker(
     assert aircraft.first.inner_text().startswith("SIM")
     cmd.page.evaluate("window.nazoratConsole.map.map.setZoom(15, {animate: false})")
     cmd.screenshot("traffic-remote-id")
+
+
+def test_operator_shares_the_consoles_position_as_operator_location(
+        sim_fleet: Any, service_factory: ServiceFactory, open_console: OpenConsole) -> None:
+    fleet = sim_fleet(count=1, speedup=5.0, ekf_delay=2.0)
+    svc = service_factory(drones=[fleet.mavsdk_url(0)])
+    assert open_console(svc.base_url, "/", role="commander").page.get_by_test_id(
+        "rid-share").count() == 0  # the commander view has no controls
+    cp = open_console(svc.base_url, "/", role="operator")
+    page = cp.page
+    button = page.get_by_test_id("rid-share")
+    expect(button).to_have_attribute("data-state", "off", timeout=LONG_WAIT_MS)
+    assert fleet.control("status", vehicle=0)["remote_id_operator"] is None  # no consent yet
+    page.context.grant_permissions(["geolocation"], origin=svc.base_url)
+    page.context.set_geolocation({"latitude": 41.3177, "longitude": 69.2488, "accuracy": 5})
+    button.click()
+    expect(button).to_have_attribute("data-state", "on", timeout=LONG_WAIT_MS)
+    st = wait_until(lambda: (lambda s: s if s["remote_id_operator"] else None)(
+        fleet.control("status", vehicle=0)), 10, what="the console's position on the drone")
+    assert st["remote_id_operator"] == [41.3177, 69.2488]
+    with svc.client() as c:
+        status = c.get("/api/remote-id/operator-location").json()
+        assert status["source"] == "console" and status["set_by"] == "console"
+    button.click()  # stop sharing
+    expect(button).to_have_attribute("data-state", "off")
+    assert cp.console_errors() == []

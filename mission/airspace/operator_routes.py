@@ -28,7 +28,8 @@ class OperatorLocation(pydantic.BaseModel):
 
     lat: Number = pydantic.Field(ge=-90, le=90, description="WGS84 latitude, degrees")
     lon: Number = pydantic.Field(ge=-180, le=180, description="WGS84 longitude, degrees")
-    alt_m: Number = pydantic.Field(ge=-500, le=10000, description="metres (AMSL/geodetic)")
+    alt_m: Number | None = pydantic.Field(
+        ge=-500, le=10000, description="metres (WGS84 as a browser gives it); null: unknown")
 
 
 @router.get("/operator-location", dependencies=[Depends(viewer)])
@@ -59,5 +60,6 @@ async def set_operator_location(body: OperatorLocation, app: StateDep,
     if before["source"] != "console" or before["set_by"] != p.name or haversine_m(
             before["lat"], before["lon"], body.lat, body.lon) >= AUDIT_MOVE_M:
         await app.audit.record("remote_id.operator_location", params={
-            "lat": round(body.lat, 6), "lon": round(body.lon, 6), "alt_m": round(body.alt_m, 1)})
+            "lat": round(body.lat, 6), "lon": round(body.lon, 6),
+            "alt_m": None if body.alt_m is None else round(body.alt_m, 1)})
     return source.status(now)
