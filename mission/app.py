@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 
 from mission import http_errors
+from mission.airspace.operator_routes import router as remote_id_router
 from mission.airspace.routes import router as airspace_router
 from mission.audit.routes import router as audit_router
 from mission.auth.routes import keys as keys_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(missions_router)
     app.include_router(tiles_router)
     app.include_router(airspace_router)
+    app.include_router(remote_id_router)
 
     @app.get("/api/health", tags=["health"])
     async def health(request: Request, app_state: StateDep) -> dict[str, Any]:

@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="vehicle seconds until the simulated EKF has a position (default 40)")
     s.add_argument("--sim-adsb-count", type=int, default=None, metavar="N",
                    help="simulated aircraft around the simulated fleet (SIM_ADSB_COUNT)")
+    s.add_argument("--sim-remote-id-count", type=int, default=None, metavar="N",
+                   help="simulated Remote ID broadcasters around the simulated fleet")
     s.add_argument("--sim-base-port", type=int, default=None,
                    help="first TCP port of the simulated fleet (default 5760 when free)")
     s.add_argument("--log-level", default="info")
@@ -208,6 +210,8 @@ def serve(args: argparse.Namespace, settings: Settings,
         overrides["sim_ekf_delay"] = args.sim_ekf_delay
     if args.sim_adsb_count is not None:
         overrides["sim_adsb_count"] = args.sim_adsb_count
+    if args.sim_remote_id_count is not None:
+        overrides["sim_remote_id_count"] = args.sim_remote_id_count
     if args.sim_base_port is not None:
         overrides["sim_base_port"] = args.sim_base_port
     settings = settings.with_overrides(**overrides)

@@ -61,7 +61,9 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_SEPARATION_H_M / _V_M | 30 / 15 | own-fleet minima a takeoff, goto or upload must keep |
 | NAZORAT_REMOTE_ID_OPERATOR_LOCATION | (none) | `lat,lon,alt`: Remote ID operator location, 1 Hz |
 | NAZORAT_REMOTE_ID_OPERATOR_ID | (none) | the operator's registration ID (20 ASCII at most) |
+| NAZORAT_REMOTE_ID_CONSOLE_STALE_S | 30 | a console-sent operator location counts this long |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
+| NAZORAT_SIM_REMOTE_ID_COUNT | 0 | simulated Remote ID drones in a `--sim` run (sitl) |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
 NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
@@ -79,7 +81,7 @@ from typing import Any
 from mission.airspace.geometry import Thresholds
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
 from mission.tiles.service import parse_spec
-from telemetry.remote_id import OperatorInfo
+from telemetry.remote_id import OperatorInfo, check_operator_id
 from telemetry.sbs import parse_feed_url
 
 PREFIX = "NAZORAT_"
@@ -157,9 +159,11 @@ class Settings:
     traffic_alert_action: str = "hold"
     traffic_descend_alt_m: float = 20.0
     sim_adsb_count: int = 0
+    sim_remote_id_count: int = 0
     separation_h_m: float = 30.0
     remote_id_operator_location: str = ""
     remote_id_operator_id: str = ""
+    remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
 
     def __post_init__(self) -> None:
@@ -243,6 +247,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         parse_feed_url(url)  # ValueError naming NAZORAT_ADSB_FEEDS
     traffic_thresholds(settings)  # ValueError naming the threshold
     OperatorInfo.parse(settings.remote_id_operator_location, settings.remote_id_operator_id)
+    check_operator_id(settings.remote_id_operator_id)
+    if not settings.remote_id_console_stale_s > 0:
+        raise ValueError("NAZORAT_REMOTE_ID_CONSOLE_STALE_S must be > 0")
     return settings
 
 

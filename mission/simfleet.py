@@ -55,6 +55,7 @@ class SimFleet:
     ekf_delay: float | None = None
     base_port: int = 0
     adsb_count: int = 0
+    remote_id_count: int = 0
     urls: list[str] = field(default_factory=list)
     control_port: int = 0
     _proc: subprocess.Popen[str] | None = None
@@ -71,6 +72,8 @@ class SimFleet:
             cmd += ["--ekf-delay", str(self.ekf_delay)]
         if self.adsb_count > 0:
             cmd += ["--adsb-count", str(self.adsb_count)]
+        if self.remote_id_count > 0:
+            cmd += ["--remote-id-count", str(self.remote_id_count)]
         cwd = REPO_ROOT if (REPO_ROOT / "sitl").is_dir() else None
         self._proc = subprocess.Popen(
             cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=None, text=True,

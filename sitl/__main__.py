@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="their spread around home, metres (SIM_ADSB_RADIUS)")
     p.add_argument("--adsb-alt", type=float, default=300.0,
                    help="their altitude, metres as reported (SIM_ADSB_ALT)")
+    p.add_argument("--remote-id-count", type=int, default=0,
+                   help="simulated Remote ID broadcasters (small drones nearby) every copter "
+                        "relays as OPEN_DRONE_ID_BASIC_ID + _LOCATION")
     p.add_argument("--engine", choices=["sim", "ardupilot"], default="sim")
     p.add_argument("--defaults", default=None, help="ardupilot engine: extra .parm defaults file")
     args = p.parse_args(argv)
@@ -53,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--count >= 1, --speedup > 0 and sysids within 1..255 are required")
     if not 0 <= args.adsb_count <= 100 or args.adsb_radius <= 0:
         p.error("--adsb-count 0..100 and --adsb-radius > 0 are required")
+    if not 0 <= args.remote_id_count <= 100:
+        p.error("--remote-id-count 0..100 is required")
     if args.base_port + 10 * args.count + 3 > 65535:
         p.error("--base-port too high for this many vehicles")
     return args
@@ -63,7 +68,8 @@ async def _run_sim(args: argparse.Namespace) -> int:
                       base_port=args.base_port, sysid_base=args.sysid_base,
                       outs=tuple(args.out), ekf_delay=args.ekf_delay, spacing=args.spacing,
                       host=args.host, adsb_count=args.adsb_count,
-                      adsb_radius=args.adsb_radius, adsb_alt=args.adsb_alt)
+                      adsb_radius=args.adsb_radius, adsb_alt=args.adsb_alt,
+                      remote_id_count=args.remote_id_count)
     fleet = Fleet(cfg)
     await fleet.start()
     control_port = args.control_port if args.control_port is not None else args.base_port - 10

@@ -64,9 +64,44 @@ def apply(fleet: Fleet, req: dict[str, Any]) -> dict[str, Any]:
         v.ekf_forced_ready = True
     elif op == "intruder":
         return _intruder(fleet, sv, req)
+    elif op == "rid_intruder":
+        return _rid_intruder(fleet, sv, req)
     else:
         return {"ok": False, "error": f"unknown op {op!r}"}
     return {"ok": True, **status(sv)}
+
+
+def _course(req: dict[str, Any], speed: float) -> dict[str, float] | str:
+    """The collision course's numbers (`seconds`, `speed`, `bearing`, `dalt`), or an error."""
+    args = {"seconds": 30.0, "speed": speed, "bearing": 0.0, "dalt": 0.0}
+    for key in args:
+        value = req.get(key, args[key])
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value):
+            return f"{key} must be a number"
+        args[key] = float(value)
+    if not (0 < args["seconds"] <= 600 and 0 < args["speed"] <= 400):
+        return "seconds must be 0..600 and speed 0..400 m/s"
+    return args
+
+
+def _rid_intruder(fleet: Fleet, sv: SimVehicle, req: dict[str, Any]) -> dict[str, Any]:
+    """A Remote ID drone on a collision course with the vehicle where it is now (as
+    `intruder`, default 15 m/s; `uas_id` optional). Needs no `--remote-id-count`."""
+    args = _course(req, 15.0)
+    if isinstance(args, str):
+        return {"ok": False, "error": args}
+    uas_id = req.get("uas_id")
+    if uas_id is not None and (not isinstance(uas_id, str) or not uas_id.isascii()
+                               or not 0 < len(uas_id) <= 20):
+        return {"ok": False, "error": "uas_id must be 1..20 ASCII characters"}
+    v = sv.vehicle
+    lat, lon = v.latlon
+    d = fleet.remote_id_world().intruder(lat, lon, v.alt,
+                                 seconds=args["seconds"], speed=args["speed"],
+                                 bearing=args["bearing"], dalt=args["dalt"], uas_id=uas_id)
+    return {"ok": True, "uas_id": d.uas_id, "lat": d.lat, "lon": d.lon, "alt": d.alt,
+            "status": status(sv)}
 
 
 def _intruder(fleet: Fleet, sv: SimVehicle, req: dict[str, Any]) -> dict[str, Any]:
@@ -74,15 +109,9 @@ def _intruder(fleet: Fleet, sv: SimVehicle, req: dict[str, Any]) -> dict[str, An
     vehicle's position (and altitude + `dalt`) in `seconds` at `speed`, from `bearing`."""
     if fleet.traffic is None:
         return {"ok": False, "error": "no simulated traffic: start with --adsb-count N"}
-    args = {"seconds": 30.0, "speed": 60.0, "bearing": 0.0, "dalt": 0.0}
-    for key in args:
-        value = req.get(key, args[key])
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-                value):
-            return {"ok": False, "error": f"{key} must be a number"}
-        args[key] = float(value)
-    if not (0 < args["seconds"] <= 600 and 0 < args["speed"] <= 400):
-        return {"ok": False, "error": "seconds must be 0..600 and speed 0..400 m/s"}
+    args = _course(req, 60.0)
+    if isinstance(args, str):
+        return {"ok": False, "error": args}
     icao, callsign = req.get("icao"), req.get("callsign")
     if icao is not None and (not isinstance(icao, int) or not 0 < icao <= 0xFFFFFF):
         return {"ok": False, "error": "icao must be an integer 1..0xFFFFFF"}

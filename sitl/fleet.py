@@ -18,6 +18,7 @@ from typing import Any
 from sitl import geo
 from sitl.adsb import AdsbReceiver, TrafficWorld
 from sitl.link import Channel, Peer, VehicleLink
+from sitl.rid_traffic import RemoteIdRelay, RemoteIdWorld
 from sitl.vehicle import Vehicle
 
 STEP_S = 0.02        # fixed physics step in vehicle time: same trajectory at any speedup
@@ -41,6 +42,7 @@ class FleetConfig:
     adsb_count: int = 0  # SIM_ADSB_COUNT: simulated aircraft every copter hears (sitl/adsb.py)
     adsb_radius: float = 3000.0  # SIM_ADSB_RADIUS
     adsb_alt: float = 300.0  # SIM_ADSB_ALT
+    remote_id_count: int = 0  # Remote ID broadcasters every copter relays (sitl/rid_traffic.py)
 
 
 class SimVehicle:
@@ -157,16 +159,29 @@ class Fleet:
                                         radius_m=cfg.adsb_radius, alt_m=cfg.adsb_alt)
             for sv in self.vehicles:
                 sv.link.adsb = AdsbReceiver(self.traffic)
+        self.rid_world: RemoteIdWorld | None = None
+        if cfg.remote_id_count > 0:
+            self.remote_id_world()
+
+    def remote_id_world(self) -> RemoteIdWorld:
+        """The Remote ID broadcasters every copter relays; made on first use (the control
+        port's `rid_intruder` needs no `--remote-id-count`)."""
+        if self.rid_world is None:
+            self.rid_world = RemoteIdWorld(self.cfg.remote_id_count,
+                                           (self.cfg.home[0], self.cfg.home[1], self.cfg.home[2]))
+            for sv in self.vehicles:
+                sv.link.rid_relay = RemoteIdRelay(self.rid_world)
+        return self.rid_world
 
     def _advance_traffic(self, now_wall: float) -> None:
-        world = self.traffic
-        if world is None:
+        if self.traffic is None and self.rid_world is None:
             return
         if self._traffic_start is None:
             self._traffic_start = now_wall
         target = (now_wall - self._traffic_start) * self.cfg.speedup
-        while world.time + STEP_S <= target + 1e-9:
-            world.step(STEP_S)
+        for world in (self.traffic, self.rid_world):
+            while world is not None and world.time + STEP_S <= target + 1e-9:
+                world.step(STEP_S)
 
     async def start(self) -> None:
         for sv in self.vehicles:

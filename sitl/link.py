@@ -18,6 +18,7 @@ from sitl.adsb import ADSB_ID, AdsbReceiver
 from sitl.ftp import FtpServer, reply_message
 from sitl.params import DEFAULTS
 from sitl.remote_id import RemoteIdState
+from sitl.rid_traffic import RELAY_COMPID, RemoteIdRelay
 from sitl.transfer import MissionProtocol
 from sitl.vehicle import Vehicle
 
@@ -51,14 +52,16 @@ class Channel:
         self.name = name
         self.peers: list[Peer] = []
         self.packer = mavlink.MAVLink(None, srcSystem=sysid, srcComponent=GCS_COMPONENT)
+        # what a Remote ID receiver on the vehicle forwards goes out under its own component
+        self.relay_packer = mavlink.MAVLink(None, srcSystem=sysid, srcComponent=RELAY_COMPID)
         self.intervals: dict[int, float] = {}   # msg id -> seconds (vehicle time)
         self.next_due: dict[int, float] = {}
         self.start_on_connect = start_on_connect
 
-    def emit(self, msg: Any) -> None:
+    def emit(self, msg: Any, packer: Any = None) -> None:
         if not self.peers:
             return
-        data = msg.pack(self.packer)
+        data = msg.pack(packer or self.packer)
         for peer in self.peers:
             peer.out += data
 
@@ -85,6 +88,7 @@ class VehicleLink:
         self.next_timesync = 10.0
         self.next_mission_tick = 0.0
         self.adsb: AdsbReceiver | None = None  # with --adsb-count: the fleet's aircraft
+        self.rid_relay: RemoteIdRelay | None = None  # with --remote-id-count: nearby drones
         self.remote_id = RemoteIdState()
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
@@ -161,6 +165,13 @@ class VehicleLink:
             for ch in targets:
                 for report in reports:
                     ch.emit(report)
+        if self.rid_relay is not None:
+            # a receiver forwards what it hears to every link, asked or not
+            relayed = self.rid_relay.due(now)
+            for ch in self.channels:
+                if ch.peers:
+                    for msg in relayed:
+                        ch.emit(msg, ch.relay_packer)
 
     def flush(self) -> None:
         for ch in self.channels:

@@ -6,9 +6,10 @@ unbounded queue per message and subscription. Here the callback only stores the 
 a lock and wakes the loop once per batch, not once per message:
 - state-like messages are keyed by (vehicle, message name), latest wins, so a stalled loop costs
   at most one slot per vehicle and message type;
-- event-like messages (STATUSTEXT, MISSION_ITEM_REACHED, MISSION_ACK, and ADSB_VEHICLE, one
-  per aircraft heard: latest-wins would keep one aircraft) keep their order in a ring of
-  `max_events`; overflow drops the oldest and is counted.
+- event-like messages (STATUSTEXT, MISSION_ITEM_REACHED, MISSION_ACK, and ADSB_VEHICLE and the
+  relayed Remote ID messages, one per aircraft heard: latest-wins would keep one aircraft) keep
+  their order in a ring of `max_events`; overflow drops the oldest and is counted. Remote ID
+  messages keep their sending component (`_compid`): the autopilot's are the drone's own.
 JSON decoding happens on the loop, in the drain, off MAVSDK's thread.
 """
 
@@ -27,11 +28,13 @@ from typing import Any
 from mavsdk.plugins.mavlink_direct import MavlinkMessage
 
 from telemetry.decode import statustext_text
+from telemetry.remote_id_traffic import COMPID_FIELD, RID_MESSAGES
 from telemetry.vehicle import Vehicle
 
 log = logging.getLogger(__name__)
 
-EVENT_MESSAGES = frozenset({"STATUSTEXT", "MISSION_ITEM_REACHED", "MISSION_ACK", "ADSB_VEHICLE"})
+EVENT_MESSAGES = frozenset({"STATUSTEXT", "MISSION_ITEM_REACHED", "MISSION_ACK", "ADSB_VEHICLE",
+                            *RID_MESSAGES})
 
 Batches = dict[Vehicle, list[tuple[str, dict[str, Any]]]]
 BatchHandler = Callable[[Batches, float, float], None]
@@ -47,7 +50,7 @@ class Ingest:
         self._handler = handler
         self._lock = threading.Lock()
         self._states: dict[tuple[Vehicle, str], str] = {}
-        self._events: deque[tuple[Vehicle, str, str]] = deque(maxlen=max_events)
+        self._events: deque[tuple[Vehicle, str, str, int]] = deque(maxlen=max_events)
         self._scheduled = False
         self._closed = False
         self.dropped_events = 0
@@ -68,7 +71,7 @@ class Ingest:
             if name in EVENT_MESSAGES:
                 if len(self._events) == self._events.maxlen:
                     self.dropped_events += 1
-                self._events.append((vehicle, name, msg.fields_json))
+                self._events.append((vehicle, name, msg.fields_json, msg.component_id))
             else:
                 self._states[(vehicle, name)] = msg.fields_json
             if self._scheduled:
@@ -101,10 +104,12 @@ class Ingest:
             fields = _loads(text)
             if fields is not None:
                 batches.setdefault(vehicle, []).append((name, fields))
-        for vehicle, name, text in events:
+        for vehicle, name, text, compid in events:
             fields = _loads(text)
             if fields is None:
                 continue
+            if name in RID_MESSAGES:
+                fields[COMPID_FIELD] = compid
             if name == "MISSION_ACK":
                 vehicle.note_mission_ack(fields, mono)
                 continue

@@ -36,7 +36,14 @@ from telemetry.errors import (
 from telemetry.hub import TelemetryHub
 from telemetry.ingest import Batches, Ingest
 from telemetry.probe import ProbeError, probe_sysid
-from telemetry.remote_id import OperatorInfo, operator_id_fields, system_fields
+from telemetry.remote_id import (
+    DEFAULT_CONSOLE_STALE_S,
+    OperatorInfo,
+    OperatorSource,
+    operator_id_fields,
+    system_fields,
+)
+from telemetry.remote_id_traffic import RID_MESSAGES, RemoteIdTraffic
 from telemetry.state import LinkState, VehicleState
 from telemetry.traffic import from_adsb_vehicle
 from telemetry.urls import ConnectionUrl, InvalidUrl, parse_url
@@ -65,6 +72,9 @@ class LinkConfig:
     watchdog_period_s: float = 0.25
     # Remote ID: with an operator location, OPEN_DRONE_ID_SYSTEM and _OPERATOR_ID at 1 Hz
     remote_id: OperatorInfo | None = None
+    # without a fixed one, a console's position (OperatorSource) while younger than this
+    remote_id_operator_id: str = ""
+    remote_id_console_stale_s: float = DEFAULT_CONSOLE_STALE_S
 
 
 @dataclass
@@ -96,6 +106,9 @@ class FleetLink:
         self._reconnect_at: dict[int, tuple[float, float]] = {}
         self.on_discovered: DiscoveryHandler | None = None
         self.started = False
+        self.remote_id_traffic = RemoteIdTraffic()
+        self.operator = OperatorSource(self.config.remote_id, self.config.remote_id_operator_id,
+                                       self.config.remote_id_console_stale_s)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -112,8 +125,7 @@ class FleetLink:
         self._ingest = Ingest(asyncio.get_running_loop(), self._on_batches)
         self.started = True
         self._spawn(self._watchdog(), "link-watchdog")
-        if cfg.remote_id is not None:
-            self._spawn(self._remote_id(cfg.remote_id), "link-remote-id")
+        self._spawn(self._remote_id(), "link-remote-id")
         self._spawn(self._scanner(), "link-scanner")
         self._spawn(self._new_system_listener(), "link-new-systems")
         for raw in cfg.discovery_urls:
@@ -420,6 +432,10 @@ class FleetLink:
                     report = from_adsb_vehicle(fields, vehicle.vehicle_id, now)
                     if report is not None:
                         hub.publish_traffic(report)
+                elif name in RID_MESSAGES:
+                    report = self.remote_id_traffic.offer(name, fields, vehicle.vehicle_id, now)
+                    if report is not None:
+                        hub.publish_traffic(report)
             state, events = vehicle.decoder.apply(batch, now, mono)
             if state is not None:
                 hub.publish(state)
@@ -434,12 +450,16 @@ class FleetLink:
         """(Re)request streams: a rebooted autopilot forgets SET_MESSAGE_INTERVAL settings."""
         await vehicle.request_streams(self.config.rates)
 
-    async def _remote_id(self, op: OperatorInfo) -> None:
-        """The operator's location and ID to every linked drone, once a second (telemetry/
-        remote_id.py). A send that fails is logged once per drone; the next second retries."""
+    async def _remote_id(self) -> None:
+        """The operator's location and ID to every linked drone, once a second while there is
+        one (telemetry/remote_id.py). A send that fails is logged once per drone; the next
+        second retries."""
         failed: set[int] = set()
         while True:
             await asyncio.sleep(1.0)
+            op = self.operator.current(time.time())
+            if op is None:
+                continue
             for vehicle in list(self._vehicles.values()):
                 if vehicle.state.link is not LinkState.UP or not vehicle.attached:
                     continue

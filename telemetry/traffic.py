@@ -41,6 +41,14 @@ FT = 0.3048
 KNOT = 0.514444
 
 
+TrackKey = int | str
+
+
+def track_key(icao: int | None, uas_id: str | None) -> TrackKey:
+    """ADS-B tracks by ICAO address, Remote ID tracks by UAS ID: the two never mix."""
+    return icao if icao is not None else f"rid:{uas_id}"
+
+
 def emitter_name(value: int) -> str:
     return EMITTER_TYPES[value] if 0 <= value < len(EMITTER_TYPES) else f"type_{value}"
 
@@ -53,7 +61,7 @@ class TrafficReport:
     receiver, `feed:<host>:<port>` for a ground receiver); `received` is Unix time of arrival
     and `tslc_s` how old the receiver said the data already was."""
 
-    icao: int
+    icao: int | None
     source: str
     received: float
     callsign: str | None = None
@@ -65,13 +73,23 @@ class TrafficReport:
     vertical_rate_mps: float | None = None
     emitter_type: str | None = None
     tslc_s: float = 0.0
+    uas_id: str | None = None  # Remote ID: the broadcast UAS ID (then `icao` is None)
+    ua_type: str | None = None
+    heard_by: str | None = None  # Remote ID: `drone:<id>` whose receiver relayed it
+
+    @property
+    def key(self) -> TrackKey:
+        return track_key(self.icao, self.uas_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Track:
-    """The picture's latest knowledge of one aircraft (every field the newest that said it)."""
+    """The picture's latest knowledge of one aircraft (every field the newest that said it).
 
-    icao: int
+    An ADS-B track has its ICAO address; a Remote ID track (`source` "remote_id") has its
+    UAS ID instead, and `heard_by` says which drone's receiver relayed it last."""
+
+    icao: int | None
     source: str
     seen: float  # Unix time the data was current (received - tslc)
     callsign: str | None
@@ -82,17 +100,30 @@ class Track:
     speed_mps: float | None
     vertical_rate_mps: float | None
     emitter_type: str | None
+    uas_id: str | None = None
+    ua_type: str | None = None
+    heard_by: str | None = None
 
     @property
-    def icao_hex(self) -> str:
-        return f"{self.icao:06X}"
+    def key(self) -> TrackKey:
+        return track_key(self.icao, self.uas_id)
+
+    @property
+    def icao_hex(self) -> str | None:
+        return None if self.icao is None else f"{self.icao:06X}"
+
+    @property
+    def label(self) -> str:
+        """What an operator calls it: callsign, else ICAO address, else UAS ID."""
+        return self.callsign or self.icao_hex or self.uas_id or "?"
 
     def age_s(self, now: float) -> float:
         return max(0.0, now - self.seen)
 
     def to_dict(self, now: float) -> dict[str, Any]:
-        """The form of `GET /api/traffic` and of the WebSocket's `traffic` frame."""
-        return {
+        """The form of `GET /api/traffic` and of the WebSocket's `traffic` frame (Remote ID
+        tracks add `uas_id`, `ua_type` and `heard_by`; their `icao` is null)."""
+        d: dict[str, Any] = {
             "icao": self.icao_hex,
             "callsign": self.callsign,
             "lat": round(self.lat, 7),
@@ -105,6 +136,9 @@ class Track:
             "source": self.source,
             "age_s": round(self.age_s(now), 1),
         }
+        if self.uas_id is not None:
+            d.update(uas_id=self.uas_id, ua_type=self.ua_type, heard_by=self.heard_by)
+        return d
 
 
 def _r(v: float | None, digits: int) -> float | None:
@@ -112,7 +146,8 @@ def _r(v: float | None, digits: int) -> float | None:
 
 
 class TrafficPicture:
-    """Tracks by ICAO address, bounded (`max_tracks`: the stalest is dropped first).
+    """Tracks by key (ICAO address, or UAS ID for Remote ID), bounded (`max_tracks`: the
+    stalest is dropped first).
 
     Reports without a position are kept aside (`_pending`) until one with a position arrives:
     an SBS-1 receiver sends the callsign and the velocity in lines of their own."""
@@ -121,23 +156,25 @@ class TrafficPicture:
                  max_tracks: int = DEFAULT_MAX_TRACKS) -> None:
         self.stale_s = stale_s
         self.max_tracks = max(1, max_tracks)
-        self._tracks: dict[int, Track] = {}
-        self._pending: dict[int, TrafficReport] = {}
+        self._tracks: dict[TrackKey, Track] = {}
+        self._pending: dict[TrackKey, TrafficReport] = {}
         self.version = 0  # bumped on every change (a stream sends a frame when it moved)
         self.reports = 0
 
     def update(self, r: TrafficReport) -> Track | None:
         """Fold one report in; the track it made or changed (None: no position known yet)."""
         self.reports += 1
+        key = r.key
         seen = r.received - max(0.0, r.tslc_s)
-        old = self._tracks.get(r.icao)
-        if old is not None and seen < old.seen - 1e-6 and r.source != old.source:
+        old = self._tracks.get(key)
+        if (old is not None and seen < old.seen - 1e-6
+                and (r.source, r.heard_by) != (old.source, old.heard_by)):
             # an older report relayed late by another receiver: the newest report wins
             return old
-        base: Any = old if old is not None else self._pending.get(r.icao)
+        base: Any = old if old is not None else self._pending.get(key)
         if (r.lat is None or r.lon is None) and (base is None
                                                  or isinstance(base, TrafficReport)):
-            self._pending[r.icao] = _merge_report(base, r)
+            self._pending[key] = _merge_report(base, r)
             self._trim_pending()
             return None
         lat = r.lat if r.lat is not None else base.lat
@@ -150,37 +187,44 @@ class TrafficPicture:
             speed_mps=_pick(r.speed_mps, base, "speed_mps"),
             vertical_rate_mps=_pick(r.vertical_rate_mps, base, "vertical_rate_mps"),
             emitter_type=_pick(r.emitter_type, base, "emitter_type"),
+            uas_id=r.uas_id, ua_type=_pick(r.ua_type, base, "ua_type"),
+            heard_by=r.heard_by,
         )
-        self._pending.pop(r.icao, None)
-        self._tracks[r.icao] = track
+        self._pending.pop(key, None)
+        self._tracks[key] = track
         if len(self._tracks) > self.max_tracks:
             stalest = min(self._tracks.values(), key=lambda t: t.seen)
-            del self._tracks[stalest.icao]
+            del self._tracks[stalest.key]
         self.version += 1
         return track
 
-    def expire(self, now: float) -> list[int]:
-        """Drop the tracks older than `stale_s`; their ICAO addresses."""
-        gone = [icao for icao, t in self._tracks.items() if now - t.seen > self.stale_s]
-        for icao in gone:
-            del self._tracks[icao]
-        for icao in [i for i, p in self._pending.items() if now - p.received > self.stale_s]:
-            del self._pending[icao]
+    def expire(self, now: float) -> list[TrackKey]:
+        """Drop the tracks older than `stale_s`; their keys."""
+        gone = [k for k, t in self._tracks.items() if now - t.seen > self.stale_s]
+        for k in gone:
+            del self._tracks[k]
+        for k in [i for i, p in self._pending.items() if now - p.received > self.stale_s]:
+            del self._pending[k]
         if gone:
             self.version += 1
         return gone
 
     def tracks(self, now: float) -> list[Track]:
-        """The live tracks (stale ones expired first), by ICAO address."""
+        """The live tracks (stale ones expired first): ADS-B by ICAO address, then Remote ID
+        by UAS ID."""
         self.expire(now)
-        return sorted(self._tracks.values(), key=lambda t: t.icao)
+        return sorted(self._tracks.values(), key=_order)
 
-    def get(self, icao: int) -> Track | None:
-        return self._tracks.get(icao)
+    def get(self, key: TrackKey) -> Track | None:
+        return self._tracks.get(key)
 
     def _trim_pending(self) -> None:
         while len(self._pending) > self.max_tracks:
             del self._pending[next(iter(self._pending))]
+
+
+def _order(t: Track) -> tuple[int, int, str]:
+    return (0, t.icao, "") if t.icao is not None else (1, 0, t.uas_id or "")
 
 
 def _pick(new: Any, base: Any, name: str) -> Any:

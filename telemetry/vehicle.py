@@ -33,6 +33,7 @@ from telemetry.errors import (
     LinkDown,
     NotConnected,
 )
+from telemetry.remote_id_traffic import RID_MESSAGES
 from telemetry.state import LinkState, VehicleState
 from telemetry.urls import ConnectionUrl
 
@@ -41,8 +42,9 @@ T = TypeVar("T")
 
 # Messages the link subscribes to: the decoded telemetry, MISSION_ACK, which explains why an
 # upload failed (MAVSDK's MissionRaw result folds several ACK types into one), and ADSB_VEHICLE,
-# the aircraft the drone's ADS-B receiver hears (telemetry/traffic.py).
-SUBSCRIBED = (*DECODED_MESSAGES, "MISSION_ACK", "ADSB_VEHICLE")
+# the aircraft the drone's ADS-B receiver hears (telemetry/traffic.py), and the Remote ID
+# broadcasts a receiver on the drone relays (telemetry/remote_id_traffic.py).
+SUBSCRIBED = (*DECODED_MESSAGES, "MISSION_ACK", "ADSB_VEHICLE", *RID_MESSAGES)
 # STATUSTEXT prefixes ArduPilot uses to explain a refused arm.
 ARM_TEXT_PREFIXES = ("Arm:", "PreArm:")
 

@@ -25,6 +25,7 @@ from mission.fleet import vehicle_commands as vc
 from telemetry.errors import CommandRejected, CommandResult, CommandTimeout, UnknownVehicle
 from telemetry.hub import TelemetryHub
 from telemetry.mission_item import MissionItem
+from telemetry.remote_id_traffic import COMPID_FIELD, RemoteIdTraffic
 from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
 from telemetry.traffic import from_adsb_vehicle
 
@@ -46,6 +47,7 @@ class FakeFleet(vc.CommandMethods):
     def __init__(self, hub: TelemetryHub) -> None:
         self.hub = hub
         self.drones: dict[int, FakeDrone] = {}
+        self.remote_id_traffic = RemoteIdTraffic()  # as the link keeps it
 
     # -- the fleet ------------------------------------------------------------------------------
 
@@ -101,6 +103,36 @@ class FakeFleet(vc.CommandMethods):
         report = from_adsb_vehicle(fields, drone_id, time.time())
         assert report is not None
         self.hub.publish_traffic(report)
+
+    def remote_id(self, drone_id: int, uas_id: str, lat: float, lon: float, alt_amsl: float, *,
+                  heading: float = 0.0, speed: float = 0.0, vrate: float = 0.0,
+                  mac: int = 0x0A0B0C, ua_type: int = 2, compid: int = 191,
+                  timestamp: float | None = None, basic_id: bool = True) -> None:
+        """A receiver on the drone (component `compid`) relayed a broadcaster it heard: its
+        OPEN_DRONE_ID_BASIC_ID (unless `basic_id` is False) and OPEN_DRONE_ID_LOCATION, as
+        MAVSDK's JSON gives them (MAVLink units), decoded as the link decodes them and
+        published to the hub. `timestamp`: seconds after the hour (default: now)."""
+        now = time.time()
+        id_or_mac = [mac >> (8 * i) & 0xFF for i in range(6)] + [0] * 14
+        head = {"target_system": 0, "target_component": 0, "id_or_mac": id_or_mac,
+                COMPID_FIELD: compid}
+        raw = list(uas_id.encode()) + [0] * (20 - len(uas_id))
+        messages = [("OPEN_DRONE_ID_BASIC_ID",
+                     {**head, "id_type": 1, "ua_type": ua_type, "uas_id": raw})] if basic_id \
+            else []
+        messages.append(("OPEN_DRONE_ID_LOCATION", {
+            **head, "status": 2, "direction": round(heading * 100) % 36000,
+            "speed_horizontal": round(speed * 100), "speed_vertical": round(vrate * 100),
+            "latitude": round(lat * 1e7), "longitude": round(lon * 1e7),
+            "altitude_barometric": alt_amsl, "altitude_geodetic": alt_amsl,
+            "height_reference": 0, "height": -1000.0, "horizontal_accuracy": 10,
+            "vertical_accuracy": 4, "barometer_accuracy": 3, "speed_accuracy": 3,
+            "timestamp": now % 3600 if timestamp is None else timestamp,
+            "timestamp_accuracy": 1}))
+        for name, fields in messages:
+            report = self.remote_id_traffic.offer(name, fields, drone_id, now)
+            if report is not None:
+                self.hub.publish_traffic(report)
 
     def sent(self, drone_id: int) -> list[str]:
         return [c.name for c in self.drones[drone_id].sent]

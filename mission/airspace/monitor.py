@@ -34,7 +34,7 @@ from mission.airspace.geometry import Encounter, Level, Mover, Thresholds, encou
 from mission.fleet import vehicle_commands as vc
 from telemetry.hub import TelemetryHub
 from telemetry.state import EventKind, VehicleState, make_event
-from telemetry.traffic import Track
+from telemetry.traffic import Track, TrackKey
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class TrafficMonitor:
         self.owns = owns
         self.separation_h_m = separation_h_m
         self.separation_v_m = separation_v_m
-        self._pairs: dict[tuple[int, int], _Pair] = {}
+        self._pairs: dict[tuple[int, TrackKey], _Pair] = {}  # (drone, track key)
         self._own: dict[tuple[int, int], float | None] = {}  # (a, b) -> apart since
         self._acted: dict[tuple[int, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -104,22 +104,24 @@ class TrafficMonitor:
 
     def conflicts(self) -> list[dict[str, Any]]:
         """Pairs at advisory or alert now."""
-        return [{"drone_id": d, "icao": f"{i:06X}", "level": p.level.name.lower(),
+        return [{"drone_id": d, **_ident(k), "level": p.level.name.lower(),
                  **(_numbers(p.last) if p.last else {})}
-                for (d, i), p in sorted(self._pairs.items()) if p.level > Level.CLEAR]
+                for (d, k), p in sorted(self._pairs.items(), key=lambda kv: (kv[0][0],
+                                                                            str(kv[0][1])))
+                if p.level > Level.CLEAR]
 
     def evaluate(self, now: float) -> None:
-        tracks = {t.icao: t for t in self.hub.traffic.tracks(now)}
-        seen: set[tuple[int, int]] = set()
+        tracks = {t.key: t for t in self.hub.traffic.tracks(now)}
+        seen: set[tuple[int, TrackKey]] = set()
         for state in self.hub.snapshot().values():
             vid = state.vehicle_id
             if not airborne(state) or (self.owns is not None and not self.owns(vid)):
                 continue
             own = _own(state)
-            for icao, track in tracks.items():
+            for tkey, track in tracks.items():
                 e = encounter(own, _other(track, own.alt_m), self.thresholds.horizon_s)
                 lvl = level(e, self.thresholds)
-                key = (vid, icao)
+                key = (vid, tkey)
                 pair = self._pairs.get(key)
                 if pair is None and lvl is Level.CLEAR:
                     continue
@@ -181,28 +183,28 @@ class TrafficMonitor:
             if pair.clear_since is None:
                 pair.clear_since = now
             elif now - pair.clear_since >= self.clear_after_s:
-                del self._pairs[(vid, track.icao)]
-                self._clear(vid, track.icao, track, pair, now, "separated")
+                del self._pairs[(vid, track.key)]
+                self._clear(vid, track.key, track, pair, now, "separated")
         else:
             pair.clear_since = None  # still (or again) inside: the hold-down restarts
 
-    def _clear(self, vid: int, icao: int, track: Track | None, pair: _Pair, now: float,
+    def _clear(self, vid: int, tkey: TrackKey, track: Track | None, pair: _Pair, now: float,
                why: str) -> None:
-        data = {"icao": f"{icao:06X}", "was": pair.level.name.lower(), "reason": why}
+        data: dict[str, Any] = {**_ident(tkey), "was": pair.level.name.lower(), "reason": why}
         if track is not None and track.callsign:
             data["callsign"] = track.callsign
+        name = data.get("callsign") or data.get("icao") or data.get("uas_id")
         self.hub.publish_event(make_event(
-            EventKind.TRAFFIC_CLEAR, vid, f"traffic {data.get('callsign', data['icao'])} clear",
-            severity=6, now=now, **data))
+            EventKind.TRAFFIC_CLEAR, vid, f"traffic {name} clear", severity=6, now=now, **data))
 
     def _event(self, kind: EventKind, vid: int, track: Track, e: Encounter, now: float, *,
                severity: int, action: str) -> None:
-        name = track.callsign or track.icao_hex
+        name = track.label
         rel = None if track.alt_amsl_m is None else round(relative_alt(track, self.hub, vid), 1)
         msg = (f"traffic {name}: {e.h_now_m / 1000:.2f} km, "
                f"{'?' if rel is None else f'{rel:+.0f}'} m")
         self.hub.publish_event(make_event(
-            kind, vid, msg, severity=severity, now=now, icao=track.icao_hex,
+            kind, vid, msg, severity=severity, now=now, **_ident(track.key),
             callsign=track.callsign, traffic_alt_amsl_m=track.alt_amsl_m, relative_alt_m=rel,
             action=action, **_numbers(e)))
 
@@ -241,6 +243,14 @@ def relative_alt(track: Track, hub: TelemetryHub, vid: int) -> float:
     s = hub.latest(vid)
     own = s.position.alt_amsl if s is not None and s.position is not None else 0.0
     return (track.alt_amsl_m or own) - own
+
+
+def _ident(key: TrackKey) -> dict[str, Any]:
+    """How events and conflicts name a track: `icao` (hex) for ADS-B; `uas_id` (and a null
+    `icao`) for Remote ID."""
+    if isinstance(key, int):
+        return {"icao": f"{key:06X}"}
+    return {"icao": None, "uas_id": key.removeprefix("rid:")}
 
 
 def _numbers(e: Encounter) -> dict[str, float]:

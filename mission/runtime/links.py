@@ -45,6 +45,8 @@ def link_config(settings: Settings) -> LinkConfig:
         discovery_urls=settings.discovery_urls,
         remote_id=OperatorInfo.parse(settings.remote_id_operator_location,
                                      settings.remote_id_operator_id),
+        remote_id_operator_id=settings.remote_id_operator_id,
+        remote_id_console_stale_s=settings.remote_id_console_stale_s,
     )
 
 

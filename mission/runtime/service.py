@@ -153,6 +153,7 @@ class Runtime:
                 settings.sim_count, speedup=settings.sim_speedup,
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
                 base_port=settings.sim_base_port, adsb_count=settings.sim_adsb_count,
+                remote_id_count=settings.sim_remote_id_count,
             )
             await asyncio.to_thread(self.sim.start)
             drones = (*drones, *self.sim.urls)

@@ -88,8 +88,9 @@ export class Alerts {
       return null;
     } else if (e.kind === "traffic_clear") {
       const icao = e.data?.icao;
+      const uas = e.data?.uas_id;
       for (const a of this.items) {
-        if (a.droneId === e.id && a.kind.startsWith("traffic_") && a.data.icao === icao) a.resolved = true;
+        if (a.droneId === e.id && a.kind.startsWith("traffic_") && a.data.icao === icao && a.data.uas_id === uas) a.resolved = true;
       }
       this.changed();
       return null;
@@ -133,7 +134,7 @@ export class Alerts {
       case "traffic_alert": {
         const rel = typeof d.relative_alt_m === "number" ? `${d.relative_alt_m >= 0 ? "+" : "−"}${num(Math.abs(d.relative_alt_m), 0)}` : "?";
         const text = t("alert.text.traffic", {
-          who: d.callsign || d.icao || "?",
+          who: d.callsign || d.icao || (d.uas_id ? t("traffic.rid_label", { id: d.uas_id }) : "?"),
           km: typeof d.h_m === "number" ? num(d.h_m / 1000, 2) : "?",
           rel,
           cpa: typeof d.t_cpa_s === "number" ? num(d.t_cpa_s, 0) : "?",

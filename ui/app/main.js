@@ -115,6 +115,8 @@ async function main() {
     installOperatorControls(ctx);
     const { installMissionControls } = await import("./operations-controls.js");
     installMissionControls(ctx);
+    const { installOperatorLocation } = await import("./operator-location.js");
+    installOperatorLocation(ctx);
   }
   startMissionData(ctx);
 

@@ -3,6 +3,8 @@
 // callsign (or ICAO address) and its altitude relative to our nearest drone (+ above, − below,
 // with ↑/↓ when it climbs or descends faster than 1 m/s), and a trend vector: where it will be
 // in a minute at its present speed and course. Each frame replaces the whole picture.
+// Other drones' broadcast Remote ID (`source` "remote_id", keyed by `uas_id`, no ICAO address)
+// get a small drone marker of their own and a "drone <UAS ID>" label (its last 8 characters).
 //
 // A traffic alert also sounds (two tones; one for an advisory): the browser allows sound only
 // after the user has interacted with the page, which every operator has by the time one comes.
@@ -20,7 +22,7 @@ export class TrafficLayer {
     this.map = mapView;
     this.store = store;
     this.layer = mapView.addLayer();
-    this.items = new Map(); // icao -> {marker, el, label, trend}
+    this.items = new Map(); // trackKey -> {marker, el, label, trend}
     this.tracks = [];
     store.on("traffic", ({ tracks }) => this.render(tracks));
     store.on("drones", () => this._relabel());
@@ -30,8 +32,9 @@ export class TrafficLayer {
     this.tracks = tracks;
     const keep = new Set();
     for (const tr of tracks) {
-      keep.add(tr.icao);
-      let item = this.items.get(tr.icao);
+      const key = trackKey(tr);
+      keep.add(key);
+      let item = this.items.get(key);
       if (!item) item = this._create(tr);
       item.track = tr;
       item.marker.setLatLng([tr.lat, tr.lon]);
@@ -40,11 +43,11 @@ export class TrafficLayer {
       item.trend.setLatLngs(trendLine(tr));
       this._label(item);
     }
-    for (const [icao, item] of this.items) {
-      if (keep.has(icao)) continue;
+    for (const [key, item] of this.items) {
+      if (keep.has(key)) continue;
       this.layer.removeLayer(item.marker);
       this.layer.removeLayer(item.trend);
-      this.items.delete(icao);
+      this.items.delete(key);
     }
   }
 
@@ -62,17 +65,23 @@ export class TrafficLayer {
     if (item.labelText !== text) {
       item.labelText = text;
       item.label.textContent = text;
-      item.el.title = text;
+      item.el.title = isRemoteId(item.track) ? `${t("traffic.rid_title")}: ${item.track.uas_id}` : text;
     }
   }
 
   _create(tr) {
+    const rid = isRemoteId(tr);
     const arrow = h("span", { class: "traffic-arrow" });
-    arrow.innerHTML =
-      '<svg viewBox="-12 -12 24 24" aria-hidden="true">' +
-      '<path d="M0,-11 L2,-4 L10,1 L10,3 L2,1 L1.5,7 L4,9 L4,10.5 L0,9.5 L-4,10.5 L-4,9 L-1.5,7 L-2,1 L-10,3 L-10,1 L-2,-4 Z"/></svg>';
+    arrow.innerHTML = rid
+      ? // a small multirotor seen from above, its nose (course) up
+        '<svg viewBox="-12 -12 24 24" aria-hidden="true"><path d="M-7,-7 L7,7 M7,-7 L-7,7"/>' +
+        '<circle cx="-7" cy="-7" r="3.2"/><circle cx="7" cy="-7" r="3.2"/><circle cx="-7" cy="7" r="3.2"/>' +
+        '<circle cx="7" cy="7" r="3.2"/><path class="rid-nose" d="M0,-11 L3,-5 L-3,-5 Z"/></svg>'
+      : '<svg viewBox="-12 -12 24 24" aria-hidden="true">' +
+        '<path d="M0,-11 L2,-4 L10,1 L10,3 L2,1 L1.5,7 L4,9 L4,10.5 L0,9.5 L-4,10.5 L-4,9 L-1.5,7 L-2,1 L-10,3 L-10,1 L-2,-4 Z"/></svg>';
     const label = h("span", { class: "traffic-label" });
-    const el = h("div", { class: "traffic-marker", dataset: { icao: tr.icao }, "data-testid": "traffic-marker" }, arrow, label);
+    const dataset = rid ? { uasId: tr.uas_id } : { icao: tr.icao };
+    const el = h("div", { class: rid ? "traffic-marker traffic-rid" : "traffic-marker", dataset, "data-testid": "traffic-marker" }, arrow, label);
     const marker = L.marker([tr.lat, tr.lon], {
       icon: L.divIcon({ className: "traffic-icon", html: el, iconSize: [24, 24], iconAnchor: [12, 12] }),
       keyboard: false,
@@ -83,7 +92,7 @@ export class TrafficLayer {
     this.layer.addLayer(trend);
     this.layer.addLayer(marker);
     const item = { marker, el, arrow, label, trend, track: tr, labelText: "" };
-    this.items.set(tr.icao, item);
+    this.items.set(trackKey(tr), item);
     return item;
   }
 }
@@ -98,9 +107,25 @@ export function trendLine(tr) {
   return [[tr.lat, tr.lon], [tr.lat + dLat, tr.lon + dLon]];
 }
 
+/** ADS-B tracks by ICAO address, Remote ID tracks by UAS ID (the two never mix). */
+export function trackKey(tr) {
+  return tr.icao || `rid:${tr.uas_id}`;
+}
+
+export function isRemoteId(tr) {
+  return tr.source === "remote_id";
+}
+
+/** How an operator names a track: callsign, ICAO address, or "drone <end of the UAS ID>". */
+export function trafficName(tr) {
+  if (tr.callsign || tr.icao) return tr.callsign || tr.icao;
+  const id = String(tr.uas_id || "?");
+  return t("traffic.rid_label", { id: id.length > 8 ? `…${id.slice(-8)}` : id });
+}
+
 /** "POLICE1 · +120 m ↓" : callsign (or ICAO) and altitude relative to the nearest drone. */
 export function trafficLabel(tr, drones) {
-  const parts = [tr.callsign || tr.icao];
+  const parts = [trafficName(tr)];
   let nearest = null;
   let best = Infinity;
   for (const v of drones) {
