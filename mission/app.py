@@ -34,6 +34,7 @@ from mission.missions.routes import router as missions_router
 from mission.observability.routes import RequestMetrics
 from mission.observability.routes import router as observability_router
 from mission.recording.routes import router as recording_router
+from mission.reports.routes import router as reports_router
 from mission.runtime.service import Runtime
 from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(incidents_router)
     app.include_router(zones_router)
     app.include_router(missions_router)
+    app.include_router(reports_router)
     app.include_router(tiles_router)
 
     @app.get("/api/health", tags=["health"])

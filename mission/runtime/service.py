@@ -42,6 +42,7 @@ from mission.missions.tracker import MissionTracker
 from mission.observability.health import Lifecycle
 from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
+from mission.reports.service import ReportService
 from mission.runtime.links import TASKS_STOP_S, LinkSide
 from mission.settings import Settings
 from mission.shutdown import bounded, stop_tasks
@@ -89,6 +90,7 @@ class Runtime:
                                 max_hashes=settings.login_max_hashes)
         self.audit = AuditService(self.db)
         self.incidents = IncidentService(self.db)
+        self.reports = ReportService(self.db)
         self.planner = PlannerPool()
         self.tracker = MissionTracker(self.db, self.hub, incidents=self.incidents)
         self.commands = CommandService(self.db, self.link, timeout_s=settings.command_timeout_s,
