@@ -26,6 +26,7 @@ from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
 from mission.console_files import ConsoleFiles
 from mission.deps import StateDep, optional_principal
+from mission.dispatch.routes import router as dispatch_router
 from mission.fleet.routes import router as fleet_router
 from mission.incidents.routes import router as incidents_router
 from mission.intake.routes import router as intake_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(zones_router)
     app.include_router(missions_router)
     app.include_router(reports_router)
+    app.include_router(dispatch_router)
     app.include_router(tiles_router)
 
     @app.get("/api/health", tags=["health"])

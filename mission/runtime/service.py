@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 # The models, imported for their tables (the schema itself comes from mission/migrations).
 import mission.audit.models  # noqa: F401
 import mission.auth.models  # noqa: F401
+import mission.dispatch.models  # noqa: F401
 import mission.fleet.models  # noqa: F401
 import mission.missions.models  # noqa: F401
 import mission.recording.models  # noqa: F401
@@ -33,6 +34,7 @@ from mission import logsafe
 from mission.audit.service import AuditService
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
+from mission.dispatch.service import DispatchService
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
@@ -102,6 +104,10 @@ class Runtime:
                                        max_altitude_m=settings.max_altitude_m,
                                        import_radius_m=settings.import_radius_m,
                                        rtl_alt_m=settings.rtl_alt_m)
+        # new incidents (from any source) go to the auto-dispatch rules, on the engine's task
+        self.dispatch = DispatchService(self.db, incidents=self.incidents,
+                                        missions=self.missions, zones=self.zones)
+        self.incidents.on_created = self.dispatch.notify
         self.encoder = StateEncoder()
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
@@ -152,6 +158,7 @@ class Runtime:
         await self.tracker.load()  # missions in flight at the last shutdown are reattached
         self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
+        self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
         self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
         self.lifecycle.complete = True
