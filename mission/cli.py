@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sim-speedup", type=float, default=None)
     s.add_argument("--sim-ekf-delay", type=float, default=None,
                    help="vehicle seconds until the simulated EKF has a position (default 40)")
+    s.add_argument("--sim-spacing", type=float, default=None, metavar="METRES",
+                   help="metres east between the simulated drones' homes (default 5)")
     s.add_argument("--sim-base-port", type=int, default=None,
                    help="first TCP port of the simulated fleet (default 5760 when free)")
     s.add_argument("--log-level", default="info")
@@ -206,6 +208,8 @@ def serve(args: argparse.Namespace, settings: Settings,
         overrides["sim_ekf_delay"] = args.sim_ekf_delay
     if args.sim_base_port is not None:
         overrides["sim_base_port"] = args.sim_base_port
+    if args.sim_spacing is not None:
+        overrides["sim_spacing_m"] = args.sim_spacing
     settings = settings.with_overrides(**overrides)
     base = f"http://{settings.host}:{settings.port}"
     generated = ""

@@ -54,6 +54,7 @@ class SimFleet:
     speedup: float = 1.0
     ekf_delay: float | None = None
     base_port: int = 0
+    spacing_m: float = 0.0  # 0: the simulator's default
     urls: list[str] = field(default_factory=list)
     control_port: int = 0
     _proc: subprocess.Popen[str] | None = None
@@ -68,6 +69,8 @@ class SimFleet:
         ]
         if self.ekf_delay is not None:
             cmd += ["--ekf-delay", str(self.ekf_delay)]
+        if self.spacing_m > 0:
+            cmd += ["--spacing", str(self.spacing_m)]
         cwd = REPO_ROOT if (REPO_ROOT / "sitl").is_dir() else None
         self._proc = subprocess.Popen(
             cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=None, text=True,

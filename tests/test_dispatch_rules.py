@@ -4,6 +4,7 @@ rejected or timed out, a non-matching incident left alone, an interlock refusal 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,17 @@ async def test_a_proposal_waits_for_the_operator_and_is_confirmed(svc: InProcess
     async with svc.http("operator", "op-42") as op, svc.http() as admin:
         key = await _intake_key(admin)
         rid = await _rule(op, action="propose", confirm_s=600)
-        inc = await _intake(svc, key, 250, 0)
+        with svc.runtime.hub.subscribe(domain=True) as sub:
+            inc = await _intake(svc, key, 250, 0)
+            pushed: list[Any] = []
+
+            def proposal_pushed() -> bool:
+                pushed.extend(e for e in sub.take_domain()[0] if e.kind == "proposal")
+                return bool(pushed)
+
+            await svc.until(proposal_pushed, what="the proposal pushed to the consoles")
+        shown = json.loads(pushed[0].views["viewer"])
+        assert shown["incident_id"] == inc and shown["status"] == "pending"
 
         async def pending() -> list[dict[str, Any]]:
             body: list[dict[str, Any]] = (await op.get(

@@ -140,7 +140,7 @@ class Runtime:
             self.sim = SimFleet(
                 settings.sim_count, speedup=settings.sim_speedup,
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
-                base_port=settings.sim_base_port,
+                base_port=settings.sim_base_port, spacing_m=settings.sim_spacing_m,
             )
             await asyncio.to_thread(self.sim.start)
             drones = (*drones, *self.sim.urls)
