@@ -89,6 +89,9 @@ class DispatchService:
         self.altitude_m = altitude_m
         self._queue: asyncio.Queue[int] = asyncio.Queue(MAX_QUEUE)
         self._lock = asyncio.Lock()  # one decision at a time: two incidents never pick one drone
+        # drones an automatic dispatch has taken and not yet handed to the tracker (busy then)
+        self._claimed: set[int] = set()
+        self._dispatches: set[asyncio.Task[str]] = set()
 
     # -- rules -----------------------------------------------------------------------------------
 
@@ -241,23 +244,42 @@ class DispatchService:
             log.error("auto-dispatch queue full: incident %s not considered", inc.id)
 
     async def run(self) -> None:
-        while True:
-            inc_id: int | None = None
-            try:
-                async with asyncio.timeout(self.tick_s):
-                    inc_id = await self._queue.get()
-            except TimeoutError:
-                pass
-            try:
-                if inc_id is not None:
-                    await self.consider(inc_id)
-                await self.expire_due()
-            except Exception:
-                log.exception("auto-dispatch step failed (incident %s)", inc_id)
+        """Decide for each new incident in turn (a decision takes milliseconds: the plan); the
+        dispatches themselves run on their own tasks, so a drone's slow upload never delays
+        the next incident. Cancelled (the runtime stopping): those are cancelled too."""
+        try:
+            while True:
+                inc_id: int | None = None
+                try:
+                    async with asyncio.timeout(self.tick_s):
+                        inc_id = await self._queue.get()
+                except TimeoutError:
+                    pass
+                try:
+                    if inc_id is not None:
+                        await self.consider(inc_id)
+                    await self.expire_due()
+                except Exception:
+                    log.exception("auto-dispatch step failed (incident %s)", inc_id)
+        finally:
+            for task in self._dispatches:
+                task.cancel()
 
-    async def consider(self, incident_id: int) -> str | None:
-        """Apply the rules to one incident; what was done (`dispatched`, `proposed`,
-        `refused`, `no_drone`) or None when no rule matches."""
+    async def settled(self) -> None:
+        """Wait for the automatic dispatches under way (tests, benchmarks)."""
+        while self._dispatches:
+            await asyncio.gather(*self._dispatches, return_exceptions=True)
+
+    async def consider(self, incident_id: int, *, wait: bool = False) -> str | None:
+        """Apply the rules to one incident; what was done (`dispatching`, `proposed`,
+        `no_drone`; with `wait`, the dispatch's end: `dispatched` or `refused`) or None when no
+        rule matches."""
+        outcome = await self._consider(incident_id)
+        if wait and isinstance(outcome, asyncio.Task):
+            return await outcome
+        return outcome if not isinstance(outcome, asyncio.Task) else "dispatching"
+
+    async def _consider(self, incident_id: int) -> str | asyncio.Task[str] | None:
         async with self._lock:
             rules = await self.db.run(
                 lambda s: [r.spec() for r in s.exec(select(DispatchRule)
@@ -279,13 +301,14 @@ class DispatchService:
                 return None
             return await self._act(rule, inc)
 
-    async def _act(self, rule: Rule, inc: IncidentWithContact) -> str:
+    async def _act(self, rule: Rule, inc: IncidentWithContact) -> str | asyncio.Task[str]:
         actor = rule.actor
         base = {"rule_id": rule.id, "rule": rule.name, "action": rule.action.value}
         reserved = await self.db.run(lambda s: {p.drone_id for p in s.exec(
             select(DispatchProposal).where(
                 DispatchProposal.status == ProposalStatus.PENDING.value))})
-        free = sorted(d for d in self.missions.ready_drones() if d not in reserved)
+        free = sorted(d for d in self.missions.ready_drones()
+                      if d not in reserved and d not in self._claimed)
         if not free:
             await self._audit("dispatch_rule.no_drone", actor, inc.id, base, outcome="refused",
                               result={"message": "no drone is free, linked and ready to fly"})
@@ -311,15 +334,32 @@ class DispatchService:
         if rule.action == Action.PROPOSE:
             await self._propose(rule, inc.id, planned.id, leg.drone_id, eta, chosen)
             return "proposed"
+        self._claimed.add(leg.drone_id)
+        task = asyncio.create_task(
+            self._auto_dispatch(rule, inc.id, planned.id, leg.drone_id, chosen),
+            name=f"auto-dispatch-{inc.id}")
+        self._dispatches.add(task)
+        task.add_done_callback(self._dispatches.discard)
+        return task
+
+    async def _auto_dispatch(self, rule: Rule, incident_id: int, mission_id: int,
+                             drone_id: int, chosen: dict[str, Any]) -> str:
+        actor = rule.actor
         try:
-            await self.missions.dispatch(planned.id, actor)
+            await self.missions.dispatch(mission_id, actor)
         except (MissionConflict, MissionNotFound) as e:
-            await self.missions.discard(planned.id, actor, f"rule {rule.id}: dispatch refused")
-            await self._audit("dispatch_rule.refused", actor, inc.id, chosen, outcome="refused",
-                              mission_id=planned.id, drone_id=leg.drone_id, result=_refusal(e))
+            await self.missions.discard(mission_id, actor, f"rule {rule.id}: dispatch refused")
+            await self._audit("dispatch_rule.refused", actor, incident_id, chosen,
+                              outcome="refused", mission_id=mission_id, drone_id=drone_id,
+                              result=_refusal(e))
             return "refused"
-        await self._audit("dispatch_rule.dispatched", actor, inc.id, chosen,
-                          mission_id=planned.id, drone_id=leg.drone_id)
+        except Exception:
+            log.exception("automatic dispatch of mission %s failed", mission_id)
+            raise
+        finally:
+            self._claimed.discard(drone_id)
+        await self._audit("dispatch_rule.dispatched", actor, incident_id, chosen,
+                          mission_id=mission_id, drone_id=drone_id)
         return "dispatched"
 
     async def _propose(self, rule: Rule, incident_id: int, mission_id: int, drone_id: int,
