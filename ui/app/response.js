@@ -85,6 +85,7 @@ export class ResponsePanel {
 
   render() {
     const windowSel = h("select", {
+      class: "select",
       "data-testid": "response-window",
       "aria-label": t("response.window"),
       onchange: (e) => {
@@ -93,6 +94,7 @@ export class ResponsePanel {
       },
     }, Object.keys(WINDOWS).map((w) => h("option", { value: w, selected: w === this.window }, t(`response.last${w}`))));
     const sevSel = h("select", {
+      class: "select",
       "data-testid": "response-severity",
       "aria-label": t("response.severity"),
       onchange: (e) => {
