@@ -5,7 +5,8 @@ The service runs as a subprocess (`nazorat serve --sim N`, the project's simulat
 (default 1500: bases 1.5 and 3 km apart). One `auto` rule matches everything; incidents are
 posted to the intake API (an integration key) in rounds of one per drone, each 500 m to 2 km
 from a random base, and the script waits until every incident of the round has a drone on
-scene (its target observed), then until the drones are home and disarmed again.
+scene (its target observed). Each round has a fresh service and fleet (full batteries: after a
+4 km round trip the simulated batteries no longer keep the 25 % reserve for another one).
 
 Per stage (report -> dispatch, dispatch -> airborne, airborne -> on scene, report -> on scene)
 it prints p50/p95 from the incidents' own `response` timelines, and
@@ -91,6 +92,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=12)
     args = ap.parse_args()
     rng = random.Random(args.seed)
+    rows: list[dict[str, Any]] = []
+    for rnd in range(args.rounds):
+        rows += _round(args, rng)
+        print(f"round {rnd + 1}: {args.drones} incidents on scene", flush=True)
+    _print(rows, args)
+
+
+def _round(args: argparse.Namespace, rng: random.Random) -> list[dict[str, Any]]:
     port = _free_port()
     data = Path(tempfile.mkdtemp(prefix="bench-response-"))
     password = secrets.token_urlsafe(16)
@@ -116,29 +125,21 @@ def main() -> None:
                                                      "rate_per_minute": 600}).json()["key"]
         assert c.post("/api/dispatch-rules", json={"name": "bench: everything", "action":
                                                    "auto"}).status_code == 201
-        rows = []
-        for rnd in range(args.rounds):
-            ids = []
-            for _ in range(args.drones):
-                home = rng.choice(drones)
-                dist, bearing = rng.uniform(500, 2000), rng.uniform(0, 2 * math.pi)
-                lat, lon = _offset(home["lat"], home["lon"], dist * math.cos(bearing),
-                                   dist * math.sin(bearing))
-                r = httpx.post(f"{base}/api/intake/incidents", headers={
-                    "Authorization": f"Bearer {key}"}, json={
-                    "lat": lat, "lon": lon, "category": "theft",
-                    "severity": rng.randint(1, 5)})
-                assert r.status_code == 201, r.text
-                ids.append(r.json()["id"])
-                time.sleep(rng.uniform(0.5, 2.0))
-            incs = _wait(f"round {rnd + 1} on scene", lambda ids=ids: _on_scene(c, ids),
-                         600 / args.speedup + 120, every=1.0)
-            for inc in incs:
-                rows.append(_measure(c, inc))
-            _wait("the drones home", lambda: _ready(c, args.drones), 900 / args.speedup + 120,
-                  every=2.0)
-            print(f"round {rnd + 1}: {len(incs)} incidents on scene", flush=True)
-        _print(rows, args)
+        ids = []
+        for _ in range(args.drones):
+            home = rng.choice(drones)
+            dist, bearing = rng.uniform(500, 2000), rng.uniform(0, 2 * math.pi)
+            lat, lon = _offset(home["lat"], home["lon"], dist * math.cos(bearing),
+                               dist * math.sin(bearing))
+            r = httpx.post(f"{base}/api/intake/incidents", headers={
+                "Authorization": f"Bearer {key}"}, json={
+                "lat": lat, "lon": lon, "category": "theft", "severity": rng.randint(1, 5)})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+            time.sleep(rng.uniform(0.5, 2.0))
+        incs = _wait("the round on scene", lambda: _on_scene(c, ids),
+                     600 / args.speedup + 120, every=1.0)
+        return [_measure(c, inc) for inc in incs]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
