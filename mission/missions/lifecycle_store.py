@@ -36,7 +36,8 @@ def view_of(leg: MissionLeg, targets: Sequence[MissionTarget] = (), *,
         drone_id=leg.drone_id, status=LegStatus(leg.status), last_item_seq=leg.last_item_seq,
         current_seq=leg.current_seq,
         targets=tuple(
-            TargetView(t.id, t.first_seq, tuple(t.incident_ids), t.observed_at is not None)
+            TargetView(t.id, t.first_seq, tuple(t.incident_ids), t.observed_at is not None,
+                       t.lat, t.lon)
             for t in targets if t.id is not None and t.first_seq is not None
             and not t.dropped_reason),
         flew=flew, recalled=leg.reason.startswith("recalled"),

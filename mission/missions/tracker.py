@@ -65,7 +65,9 @@ def _watched(leg: MissionLeg, targets: Sequence[MissionTarget], flew: bool) -> _
 def _telemetry(st: VehicleState) -> Telemetry:
     return Telemetry(link_up=st.link is LinkState.UP, armed=st.armed,
                      landed_state=st.landed_state, mode=st.mode,
-                     mission_state=st.mission_state, mission_current=st.mission_current)
+                     mission_state=st.mission_state, mission_current=st.mission_current,
+                     lat=st.position.lat if st.position else None,
+                     lon=st.position.lon if st.position else None)
 
 
 class MissionTracker:
