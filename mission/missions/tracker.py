@@ -2,9 +2,10 @@
 
 A hub subscriber (like the recorder): MISSION_ITEM_REACHED events, the MISSION_CURRENT item and
 the drone's position at a target while it flies that target's first item (a held item is
-reported reached only when the hold ends: lifecycle.ON_STATION_M) mark targets observed (and their incidents `observed`, by that drone, at that time); reaching the
-final RTL/LAND item means the drone is returning; landing and disarming ends the leg, completed
-when the vehicle says the mission was flown to its end, failed (with where it stopped) when not.
+reported reached only when the hold ends: lifecycle.ON_STATION_M) mark targets observed (and
+their incidents `observed`, by that drone, at that time); reaching the final RTL/LAND item
+means the drone is returning; landing and disarming ends the leg, completed when the vehicle
+says the mission was flown to its end, failed (with where it stopped) when not.
 When every leg has ended, the mission ends. What each report means is decided by the pure
 lifecycle (lifecycle.step); this module only feeds reports in and persists the outcome
 (lifecycle_store.apply), so no status is decided here.
