@@ -28,6 +28,7 @@ from mission.auth.routes import router as auth_router
 from mission.auth.routes import users as users_router
 from mission.console_files import ConsoleFiles
 from mission.deps import StateDep, optional_principal
+from mission.dispatch.routes import router as dispatch_router
 from mission.fleet.routes import router as fleet_router
 from mission.incidents.routes import router as incidents_router
 from mission.intake.routes import router as intake_router
@@ -36,6 +37,7 @@ from mission.missions.routes import router as missions_router
 from mission.observability.routes import RequestMetrics
 from mission.observability.routes import router as observability_router
 from mission.recording.routes import router as recording_router
+from mission.reports.routes import router as reports_router
 from mission.runtime.service import Runtime
 from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(incidents_router)
     app.include_router(zones_router)
     app.include_router(missions_router)
+    app.include_router(reports_router)
+    app.include_router(dispatch_router)
     app.include_router(tiles_router)
     app.include_router(airspace_router)
     app.include_router(remote_id_router)

@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="simulated aircraft around the simulated fleet (SIM_ADSB_COUNT)")
     s.add_argument("--sim-remote-id-count", type=int, default=None, metavar="N",
                    help="simulated Remote ID broadcasters around the simulated fleet")
+    s.add_argument("--sim-spacing", type=float, default=None, metavar="METRES",
+                   help="metres east between the simulated drones' homes (default 5)")
     s.add_argument("--sim-base-port", type=int, default=None,
                    help="first TCP port of the simulated fleet (default 5760 when free)")
     s.add_argument("--log-level", default="info")
@@ -214,6 +216,8 @@ def serve(args: argparse.Namespace, settings: Settings,
         overrides["sim_remote_id_count"] = args.sim_remote_id_count
     if args.sim_base_port is not None:
         overrides["sim_base_port"] = args.sim_base_port
+    if args.sim_spacing is not None:
+        overrides["sim_spacing_m"] = args.sim_spacing
     settings = settings.with_overrides(**overrides)
     base = f"http://{settings.host}:{settings.port}"
     generated = ""

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from mission.auth.service import Refused
+from mission.dispatch.service import ProposalNotFound, RuleNotFound
 from mission.fleet.commands import InvalidParameters, UnknownCommand
 from mission.fleet.service import DroneNotFound
 from mission.incidents.domain import IllegalTransition, IncidentFinal
@@ -171,6 +172,8 @@ HANDLERS: dict[type[Exception], Handler] = {
     IncidentNotFound: lookup_failed,
     ZoneNotFound: lookup_failed,
     MissionNotFound: lookup_failed,
+    RuleNotFound: lookup_failed,
+    ProposalNotFound: lookup_failed,
     DroneNotFound: lookup_failed,
     IllegalTransition: illegal_transition,
     IncidentFinal: incident_final,

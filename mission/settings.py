@@ -22,6 +22,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_UI_DIR | ./ui (if it exists) | static console served at / |
 | NAZORAT_SIM_COUNT / _SIM_SPEEDUP / _SIM_EKF_DELAY | 0 / 1 / sim default | run a simulated fleet |
 | NAZORAT_SIM_BASE_PORT | 0 | its first TCP port (control: 10 below); 0: 5760 when free |
+| NAZORAT_SIM_SPACING_M | 0 | metres east between simulated drones' homes; 0: 5 m |
 | NAZORAT_ADMIN_USER / _ADMIN_PASSWORD | admin / (none) | first admin, made at start if no user |
 | NAZORAT_SESSION_TTL_H | 12 | a login (session token, cookie) lasts this long |
 | NAZORAT_COOKIE_SECURE | false | session cookie Secure (always when the request is https) |
@@ -117,6 +118,7 @@ class Settings:
     sim_speedup: float = 1.0
     sim_ekf_delay: float = -1.0  # < 0: the simulator's default (40 vehicle seconds)
     sim_base_port: int = 0  # 0: SITL's usual 5760 when it is free, else a free range
+    sim_spacing_m: float = 0.0  # 0: the simulator's default (5 m between homes)
     admin_user: str = "admin"
     admin_password: str = field(default="", repr=False)
     session_ttl_h: float = 12.0

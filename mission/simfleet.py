@@ -56,6 +56,7 @@ class SimFleet:
     base_port: int = 0
     adsb_count: int = 0
     remote_id_count: int = 0
+    spacing_m: float = 0.0  # 0: the simulator's default
     urls: list[str] = field(default_factory=list)
     control_port: int = 0
     _proc: subprocess.Popen[str] | None = None
@@ -74,6 +75,8 @@ class SimFleet:
             cmd += ["--adsb-count", str(self.adsb_count)]
         if self.remote_id_count > 0:
             cmd += ["--remote-id-count", str(self.remote_id_count)]
+        if self.spacing_m > 0:
+            cmd += ["--spacing", str(self.spacing_m)]
         cwd = REPO_ROOT if (REPO_ROOT / "sitl").is_dir() else None
         self._proc = subprocess.Popen(
             cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=None, text=True,

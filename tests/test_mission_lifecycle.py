@@ -189,6 +189,24 @@ def test_mission_current_observes_targets_before_it() -> None:
     assert step(leg(), tele(mission_current=5, mode="GUIDED")).effects == ()
 
 
+def test_a_drone_at_the_target_flying_its_item_is_on_station_before_the_hold_ends() -> None:
+    # the autopilot reports a held item reached only once the hold is over: position decides
+    at = replace(T2, lat=41.3, lon=69.24)
+    flying = leg(targets=(T1, at), current_seq=5)
+    far = step(flying, tele(mission_current=5, lat=41.3 + 100 / 111_320, lon=69.24))
+    assert far.effects == ()
+    out = step(flying, tele(mission_current=5, lat=41.3 + 5 / 111_320, lon=69.24))
+    assert out.effects == (Observe(at, 5),) and out.leg.targets[1].observed
+    assert step(out.leg, tele(mission_current=5, lat=41.3, lon=69.24)).effects == ()
+    # on another item, in another mode, or before it flew: not on station
+    assert step(flying, tele(mission_current=4, lat=41.3, lon=69.24)).effects[-1:] != (
+        Observe(at, 4),)
+    assert step(flying, tele(mission_current=5, lat=41.3, lon=69.24, mode="GUIDED")).effects \
+        == ()
+    assert step(replace(flying, flew=False),
+                tele(mission_current=5, lat=41.3, lon=69.24, armed=False)).effects == ()
+
+
 def test_reaching_the_last_item_means_returning() -> None:
     out = step(leg(), ItemReached(8))
     assert out.leg.status == L.RETURNING and out.leg.complete

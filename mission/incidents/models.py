@@ -52,6 +52,18 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
+class ResponseTimeline(BaseModel):
+    """When a drone was sent to an incident, was in the air, and had eyes on it (null until
+    known). The first dispatch that includes the incident owns it; see
+    mission/missions/incident_flow.py for a re-dispatch after a failed one."""
+
+    dispatched_at: datetime | None = None
+    airborne_at: datetime | None = None
+    on_scene_at: datetime | None = None
+    drone_id: int | None = None
+    mission_id: int | None = None
+
+
 class Category(StrEnum):
     DRUG_ACTIVITY = "drug_activity"
     DISTURBANCE = "disturbance"
@@ -96,6 +108,23 @@ class Incident(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The response timeline (migration 0005), written by mission/missions/incident_flow.py in
+    # the transactions that store the lifecycle's effects; NULL until known.
+    response_dispatched_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True))
+    response_airborne_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True))
+    response_on_scene_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True))
+    response_drone_id: int | None = Field(default=None)
+    response_mission_id: int | None = Field(default=None)
+
+    @property
+    def response(self) -> ResponseTimeline:
+        return ResponseTimeline(
+            dispatched_at=self.response_dispatched_at, airborne_at=self.response_airborne_at,
+            on_scene_at=self.response_on_scene_at, drone_id=self.response_drone_id,
+            mission_id=self.response_mission_id)
 
 
 class IncidentStatusChange(SQLModel, table=True):
@@ -208,6 +237,7 @@ class IncidentPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    response: ResponseTimeline = pydantic.Field(default_factory=ResponseTimeline)
 
 
 class IncidentWithContact(IncidentPublic):

@@ -14,7 +14,7 @@ mission/runtime/service.py, passed to whoever needs it):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
@@ -127,6 +127,9 @@ def _insert(s: Session, items: Sequence[IncidentImport | IncidentCreate], actor:
 class IncidentService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # told of every incident `create` stored (the runtime sets it to the auto-dispatch
+        # engine's `notify`); called on the event loop after the commit, must not block
+        self.on_created: Callable[[IncidentWithContact], None] | None = None
 
     async def create(self, data: IncidentCreate, *, actor: str) -> IncidentWithContact:
         """Store a new incident (status new) and its first history row. InvalidInput when
@@ -135,7 +138,10 @@ class IncidentService:
         reported = now if data.reported_at is None else check_reported_at(data.reported_at, now)
         data = data.model_copy(update={"reported_at": reported})
         rows = await self.db.run(lambda s: _insert(s, [data], actor, "", now))
-        return _with_contact(rows[0])
+        created = _with_contact(rows[0])
+        if self.on_created is not None:
+            self.on_created(created)
+        return created
 
     async def get(self, incident_id: int) -> IncidentWithContact:
         row = await self.db.run(lambda s: s.get(Incident, incident_id))

@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from mission.auth.service import Principal
 from mission.db import Change, Database
+from mission.dispatch.models import DispatchProposal, ProposalPublic
 from mission.incidents.models import Incident
 from mission.incidents.service import public as incident_public
 from mission.missions import store
@@ -49,6 +50,7 @@ CONTACTS = "contacts"
 VIEWER = "viewer"
 MISSION = "mission"
 INCIDENT = "incident"
+PROPOSAL = "proposal"
 
 
 def audience_of(principal: Principal) -> str:
@@ -64,6 +66,8 @@ def watch(db: Database) -> None:
     # the mission's timeline grows: a console showing it fetches the log again
     db.watch(MissionLog, MISSION, lambda r: r.mission_id)
     db.watch(Incident, INCIDENT, lambda r: r.id)
+    # an auto-dispatch proposal waiting for the operator (mission/dispatch/), and its answer
+    db.watch(DispatchProposal, PROPOSAL, lambda r: r.id)
 
 
 class ChangePublisher:
@@ -146,4 +150,10 @@ def read(s: Session, changes: Sequence[Change]) -> list[DomainEvent]:
                 CONTACTS: incident_public(row, include_contact=True).model_dump_json(),
                 VIEWER: incident_public(row, include_contact=False).model_dump_json(),
             }, now))
+        elif kind == PROPOSAL:
+            p = s.get(DispatchProposal, key)
+            if p is None:
+                continue
+            text = ProposalPublic.model_validate(p).model_dump_json()
+            out.append(DomainEvent(PROPOSAL, key, {CONTACTS: text, VIEWER: text}, now))
     return out

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mission.geo import haversine_m
 from mission.missions.models import FINAL_LEG, LegStatus, MissionStatus
 
 L = LegStatus
@@ -65,6 +66,10 @@ COMMAND_FROM: Mapping[str, frozenset[LegStatus]] = {
 
 MISSION_STATE_COMPLETE = 5  # MAVLink MISSION_STATE_COMPLETE
 _AIRBORNE = ("in_air", "takeoff", "landing")
+# A drone flying a target's first item this close to the target (horizontally) is on station:
+# the autopilot reports a held item (LOITER_TIME) reached only when the hold has ended, so the
+# item reports alone would put eyes on scene a whole hold late.
+ON_STATION_M = 10.0
 _ON_GROUND = ("on_ground", "unknown")
 
 
@@ -100,6 +105,8 @@ class TargetView:
     first_seq: int
     incident_ids: tuple[int, ...] = ()
     observed: bool = False
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,8 @@ class Telemetry:
     mode: str
     mission_state: int | None = None
     mission_current: int | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +342,9 @@ def _telemetry(leg: LegView, st: Telemetry) -> Outcome:
     if st.mode == "AUTO" and cur > leg.current_seq:
         out = _passed(leg, cur, inclusive=False)
         leg, effects = out.leg, out.effects
+    if st.mode == "AUTO" and leg.flew and st.lat is not None and st.lon is not None:
+        out = _on_station(leg, cur, st.lat, st.lon)
+        leg, effects = out.leg, effects + out.effects
     if leg.flew and not st.armed and st.landed_state in _ON_GROUND:
         out = _landed(leg, st.mode)
         leg, effects = out.leg, effects + out.effects
@@ -371,6 +383,17 @@ def _passed(leg: LegView, seq: int, *, inclusive: bool) -> Outcome:
     targets = tuple(replace(t, observed=True) if t in newly else t for t in leg.targets)
     return Outcome(replace(leg, targets=targets, current_seq=max(leg.current_seq, seq)),
                    tuple(effects))
+
+
+def _on_station(leg: LegView, cur: int, lat: float, lon: float) -> Outcome:
+    """Targets whose first item the drone is flying and whose position it has reached."""
+    newly = [t for t in leg.targets if not t.observed and t.first_seq == cur
+             and t.lat is not None and t.lon is not None
+             and haversine_m(lat, lon, t.lat, t.lon) <= ON_STATION_M]
+    if not newly:
+        return Outcome(leg)
+    targets = tuple(replace(t, observed=True) if t in newly else t for t in leg.targets)
+    return Outcome(replace(leg, targets=targets), tuple(Observe(t, cur) for t in newly))
 
 
 def _landed(leg: LegView, mode: str) -> Outcome:

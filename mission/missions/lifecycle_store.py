@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from mission.clock import utcnow
-from mission.missions import lifecycle, store
+from mission.missions import incident_flow, lifecycle, store
 from mission.missions.lifecycle import (
     Advance,
     Event,
@@ -36,7 +36,8 @@ def view_of(leg: MissionLeg, targets: Sequence[MissionTarget] = (), *,
         drone_id=leg.drone_id, status=LegStatus(leg.status), last_item_seq=leg.last_item_seq,
         current_seq=leg.current_seq,
         targets=tuple(
-            TargetView(t.id, t.first_seq, tuple(t.incident_ids), t.observed_at is not None)
+            TargetView(t.id, t.first_seq, tuple(t.incident_ids), t.observed_at is not None,
+                       t.lat, t.lon)
             for t in targets if t.id is not None and t.first_seq is not None
             and not t.dropped_reason),
         flew=flew, recalled=leg.reason.startswith("recalled"),
@@ -60,8 +61,10 @@ def apply(s: Session, leg: MissionLeg, outcome: Outcome, actor: str) -> list[Tar
                     store.log(s, leg.mission_id, f"drone:{leg.drone_id}", "observed",
                               f"{row.label or row.key} observed", leg.drone_id, seq=seq)
                     observed.append(target)
+                    incident_flow.response_on_scene(s, leg, target.incident_ids, utcnow())
             case Transition():
                 _transition(s, leg, effect, actor)
+                _response(s, leg, effect)
             case Log(kind, message, data):
                 store.log(s, leg.mission_id, actor, kind, message, leg.drone_id, **data)
             case Settle():
@@ -82,6 +85,16 @@ def apply_event(s: Session, leg: MissionLeg, event: Event, actor: str) -> LegSta
         return None
     apply(s, leg, out, actor)
     return out.leg.status
+
+
+def _response(s: Session, leg: MissionLeg, t: Transition) -> None:
+    """The incidents' response timeline moves with the leg (incident_flow.response_*)."""
+    if t.status == LegStatus.DISPATCHING:
+        incident_flow.response_dispatched(s, leg, utcnow())
+    elif t.status == LegStatus.FLYING and t.started:
+        incident_flow.response_airborne(s, leg, utcnow())
+    elif t.status == LegStatus.FAILED:
+        incident_flow.response_failed(s, leg)
 
 
 def _transition(s: Session, leg: MissionLeg, t: Transition, actor: str) -> None:

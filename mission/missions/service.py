@@ -684,13 +684,9 @@ class MissionService:
 
     async def quick_dispatch(self, body: QuickDispatchIn, actor: str) -> MissionPublic:
         """Send the nearest drone that can make it there and back to a point, now."""
-        busy = self.tracker.busy_drones()
         candidates: list[tuple[float, int, VehicleState]] = []
-        for vid, st in self.hub.snapshot().items():
-            if vid in busy or st.link is not LinkState.UP or st.position is None:
-                continue
-            if not st.ekf_ok:
-                continue
+        for vid, st in self.ready_drones().items():
+            assert st.position is not None
             candidates.append((_metres(st.position.lat, st.position.lon, body.lat, body.lon),
                                vid, st))
         if not candidates:
@@ -724,6 +720,18 @@ class MissionService:
         raise MissionConflict("no drone can reach the point and keep its reserve: "
                               + "; ".join(reasons), "lat")
 
+
+    def ready_drones(self) -> dict[int, VehicleState]:
+        """Drones free to be sent now: linked, position and EKF good, on no unfinished leg
+        (the interlocks still decide at dispatch)."""
+        busy = self.tracker.busy_drones()
+        return {vid: st for vid, st in self.hub.snapshot().items()
+                if vid not in busy and st.link is LinkState.UP and st.position is not None
+                and st.ekf_ok}
+
+    async def discard(self, mission_id: int, actor: str, reason: str) -> None:
+        """Drop a planned mission that will not be dispatched (a proposal declined)."""
+        await self.db.run(lambda s: _discard(s, mission_id, actor, reason))
 
     async def _discard(self, mission_id: int, actor: str) -> None:
         await self.db.run(lambda s: _discard(s, mission_id, actor))
@@ -827,6 +835,7 @@ def _mark_aborted(s: Session, mission_id: int, actor: str) -> None:
         store.log(s, mission_id, actor, "recalled", f"all drones recalled by {actor}")
 
 
-def _discard(s: Session, mission_id: int, actor: str) -> None:
-    lifecycle_store.discard(s, mission_id, actor, "quick dispatch chose another drone")
-    store.log(s, mission_id, actor, "discarded", "quick dispatch chose another drone")
+def _discard(s: Session, mission_id: int, actor: str,
+             reason: str = "quick dispatch chose another drone") -> None:
+    lifecycle_store.discard(s, mission_id, actor, reason)
+    store.log(s, mission_id, actor, "discarded", reason)

@@ -1,9 +1,11 @@
 """Follows every drone that is flying a mission leg, from what the drone itself reports.
 
-A hub subscriber (like the recorder): MISSION_ITEM_REACHED events and the MISSION_CURRENT item
-mark targets observed (and their incidents `observed`, by that drone, at that time); reaching the
-final RTL/LAND item means the drone is returning; landing and disarming ends the leg, completed
-when the vehicle says the mission was flown to its end, failed (with where it stopped) when not.
+A hub subscriber (like the recorder): MISSION_ITEM_REACHED events, the MISSION_CURRENT item and
+the drone's position at a target while it flies that target's first item (a held item is
+reported reached only when the hold ends: lifecycle.ON_STATION_M) mark targets observed (and
+their incidents `observed`, by that drone, at that time); reaching the final RTL/LAND item
+means the drone is returning; landing and disarming ends the leg, completed when the vehicle
+says the mission was flown to its end, failed (with where it stopped) when not.
 When every leg has ended, the mission ends. What each report means is decided by the pure
 lifecycle (lifecycle.step); this module only feeds reports in and persists the outcome
 (lifecycle_store.apply), so no status is decided here.
@@ -65,7 +67,9 @@ def _watched(leg: MissionLeg, targets: Sequence[MissionTarget], flew: bool) -> _
 def _telemetry(st: VehicleState) -> Telemetry:
     return Telemetry(link_up=st.link is LinkState.UP, armed=st.armed,
                      landed_state=st.landed_state, mode=st.mode,
-                     mission_state=st.mission_state, mission_current=st.mission_current)
+                     mission_state=st.mission_state, mission_current=st.mission_current,
+                     lat=st.position.lat if st.position else None,
+                     lon=st.position.lon if st.position else None)
 
 
 class MissionTracker:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 # The models, imported for their tables (the schema itself comes from mission/migrations).
 import mission.audit.models  # noqa: F401
 import mission.auth.models  # noqa: F401
+import mission.dispatch.models  # noqa: F401
 import mission.fleet.models  # noqa: F401
 import mission.missions.models  # noqa: F401
 import mission.recording.models  # noqa: F401
@@ -36,6 +37,7 @@ from mission.airspace.monitor import TrafficMonitor
 from mission.audit.service import AuditService
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
+from mission.dispatch.service import DispatchService
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
@@ -45,6 +47,7 @@ from mission.missions.tracker import MissionTracker
 from mission.observability.health import Lifecycle
 from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
+from mission.reports.service import ReportService
 from mission.runtime.links import TASKS_STOP_S, LinkSide
 from mission.settings import Settings, traffic_thresholds
 from mission.shutdown import bounded, stop_tasks
@@ -93,6 +96,7 @@ class Runtime:
                                 max_hashes=settings.login_max_hashes)
         self.audit = AuditService(self.db)
         self.incidents = IncidentService(self.db)
+        self.reports = ReportService(self.db)
         self.planner = PlannerPool()
         self.tracker = MissionTracker(self.db, self.hub, incidents=self.incidents)
         self.commands = CommandService(self.db, self.link, timeout_s=settings.command_timeout_s,
@@ -115,6 +119,10 @@ class Runtime:
             separation_h_m=settings.separation_h_m, separation_v_m=settings.separation_v_m,
             owns=self.bus.owns if self.bus is not None else None)
         self.traffic_feeds = [SbsFeed(url, self.hub) for url in settings.adsb_feeds]
+        # new incidents (from any source) go to the auto-dispatch rules, on the engine's task
+        self.dispatch = DispatchService(self.db, incidents=self.incidents,
+                                        missions=self.missions, zones=self.zones)
+        self.incidents.on_created = self.dispatch.notify
         self.encoder = StateEncoder()
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
@@ -154,6 +162,7 @@ class Runtime:
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
                 base_port=settings.sim_base_port, adsb_count=settings.sim_adsb_count,
                 remote_id_count=settings.sim_remote_id_count,
+                spacing_m=settings.sim_spacing_m,
             )
             await asyncio.to_thread(self.sim.start)
             drones = (*drones, *self.sim.urls)
@@ -171,6 +180,7 @@ class Runtime:
         await self.tracker.load()  # missions in flight at the last shutdown are reattached
         self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
+        self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
         for feed in self.traffic_feeds:

@@ -6,6 +6,8 @@ import { MissionData } from "./data.js";
 import { IncidentLayer, IncidentsPanel } from "./incidents.js";
 import { MapTools } from "./map-tools.js";
 import { MissionRouteLayer, MissionsPanel } from "./missions.js";
+import { ProposalsPanel } from "./proposals.js";
+import { ResponsePanel } from "./response.js";
 import { HotspotLayer, ZoneLayer } from "./zones.js";
 
 const HOTSPOTS_KEY = "nazorat.hotspots";
@@ -37,6 +39,22 @@ export function installMissionViews(ctx) {
     order: 50,
     mount: (el, tab) => {
       ctx.missionsPanel = new MissionsPanel(el, ctx, { setBadge: tab.setBadge });
+    },
+  });
+  ctx.panels.register({
+    id: "proposals",
+    title: "panel.proposals",
+    order: 55,
+    mount: (el, tab) => {
+      ctx.proposalsPanel = new ProposalsPanel(el, ctx, { setBadge: tab.setBadge });
+    },
+  });
+  ctx.panels.register({
+    id: "response",
+    title: "panel.response",
+    order: 70,
+    mount: (el) => {
+      ctx.responsePanel = new ResponsePanel(el, ctx);
     },
   });
 

@@ -1,0 +1,1 @@
+"""Auto-dispatch: rules that send (or propose) the best drone for a new incident."""

@@ -1,0 +1,1 @@
+"""Reports over stored data (the response-time report)."""
