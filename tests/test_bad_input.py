@@ -61,13 +61,23 @@ FEWER = {("POST", "/api/auth/logout"): 3, ("POST", "/api/auth/login"): 8,
 # given, and a generated URL must never send traffic off this machine (tested by hand in
 # test_service_api.py).
 NOT_FUZZED = {("POST", "/api/drones")}
+def negative_data_rejection(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Schemathesis' check, with 413 counted as the rejection it is: an invalid body that is
+    also over the body limit (16 KiB on the intake) is refused before it is read, and
+    schemathesis lists no 413 among the statuses that reject (seen with the default seed)."""
+    if response.status_code == 413:
+        return None
+    result: bool | None = oa_checks.negative_data_rejection(ctx, response, case)
+    return result
+
+
 CHECKS = [
     st_checks.not_a_server_error,
     oa_checks.status_code_conformance,
     oa_checks.content_type_conformance,
     oa_checks.response_headers_conformance,
     oa_checks.response_schema_conformance,
-    oa_checks.negative_data_rejection,
+    negative_data_rejection,
     oa_checks.ignored_auth,
 ]
 
