@@ -92,31 +92,7 @@ def _late(deadline: float | None) -> bool:
 
 def _relocate(s: _State, deadline: float | None) -> bool:
     """Move one target to another place, in its route or another's."""
-    found = False
-    n_v = len(s.routes)
-    for k in range(n_v):
-        i = 0
-        while i < len(s.routes[k]):
-            if _late(deadline):
-                return found
-            t = s.routes[k][i]
-            without = s.routes[k][:i] + s.routes[k][i + 1:]
-            moved = False
-            for k2 in range(n_v):
-                base = without if k2 == k else s.routes[k2]
-                for j in range(len(base) + 1):
-                    if k2 == k and j == i:
-                        continue
-                    new = base[:j] + [t] + base[j:]
-                    changes = {k2: new} if k2 == k else {k: without, k2: new}
-                    if s.try_routes(changes):
-                        moved = found = True
-                        break
-                if moved:
-                    break
-            if not moved:
-                i += 1
-    return found
+    return _move_runs(s, deadline, (1,))
 
 
 def _swap(s: _State, deadline: float | None) -> bool:
@@ -156,9 +132,15 @@ def _two_opt(s: _State, deadline: float | None) -> bool:
 
 def _or_opt(s: _State, deadline: float | None) -> bool:
     """Move a run of 2 or 3 consecutive targets elsewhere (any route), either way round."""
+    return _move_runs(s, deadline, (2, 3))
+
+
+def _move_runs(s: _State, deadline: float | None, lengths: tuple[int, ...]) -> bool:
+    """Move runs of consecutive targets of each length in `lengths` to the first place (any
+    route, either way round) that scores better; relocate is a run of one."""
     found = False
     n_v = len(s.routes)
-    for length in (2, 3):
+    for length in lengths:
         for k in range(n_v):
             i = 0
             while i + length <= len(s.routes[k]):
@@ -166,13 +148,14 @@ def _or_opt(s: _State, deadline: float | None) -> bool:
                     return found
                 run = s.routes[k][i:i + length]
                 without = s.routes[k][:i] + s.routes[k][i + length:]
+                pieces = (run,) if length == 1 else (run, run[::-1])
                 moved = False
                 for k2 in range(n_v):
                     base = without if k2 == k else s.routes[k2]
                     for j in range(len(base) + 1):
                         if k2 == k and j == i:
                             continue
-                        for piece in (run, run[::-1]):
+                        for piece in pieces:
                             new = base[:j] + piece + base[j:]
                             changes = {k2: new} if k2 == k else {k: without, k2: new}
                             if s.try_routes(changes):
