@@ -318,3 +318,19 @@ def wait_until(
             return last
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what or predicate}: {last!r}")
+
+
+def take_off(c: httpx.Client, drone_id: int = 1, alt_m: float = 30.0) -> None:
+    """Through the API, as an operator would: wait until the drone is ready to fly, GUIDED,
+    arm, take off to `alt_m`, and wait until it has climbed past two thirds of it."""
+    def ready() -> bool:
+        s = c.get(f"/api/drones/{drone_id}").json()["state"] or {}
+        return bool(s.get("ekf_ok") and s.get("home") and s.get("position"))
+
+    wait_until(ready, 30, what=f"drone {drone_id} ready to fly")
+    for name, body in (("set_mode", {"mode": "GUIDED"}), ("arm", None),
+                       ("takeoff", {"alt": alt_m})):
+        r = c.post(f"/api/drones/{drone_id}/commands/{name}", json=body)
+        assert r.status_code == 200, f"{name}: {r.text}"
+    wait_until(lambda: (c.get(f"/api/drones/{drone_id}").json()["state"]["alt_rel"] or 0)
+               > alt_m * 2 / 3, 30, what=f"drone {drone_id} climbing to {alt_m} m")

@@ -11,7 +11,7 @@ import pytest
 
 pytest.register_assert_rewrite("service_fixture")
 
-from service_fixture import ServiceFactory, wait_until  # noqa: E402
+from service_fixture import ServiceFactory, take_off, wait_until  # noqa: E402
 
 pytest_plugins = ["service_fixture"]
 pytestmark = pytest.mark.timeout(120)
@@ -41,17 +41,7 @@ def test_intruder_alert_holds_the_drone(sim_fleet: Any, service_factory: Service
     svc = service_factory(drones=[fleet.mavsdk_url(0)],
                           env={"NAZORAT_TRAFFIC_ALERT_ACTION": "hold"})
     with svc.client() as c:
-        def ready() -> bool:
-            s = c.get("/api/drones/1").json()["state"] or {}
-            return bool(s.get("ekf_ok") and s.get("home") and s.get("position"))
-        wait_until(ready, 30, what="ready to fly")
-        r = c.post("/api/drones/1/commands/set_mode", json={"mode": "GUIDED"})
-        assert r.status_code == 200, r.text
-        assert c.post("/api/drones/1/commands/arm").status_code == 200
-        r = c.post("/api/drones/1/commands/takeoff", json={"alt": 30})
-        assert r.status_code == 200, r.text
-        wait_until(lambda: (c.get("/api/drones/1").json()["state"]["alt_rel"] or 0) > 20, 30,
-                   what="climb")
+        take_off(c, 1, 30.0)
         fleet.control("intruder", vehicle=0, seconds=25, speed=60, bearing=45,
                       icao=0x7C0042, callsign="RESCUE1")
         alert = wait_until(lambda: c.get("/api/events", params={"kind": "traffic_alert"})
