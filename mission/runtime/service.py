@@ -35,6 +35,7 @@ from mission.airspace.geometry import Level
 from mission.airspace.monitor import ACTOR as TRAFFIC_ACTOR
 from mission.airspace.monitor import TrafficMonitor
 from mission.audit.service import AuditService
+from mission.auth import passwords
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
 from mission.dispatch.service import DispatchService
@@ -145,6 +146,9 @@ class Runtime:
         if self._started:
             raise RuntimeError("a runtime starts once")
         self._started = True
+        if passwords.insecure_fast_hashing():
+            log.warning("%s=1: passwords are hashed at a test suite's cost; never in a deployment",
+                        passwords.FAST_HASHING_ENV)
         try:
             await self._start()
         except BaseException:
