@@ -100,7 +100,7 @@ async def test_observed_only_once_inside_the_footprint(tmp_path: Path, database_
             state = svc.runtime.hub.latest(1)
             assert state is not None
             fp = json.loads(svc.runtime.encoder.vehicle_json(state))["fp"]
-            assert fp["src"] == "gimbal" and haversine_m(*fp["ctr"], lat, lon) < 1.0
+            assert fp["src"] == "gimbal" and haversine_m(fp["ctr"][0], fp["ctr"][1], lat, lon) < 1.0
             log = [e["kind"] for e in (await c.get(f"/api/missions/{mission_id}/log")).json()]
             assert "observed" in log
 
