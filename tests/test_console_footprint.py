@@ -64,8 +64,10 @@ def test_footprint_drawn_and_look_here(sim_fleet: Any, service_factory: ServiceF
         said = c.get("/api/drones/1").json()["state"]
     drawn = page.evaluate("window.nazoratConsole.footprints.centre(1)")
     assert drawn is not None and said["camera"]["centre"] is not None
-    assert haversine_m(*drawn, *said["camera"]["centre"]) < 3.0, (drawn, said["camera"])
-    assert 10 < haversine_m(*drawn, said["position"]["lat"], said["position"]["lon"]) < 25
+    centre = said["camera"]["centre"]
+    assert haversine_m(drawn[0], drawn[1], centre[0], centre[1]) < 3.0, (drawn, said["camera"])
+    assert 10 < haversine_m(drawn[0], drawn[1], said["position"]["lat"],
+                            said["position"]["lon"]) < 25
 
     # "Look here": select the drone, the tool, then a point 60 m north-east of the drone
     page.evaluate("window.nazoratConsole.store.select(1)")
@@ -82,7 +84,7 @@ def test_footprint_drawn_and_look_here(sim_fleet: Any, service_factory: ServiceF
 
     def looking() -> bool:
         got = page.evaluate("window.nazoratConsole.footprints.centre(1)")
-        return got is not None and haversine_m(*got, *target["ll"]) < 3.0
+        return got is not None and haversine_m(got[0], got[1], *target["ll"]) < 3.0
     wait_until(looking, 20, what="image centre on the clicked point")
     with svc.client() as c:
         record = c.get("/api/drones/1/commands").json()
