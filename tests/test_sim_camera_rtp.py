@@ -66,5 +66,6 @@ def test_a_rendered_frame_carries_the_strip_and_differs_as_the_drone_moves() -> 
     assert a.shape == (540, 640) and a.dtype == np.uint8
     assert strip.read(a[:360]) == 1_700_000_000_123 and strip.read(b[:360]) == 1_700_000_000_190
     assert (a[40:360] != b[40:360]).mean() > 0.05
+    assert (a[360:364] == 128).all() and (a[450:454] == 128).all()  # grey chroma under the strip
     sky = r.frame(Pose(0.0, 0.0, 50.0, 0.0, 10.0), 0)  # looking above the horizon: sky on top
     assert sky[40, 320] == 190
