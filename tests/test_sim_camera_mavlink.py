@@ -81,7 +81,8 @@ def test_camera_messages_gimbal_commands_and_footprint_centre(sim_fleet: FleetFa
             c.wait(GIMBAL, timeout=5)
         gimbal = c.received(GIMBAL, since=start)
         steps = {b.time_boot_ms - a.time_boot_ms for a, b in zip(gimbal, gimbal[1:], strict=False)}
-        assert steps <= {200, 220}, steps  # 5 Hz on the 20 ms physics step
+        # 5 Hz on the 20 ms physics step (time_boot_ms is truncated: 199..201 on a step edge)
+        assert all(195 <= s <= 225 for s in steps), steps
         assert len(c.received(FOV, since=start)) >= 5
         heading = math.degrees(gimbal[-1].delta_yaw) % 360
         pitch, yaw = _pitch_yaw(gimbal[-1].q)
