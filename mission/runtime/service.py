@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 import mission.audit.models  # noqa: F401
 import mission.auth.models  # noqa: F401
 import mission.dispatch.models  # noqa: F401
+import mission.evidence.models  # noqa: F401
 import mission.fleet.models  # noqa: F401
 import mission.missions.models  # noqa: F401
 import mission.recording.models  # noqa: F401
@@ -38,6 +39,10 @@ from mission.audit.service import AuditService
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
 from mission.dispatch.service import DispatchService
+from mission.evidence.context import MissionContext
+from mission.evidence.recorder import EvidenceRecorder
+from mission.evidence.service import EvidenceService
+from mission.evidence.store import EvidenceStore
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
@@ -123,6 +128,15 @@ class Runtime:
         self.dispatch = DispatchService(self.db, incidents=self.incidents,
                                         missions=self.missions, zones=self.zones)
         self.incidents.on_created = self.dispatch.notify
+        # evidence recordings: the live video ingest feeds `evidence.recorder.record_drone`
+        evidence_store = EvidenceStore(self.db)
+        self.evidence = EvidenceService(
+            evidence_store,
+            EvidenceRecorder(evidence_store, settings.recording_path, hub=self.hub,
+                             context=MissionContext(self.db),
+                             segment_s=settings.recording_segment_s),
+            self.audit, retention_days=settings.recording_retention_days,
+            sweep_s=settings.recording_sweep_s)
         self.encoder = StateEncoder()
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
@@ -181,6 +195,8 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
         self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
+        self._tasks.append(asyncio.create_task(self.evidence.run_sweeper(),
+                                               name="recording-retention"))
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
         for feed in self.traffic_feeds:
