@@ -23,7 +23,7 @@ from evidence_video import FPS, HEIGHT, WIDTH, encode, stream
 from inprocess import InProcess, in_process
 from mission.audit.service import AuditFilter
 from mission.evidence.chain import Entry, first_broken
-from mission.evidence.context import RecordingContext
+from mission.evidence.context import MissionContext, RecordingContext
 from mission.evidence.models import EvidenceLink, EvidenceRecording
 from mission.evidence.store import RecordingFilter, entry_of
 from telemetry.video.frame import EncodedFrame
@@ -166,7 +166,8 @@ async def test_tampered_manifest_and_chain_are_named(tmp_path: Path, database_ur
     assert "segments/seg-00001" in verdict(dropped)
 
 
-async def test_who_may_read_and_delete_and_deletion_is_recorded(tmp_path: Path, database_url: str) -> None:
+async def test_who_may_read_and_delete_and_deletion_is_recorded(
+        tmp_path: Path, database_url: str) -> None:
     async with in_process(tmp_path, database_url, recording_segment_s=1.0) as svc:
         await record(svc, encode(31))
         await record(svc, encode(16, t0=1_765_000_100.0))  # a second recording, same drone
@@ -258,3 +259,34 @@ async def test_context_change_starts_a_new_recording(tmp_path: Path, database_ur
         assert sorted((r.mission_id, r.segments, r.operator) for r in found) == [
             (1, 2, "a"), (2, 2, "b")]
         assert svc.runtime.evidence.recorder.segments_written == 4
+
+
+async def test_mission_context_follows_the_dispatch(tmp_path: Path, database_url: str) -> None:
+    """MissionContext (the runtime's provider): the drone's active mission, the incidents of
+    the target it is flying to now, and the operator who dispatched (not who planned)."""
+    from test_missions_inprocess import _incident, _mission, _plan
+
+    async with in_process(tmp_path, database_url) as svc:
+        svc.fleet.add(DRONE)
+        await svc.sign_in("operator", "planner")
+        await svc.sign_in("operator", "dispatcher")
+        provider = MissionContext(svc.runtime.db)
+        assert await provider.context(DRONE) == RecordingContext()
+        async with svc.http("operator", "planner") as planner, \
+                svc.http("operator", "dispatcher") as dispatcher:
+            near, far = await _incident(planner, 150, 0), await _incident(planner, 600, 0)
+            plan = await _plan(planner, drones=[DRONE], incidents=[near, far])
+            r = await dispatcher.post(f"/api/missions/{plan['id']}/dispatch")
+            assert r.status_code == 200, r.text
+            targets = sorted((await _mission(planner, plan["id"]))["targets"],
+                             key=lambda t: t["first_seq"])
+        assert [t["incident_ids"] for t in targets] == [[near], [far]]
+        assert await provider.context(DRONE) == RecordingContext(plan["id"], (near,),
+                                                                 "dispatcher")
+        for seq in range(1, targets[1]["first_seq"]):
+            svc.fleet.reach(DRONE, seq)
+
+        async def on_the_far_one() -> bool:
+            return (await provider.context(DRONE)).incident_ids == (far,)
+
+        await svc.until(on_the_far_one, what="the context on the second target")

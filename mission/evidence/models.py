@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Text, UniqueConstraint, event
+from sqlalchemy import BigInteger, Text, UniqueConstraint, event
 from sqlmodel import JSON, Column, Field, SQLModel
 
 
@@ -42,7 +42,7 @@ class EvidenceRecording(SQLModel, table=True):
     width: int = 0
     height: int = 0
     segments: int = 0
-    bytes: int = 0
+    bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # > 2 GiB
     directory: str = Field(max_length=256)  # under the storage directory
     deleted_at: float | None = None
     deleted_by: str | None = Field(default=None, max_length=128)
@@ -69,7 +69,7 @@ class EvidenceSegment(SQLModel, table=True):
     sidecar: str = Field(max_length=64)  # seg-00001.json
     sha256: str = Field(max_length=64)
     sidecar_sha256: str = Field(max_length=64)
-    bytes: int
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
     frames: int
     started_at: float
     ended_at: float

@@ -11,7 +11,13 @@ are dropped (they cannot be decoded); a segment starts on a keyframe once the cu
 `segment_s` long, so segments are `segment_s` plus up to one keyframe interval. Muxing, hashing
 and file writes run in worker threads; the event loop only moves frames along. When the
 drone's context (mission, incidents, operator: mission/evidence/context.py) has changed at a
-segment boundary, the recording is closed and a new one begins.
+segment boundary, the recording is closed and a new one begins; a keyframe of another
+picture size starts a new segment (an MP4 track has one set of codec parameters).
+
+Each drone's muxing runs on its own one-thread executor rather than `asyncio.to_thread`: the
+calls on one segment then run in order even when the recording task is cancelled while one is
+in flight (a cancelled await does not stop its thread), so the closing call never races a
+write on the same FFmpeg context.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import av
 
@@ -36,6 +43,8 @@ from telemetry.hub import TelemetryHub
 from telemetry.video.frame import EncodedFrame
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DEFAULT_SEGMENT_S = 10.0
 DEFAULT_SAMPLE_S = 0.5
@@ -98,6 +107,13 @@ class _DroneRun:
     last: EncodedFrame | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
     next_sample: float = 0.0
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="evidence-mux"))
+
+    async def _blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn` on this drone's muxing thread, in submission order."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, lambda: fn(*args, **kwargs))
 
     async def feed(self, frame: EncodedFrame) -> None:
         rec = self.recorder
@@ -107,13 +123,16 @@ class _DroneRun:
                 return
             await self._open(frame)
             return
-        if frame.keyframe and self.writer.offset_s(frame) >= rec.segment_s:
+        first = self.first
+        resized = first is not None and (frame.width, frame.height) != (first.width,
+                                                                         first.height)
+        if frame.keyframe and (resized or self.writer.offset_s(frame) >= rec.segment_s):
             await self._close_segment()
             await self._open(frame)
             return
         offset = self.writer.offset_s(frame)
         try:
-            await asyncio.to_thread(self.writer.write, frame)
+            await self._blocking(self.writer.write, frame)
         except av.FFmpegError as e:
             log.warning("drone %d: segment %d: cannot mux a frame (%s); starting again at the "
                         "next keyframe", self.drone_id, self.index, e)
@@ -149,7 +168,7 @@ class _DroneRun:
         self.index += 1
         path = rec.storage_dir / self.directory / f"seg-{self.index:05d}.mp4"
         try:
-            self.writer = await asyncio.to_thread(SegmentWriter, path, frame)
+            self.writer = await self._blocking(SegmentWriter, path, frame)
         except SegmentError as e:
             log.warning("drone %d: keyframe dropped: %s", self.drone_id, e)
             self.index -= 1
@@ -165,14 +184,14 @@ class _DroneRun:
         first, last = self.first, self.last
         assert first is not None and last is not None
         rec = self.recorder
-        sha, size = await asyncio.to_thread(writer.close)
+        sha, size = await self._blocking(writer.close)
         name = writer.path.name
         side_name = name.removesuffix(".mp4") + ".json"
         doc = sidecar.document(drone_id=self.drone_id, recording_id=self.recording_id,
                                segment=self.index, video=name, start=first.received_at,
                                end=last.received_at, samples=self.samples)
         data = (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode("utf-8")
-        await asyncio.to_thread(writer.path.with_name(side_name).write_bytes, data)
+        await self._blocking(writer.path.with_name(side_name).write_bytes, data)
         await rec.store.add_segment(SegmentDone(
             recording_id=self.recording_id, drone_id=self.drone_id, index=self.index,
             file=name, sidecar=side_name, sha256=sha, sidecar_sha256=sha256_hex(data),
@@ -188,6 +207,8 @@ class _DroneRun:
             await self._close_segment()
         except Exception:
             log.exception("drone %d: the last segment could not be stored", self.drone_id)
+        finally:
+            self.pool.shutdown(wait=False)
         if self.recording_id is not None:
             await self.recorder.store.close_recording(self.recording_id)
             self.recording_id = None
