@@ -5,12 +5,14 @@ who may read and delete, the deletion recorded in the chain and the audit log, r
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from mission.audit.service import AuditFilter
 from mission.evidence.chain import Entry, first_broken
 from mission.evidence.context import MissionContext, RecordingContext
 from mission.evidence.models import EvidenceLink, EvidenceRecording
+from mission.evidence.recorder import AlreadyRecording
 from mission.evidence.store import RecordingFilter, entry_of
 from telemetry.video.frame import EncodedFrame
 
@@ -45,10 +48,10 @@ class Fixed:
 
 async def record(svc: InProcess, frames: list[EncodedFrame],
                  ctx: RecordingContext | None = None) -> None:
-    recorder = svc.runtime.evidence.recorder
+    """Through the entry point the live ingest uses (Runtime.record_video), to the end."""
     if ctx is not None:
-        recorder.context = Fixed(ctx)
-    await recorder.record_drone(DRONE, stream(frames))
+        svc.runtime.evidence.recorder.context = Fixed(ctx)
+    await svc.runtime.record_video(DRONE, stream(frames))
 
 
 def flipped(bundle: bytes, member: str, offset: int = 200) -> bytes:
@@ -259,6 +262,32 @@ async def test_context_change_starts_a_new_recording(tmp_path: Path, database_ur
         assert sorted((r.mission_id, r.segments, r.operator) for r in found) == [
             (1, 2, "a"), (2, 2, "b")]
         assert svc.runtime.evidence.recorder.segments_written == 4
+
+        # a stop (the task cancelled) mid-stream keeps what was received: the open segment is
+        # closed, hashed and linked, the recording complete
+        fed = asyncio.Event()
+
+        async def live() -> AsyncIterator[EncodedFrame]:
+            for f in encode(20, t0=1_765_000_500.0):
+                yield f
+            fed.set()
+            await asyncio.Event().wait()  # the camera goes on; nothing more arrives
+
+        recorder = svc.runtime.evidence.recorder
+        recorder.context = Fixed(RecordingContext(mission_id=3))
+        task = svc.runtime.record_video(DRONE, live())
+        await svc.until(fed.is_set, what="frames fed")
+        with pytest.raises(AlreadyRecording):
+            await recorder.record_drone(DRONE, live())
+        async with svc.http() as admin:
+            r = await admin.delete(f"/api/recordings/{recorder.active[DRONE]}")
+        assert r.status_code == 409 and r.json()["detail"]["error"] == "still_recording"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        [stopped] = await svc.runtime.evidence.store.find(RecordingFilter(mission_id=3), 10)
+        assert (stopped.status, stopped.segments) == ("complete", 2)
+        assert task not in svc.runtime._tasks and DRONE not in recorder.active
 
 
 async def test_mission_context_follows_the_dispatch(tmp_path: Path, database_url: str) -> None:

@@ -55,8 +55,9 @@ async def chain(
 
 
 @router.get("/{recording_id}/bundle", response_class=FileResponse,
-            responses={**error_responses(404), 410: {"description": "deleted"},
-                       200: {"content": {"application/zip": {}}}})
+            responses={**error_responses(404), 200: {"content": {"application/zip": {}}},
+                       410: {"description": "the recording was deleted (its links remain)",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def bundle(recording_id: Id, app: StateDep, p: ViewerDep) -> FileResponse:
     """A zip of the recording's MP4 segments, telemetry sidecars and `manifest.json` (hashes,
     metadata, the chain's links), which `nazorat evidence verify BUNDLE` checks offline."""

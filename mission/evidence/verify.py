@@ -76,6 +76,8 @@ def _verify(z: zipfile.ZipFile) -> Verdict:
         entries = [Entry(seq=int(c["seq"]), prev=str(c["prev"]), entry_sha=str(c["entry_sha"]),
                          meta=c["meta"], link=str(c["link"])) for c in manifest["chain"]]
         recording_id = int(recording["id"])
+        if not all(isinstance(e.meta, dict) for e in entries) or not isinstance(segments, list):
+            raise TypeError("chain metadata must be objects, segments a list")
     except (KeyError, TypeError, ValueError) as err:
         return _bad(f"{MANIFEST}: incomplete ({err!r})")
 

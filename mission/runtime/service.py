@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
@@ -61,6 +61,7 @@ from mission.tiles.service import TileService, parse_spec
 from telemetry.hub import TelemetryHub
 from telemetry.sbs import SbsFeed
 from telemetry.stream import StateEncoder
+from telemetry.video.frame import EncodedFrame
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,24 @@ class Runtime:
         self.sim: SimFleet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
+
+    def record_video(self, drone_id: int,
+                     frames: AsyncIterator[EncodedFrame]) -> asyncio.Task[None]:
+        """Record a drone's video as evidence (mission/evidence/recorder.py) in a task the
+        runtime owns: it ends with `frames`, and a stop cancels it while the database is still
+        open, so the segment in progress is closed, hashed and linked. The live video ingest
+        calls this with `VideoHub.subscribe(drone_id)`."""
+        task = asyncio.create_task(self.evidence.recorder.record_drone(drone_id, frames),
+                                   name=f"evidence-drone-{drone_id}")
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s ended: %r", task.get_name(), task.exception())
 
     @property
     def started(self) -> bool:
