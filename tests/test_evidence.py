@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import subprocess
 import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from mission.evidence.chain import Entry, first_broken
 from mission.evidence.context import MissionContext, RecordingContext
 from mission.evidence.models import EvidenceLink, EvidenceRecording
 from mission.evidence.recorder import AlreadyRecording
+from mission.evidence.segment_writer import SegmentWriter
 from mission.evidence.store import RecordingFilter, entry_of
 from telemetry.video.frame import EncodedFrame
 
@@ -224,7 +227,10 @@ async def test_retention_sweep_deletes_and_records(tmp_path: Path, database_url:
     now = time.time()
     async with in_process(tmp_path, database_url, recording_segment_s=1.0,
                           recording_retention_days=1.0) as svc:
-        await record(svc, encode(16, t0=now - 3 * 86_400))  # three days old
+        old = encode(16, t0=now - 3 * 86_400)  # three days old
+        garbage = replace(old[0], data=b"\x00\x00\x00\x01\x09\xf0not h264 at all")
+        await record(svc, [garbage, *old])  # a keyframe FFmpeg cannot read is dropped
+        assert svc.runtime.evidence.recorder.frames_dropped == 1
         await record(svc, encode(16, t0=now - 60))  # a minute old
         assert await svc.runtime.evidence.sweep() == 1
         assert await svc.runtime.evidence.sweep() == 0
@@ -243,6 +249,24 @@ async def test_retention_sweep_deletes_and_records(tmp_path: Path, database_url:
             AuditFilter(
                 action="recording.expire"))
         assert [a.actor for a in expired] == ["retention"]
+
+
+def test_segment_times_keep_going_when_the_source_clock_wraps(tmp_path: Path) -> None:
+    """RTP times wrap at 2**32 (and a source may repeat one): the MP4 times still advance,
+    by the receive-time gap."""
+    frames = encode(20)
+    wrapped = [f if i < 8 else replace(f, pts=f.pts - 2**32) for i, f in enumerate(frames)]
+    writer = SegmentWriter(tmp_path / "seg.mp4", wrapped[0])
+    for f in wrapped[1:]:
+        writer.write(f)
+    writer.close()
+    with av.open(str(tmp_path / "seg.mp4"), "r") as mp4:
+        video = mp4.streams.video[0]
+        times = [float(p.pts * video.time_base) for p in mp4.demux(video)
+                 if p.size and p.pts is not None and video.time_base is not None]
+    assert len(times) == 20
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert abs(times[-1] - times[0] - 19 / FPS) < 0.01
 
 
 async def test_context_change_starts_a_new_recording(tmp_path: Path, database_url: str) -> None:
