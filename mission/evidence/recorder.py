@@ -192,15 +192,21 @@ class _DroneRun:
                                end=last.received_at, samples=self.samples)
         data = (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode("utf-8")
         await self._blocking(writer.path.with_name(side_name).write_bytes, data)
-        await rec.store.add_segment(SegmentDone(
-            recording_id=self.recording_id, drone_id=self.drone_id, index=self.index,
-            file=name, sidecar=side_name, sha256=sha, sidecar_sha256=sha256_hex(data),
-            bytes=size, frames=writer.frames, started_at=first.received_at,
-            ended_at=last.received_at, width=first.width, height=first.height,
-            context=self.context), at=rec.clock())
-        rec.segments_written += 1
         self.first = self.last = None
         self.samples = []
+        try:
+            await rec.store.add_segment(SegmentDone(
+                recording_id=self.recording_id, drone_id=self.drone_id, index=self.index,
+                file=name, sidecar=side_name, sha256=sha, sidecar_sha256=sha256_hex(data),
+                bytes=size, frames=writer.frames, started_at=first.received_at,
+                ended_at=last.received_at, width=first.width, height=first.height,
+                context=self.context), at=rec.clock())
+        except Exception:
+            # the video goes on being recorded; this file stays on disk, outside the chain
+            log.exception("drone %d: segment %s (SHA-256 %s) could not be linked", self.drone_id,
+                          writer.path, sha)
+            return
+        rec.segments_written += 1
 
     async def finish(self) -> None:
         try:
