@@ -29,6 +29,7 @@ from mission.auth.routes import users as users_router
 from mission.console_files import ConsoleFiles
 from mission.deps import StateDep, optional_principal
 from mission.dispatch.routes import router as dispatch_router
+from mission.evidence.routes import router as evidence_router
 from mission.fleet.routes import router as fleet_router
 from mission.incidents.routes import router as incidents_router
 from mission.intake.routes import router as intake_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(intake_router)
     app.include_router(fleet_router)
     app.include_router(recording_router)
+    app.include_router(evidence_router)
     app.include_router(live_router)
     app.include_router(incidents_router)
     app.include_router(zones_router)

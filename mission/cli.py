@@ -19,6 +19,9 @@
   NAZORAT_ADMIN_PASSWORD, else a prompt (twice), else one line of standard input.
 - `nazorat tiles info|import FILE|seed ...`: base-map archives (mission/tiles/commands.py;
   README "Base maps").
+- `nazorat evidence verify BUNDLE`: check a recording bundle offline (every file's SHA-256,
+  the hash chain, the manifest; mission/evidence/verify.py): exit 0 with a summary, else 1
+  naming the first bad file or link. Reads no settings and no database.
 - `nazorat db upgrade`: bring the database (DATABASE_URL, else data/nazorat.db) to the newest
   schema revision; `serve` does the same at every start. `nazorat db current`: the database's
   revision and the newest one this version knows.
@@ -81,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--reset", action="store_true",
                    help="the user exists: set a new password and make them an active admin")
     tiles_commands.add_parser(sub)
+    e = sub.add_parser("evidence", help="evidence recordings: verify a bundle offline")
+    es = e.add_subparsers(dest="evidence_command", required=True)
+    v = es.add_parser("verify", help="check a bundle's files, hashes and chain (exit 0: good)")
+    v.add_argument("bundle", type=Path, help="the .zip from GET /api/recordings/{id}/bundle")
     d = sub.add_parser("db", help="database schema migrations (Alembic)")
     d.add_argument("action", choices=["upgrade", "current"],
                    help="upgrade: to the newest revision; current: show the revision")
@@ -287,8 +294,22 @@ def exit_past_stuck_threads(code: int, grace_s: float = 2.0) -> int:
     os._exit(code)
 
 
+def evidence_command(args: argparse.Namespace) -> int:
+    """`nazorat evidence verify BUNDLE`: offline, so it needs no settings."""
+    from mission.evidence.verify import verify_bundle
+
+    verdict = verify_bundle(args.bundle)
+    if verdict.ok:
+        print(f"nazorat: {args.bundle}: {verdict.message}")
+        return 0
+    print(f"nazorat: {args.bundle}: FAILED: {verdict.message}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "evidence":
+        return evidence_command(args)
     level = getattr(args, "log_level", "info")
     try:
         settings = load_settings()

@@ -30,6 +30,8 @@ from starlette.responses import Response
 
 from mission.auth.service import Refused
 from mission.dispatch.service import ProposalNotFound, RuleNotFound
+from mission.evidence.service import RecordingGone
+from mission.evidence.store import RecordingNotFound, StillRecording
 from mission.fleet.commands import InvalidParameters, UnknownCommand
 from mission.fleet.service import DroneNotFound
 from mission.incidents.domain import IllegalTransition, IncidentFinal
@@ -87,6 +89,14 @@ async def lookup_failed(_: Request, e: LookupError) -> Response:
     """IncidentNotFound, ZoneNotFound, MissionNotFound, DroneNotFound: their message names
     what was not found ("no incident 7")."""
     return not_found(str(e))
+
+
+async def recording_busy(_: Request, e: StillRecording) -> Response:
+    return detail(409, {"error": "still_recording", "field": "id", "message": str(e)})
+
+
+async def recording_gone(_: Request, e: RecordingGone) -> Response:
+    return detail(410, {"error": "deleted", "field": "id", "message": str(e)})
 
 
 async def illegal_transition(_: Request, e: IllegalTransition) -> Response:
@@ -175,6 +185,9 @@ HANDLERS: dict[type[Exception], Handler] = {
     RuleNotFound: lookup_failed,
     ProposalNotFound: lookup_failed,
     DroneNotFound: lookup_failed,
+    RecordingNotFound: lookup_failed,
+    RecordingGone: recording_gone,
+    StillRecording: recording_busy,
     IllegalTransition: illegal_transition,
     IncidentFinal: incident_final,
     MissionInputError: mission_input,

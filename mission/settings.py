@@ -66,6 +66,10 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_REMOTE_ID_CONSOLE_STALE_S | 30 | a console-sent operator location counts this long |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
 | NAZORAT_SIM_REMOTE_ID_COUNT | 0 | simulated Remote ID drones in a `--sim` run (sitl) |
+| NAZORAT_RECORDING_DIR | <data>/recordings | where evidence recordings (MP4 segments) are stored |
+| NAZORAT_RECORDING_SEGMENT_S | 10 | evidence segment length (s; each starts on a keyframe) |
+| NAZORAT_RECORDING_RETENTION_DAYS | 90 | evidence recordings older are deleted (0: kept forever) |
+| NAZORAT_RECORDING_SWEEP_S | 3600 | how often the retention sweep runs |
 
 Secrets (NAZORAT_ADMIN_PASSWORD, NAZORAT_TELEGRAM_SECRET, NAZORAT_METRICS_TOKEN, DATABASE_URL,
 NAZORAT_BUS_URL, NAZORAT_BUS_SECRET[_PREVIOUS], NAZORAT_BUS_PASSWORD) come only from the
@@ -168,9 +172,22 @@ class Settings:
     remote_id_operator_id: str = ""
     remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
+<<<<<<< HEAD
     observe_requires_footprint: bool = True
+=======
+    recording_dir: str = ""  # empty: <data_dir>/recordings
+    recording_segment_s: float = 10.0
+    recording_retention_days: float = 90.0
+    recording_sweep_s: float = 3600.0
+>>>>>>> video-evidence
 
     def __post_init__(self) -> None:
+        if not self.recording_segment_s > 0:
+            raise ValueError("NAZORAT_RECORDING_SEGMENT_S: seconds above 0")
+        if not self.recording_retention_days >= 0:
+            raise ValueError("NAZORAT_RECORDING_RETENTION_DAYS: days, 0 or more (0: forever)")
+        if not self.recording_sweep_s > 0:
+            raise ValueError("NAZORAT_RECORDING_SWEEP_S: seconds above 0")
         if not self.import_radius_m > 0:
             raise ValueError("NAZORAT_IMPORT_RADIUS_M: a distance in metres above 0, "
                              f"not {self.import_radius_m!r}")
@@ -191,6 +208,11 @@ class Settings:
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'nazorat.db').as_posix()}"
+
+    @property
+    def recording_path(self) -> Path:
+        """Where evidence recordings are stored."""
+        return Path(self.recording_dir) if self.recording_dir else self.data_dir / "recordings"
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)

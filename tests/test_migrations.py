@@ -84,12 +84,20 @@ def test_append_only_triggers(engine: Engine) -> None:
                 with pytest.raises(DBAPIError, match=f"{table} is append-only"), \
                         engine.begin() as c:
                     c.execute(text(verb.format(table)))
+    # the evidence chain (mission/evidence): its links are never changed or removed
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO evidence_link (drone_id, seq, kind, prev, entry_sha, "
+                          "meta, link, at) VALUES (1, 1, 'segment', '0', '1', '{}', '2', 0)"))
+    for sql in ("UPDATE evidence_link SET kind = 'x'", "DELETE FROM evidence_link"):
+        with pytest.raises(DBAPIError, match="evidence_link is append-only"), \
+                engine.begin() as c:
+            c.execute(text(sql))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_record")).scalar_one() == 1
         if engine.dialect.name == "sqlite":  # SQLite's triggers are per row: by name
             names = set(conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-            assert names == {f"{t}_no_{verb}" for t in APPEND_ONLY
+            assert names == {f"{t}_no_{verb}" for t in (*APPEND_ONLY, "evidence_link")
                              for verb in ("update", "delete")}
 
 

@@ -7,7 +7,8 @@ PostgreSQL triggers refuse them too, and the API has no route that changes a row
 `mission.status`, `mission.leg_status`, `mission.dispatch_refused`, `auth.login`,
 `auth.login_failed`, `auth.logout`, `auth.password_change`, `auth.denied`, `user.create`,
 `user.update`, `user.delete`, `key.create`, `key.revoke`, `zone.create`, `zone.update`,
-`zone.delete`, `zone.import`, `fleet.add`, `fleet.remove`.
+`zone.delete`, `zone.import`, `fleet.add`, `fleet.remove`, `recording.list`,
+`recording.download`, `recording.delete`, `recording.expire`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 import mission.audit.models  # noqa: F401
 import mission.auth.models  # noqa: F401
 import mission.dispatch.models  # noqa: F401
+import mission.evidence.models  # noqa: F401
 import mission.fleet.models  # noqa: F401
 import mission.missions.models  # noqa: F401
 import mission.recording.models  # noqa: F401
@@ -40,6 +41,10 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
 from mission.camera.stream import footprint_extras
 from mission.dispatch.service import DispatchService
+from mission.evidence.context import MissionContext
+from mission.evidence.recorder import EvidenceRecorder
+from mission.evidence.service import EvidenceService
+from mission.evidence.store import EvidenceStore
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
@@ -58,6 +63,7 @@ from mission.tiles.service import TileService, parse_spec
 from telemetry.hub import TelemetryHub
 from telemetry.sbs import SbsFeed
 from telemetry.stream import StateEncoder
+from telemetry.video.frame import EncodedFrame
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +133,20 @@ class Runtime:
         self.dispatch = DispatchService(self.db, incidents=self.incidents,
                                         missions=self.missions, zones=self.zones)
         self.incidents.on_created = self.dispatch.notify
+<<<<<<< HEAD
         self.encoder = StateEncoder(extras=footprint_extras)  # the camera footprint, `fp`
+=======
+        # evidence recordings: the live video ingest feeds `evidence.recorder.record_drone`
+        evidence_store = EvidenceStore(self.db)
+        self.evidence = EvidenceService(
+            evidence_store,
+            EvidenceRecorder(evidence_store, settings.recording_path, hub=self.hub,
+                             context=MissionContext(self.db),
+                             segment_s=settings.recording_segment_s),
+            self.audit, retention_days=settings.recording_retention_days,
+            sweep_s=settings.recording_sweep_s)
+        self.encoder = StateEncoder()
+>>>>>>> video-evidence
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
             "intake": RateLimiter(60, 60.0),
@@ -137,6 +156,24 @@ class Runtime:
         self.sim: SimFleet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
+
+    def record_video(self, drone_id: int,
+                     frames: AsyncIterator[EncodedFrame]) -> asyncio.Task[None]:
+        """Record a drone's video as evidence (mission/evidence/recorder.py) in a task the
+        runtime owns: it ends with `frames`, and a stop cancels it while the database is still
+        open, so the segment in progress is closed, hashed and linked. The live video ingest
+        calls this with `VideoHub.subscribe(drone_id)`."""
+        task = asyncio.create_task(self.evidence.recorder.record_drone(drone_id, frames),
+                                   name=f"evidence-drone-{drone_id}")
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s ended: %r", task.get_name(), task.exception())
 
     @property
     def started(self) -> bool:
@@ -188,6 +225,8 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
         self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
+        self._tasks.append(asyncio.create_task(self.evidence.run_sweeper(),
+                                               name="recording-retention"))
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
         for feed in self.traffic_feeds:
