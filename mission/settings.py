@@ -172,14 +172,11 @@ class Settings:
     remote_id_operator_id: str = ""
     remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
-<<<<<<< HEAD
     observe_requires_footprint: bool = True
-=======
     recording_dir: str = ""  # empty: <data_dir>/recordings
     recording_segment_s: float = 10.0
     recording_retention_days: float = 90.0
     recording_sweep_s: float = 3600.0
->>>>>>> video-evidence
 
     def __post_init__(self) -> None:
         if not self.recording_segment_s > 0:

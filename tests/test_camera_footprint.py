@@ -16,6 +16,7 @@ from mission.camera.footprint import (
     ground_footprint,
     polygon_contains,
 )
+from mission.camera.stream import footprint_record
 from mission.geo import M_PER_DEG_LAT, haversine_m, m_per_deg_lon
 from telemetry.state import CameraState, GeoPoint, VehicleState
 
@@ -135,3 +136,15 @@ def test_looking_down_the_centre_is_inside_the_footprint(
     near = ground_footprint(LAT, LON, height, roll, pitch, yaw, hfov, vfov)
     assert near is not None
     assert all(haversine_m(LAT, LON, *c) <= MAX_RANGE_M * 1.001 for c in near.corners)
+
+
+def test_the_evidence_sidecar_gets_the_same_footprint_as_the_map() -> None:
+    state = _state(hfov_deg=70.0, vfov_deg=40.0, gimbal_pitch_deg=-90.0, gimbal_yaw_deg=0.0,
+                   gimbal_roll_deg=0.0, gimbal_time=999.0)
+    fp = footprint_of(state)
+    record = footprint_record(state)
+    assert fp is not None and record is not None
+    assert record["corners"] == [[a, b] for a, b in fp.corners]
+    assert record["source"] == "gimbal" and record["clipped"] is False
+    assert record["centre"] == pytest.approx([LAT, LON], abs=1e-6)
+    assert footprint_record(VehicleState(vehicle_id=1, sysid=1)) is None  # no camera

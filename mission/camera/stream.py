@@ -19,3 +19,16 @@ def footprint_extras(state: VehicleState) -> Mapping[str, Any]:
         return {}
     fp = footprint_of(state)
     return {"fp": None if fp is None else fp.to_json()}
+
+
+def footprint_record(state: VehicleState) -> Mapping[str, Any] | None:
+    """The footprint as an evidence sidecar keeps it (mission/evidence/sidecar.py): corners
+    and centre as [lat, lon], whether clipped, and where it came from."""
+    if state.camera is None:
+        return None
+    fp = footprint_of(state)
+    if fp is None:
+        return None
+    return {"corners": [[lat, lon] for lat, lon in fp.corners],
+            "centre": None if fp.centre is None else [fp.centre[0], fp.centre[1]],
+            "clipped": fp.clipped, "source": fp.source}

@@ -39,7 +39,7 @@ from mission.audit.service import AuditService
 from mission.auth import passwords
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
-from mission.camera.stream import footprint_extras
+from mission.camera.stream import footprint_extras, footprint_record
 from mission.dispatch.service import DispatchService
 from mission.evidence.context import MissionContext
 from mission.evidence.recorder import EvidenceRecorder
@@ -133,20 +133,17 @@ class Runtime:
         self.dispatch = DispatchService(self.db, incidents=self.incidents,
                                         missions=self.missions, zones=self.zones)
         self.incidents.on_created = self.dispatch.notify
-<<<<<<< HEAD
-        self.encoder = StateEncoder(extras=footprint_extras)  # the camera footprint, `fp`
-=======
         # evidence recordings: the live video ingest feeds `evidence.recorder.record_drone`
         evidence_store = EvidenceStore(self.db)
         self.evidence = EvidenceService(
             evidence_store,
             EvidenceRecorder(evidence_store, settings.recording_path, hub=self.hub,
                              context=MissionContext(self.db),
-                             segment_s=settings.recording_segment_s),
+                             segment_s=settings.recording_segment_s,
+                             footprint_of=footprint_record),
             self.audit, retention_days=settings.recording_retention_days,
             sweep_s=settings.recording_sweep_s)
-        self.encoder = StateEncoder()
->>>>>>> video-evidence
+        self.encoder = StateEncoder(extras=footprint_extras)  # the camera footprint, `fp`
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
             "intake": RateLimiter(60, 60.0),
