@@ -95,13 +95,13 @@ class ReportAccepted(BaseModel):
 
 
 async def key_rate(p: IntakeKeyDep, app: StateDep) -> None:
-    wait = app.limits["intake"].hit(f"key:{p.id}", capacity=p.rate_per_minute, period_s=60.0)
+    wait = await app.limits["intake"].hit(f"key:{p.id}", capacity=p.rate_per_minute, period_s=60.0)
     if wait > 0:
         raise _too_many(wait, f"more than {p.rate_per_minute} incidents a minute for this key")
 
 
 async def address_rate(request: Request, app: StateDep) -> None:
-    wait = app.limits["report"].hit(f"addr:{client_address(request)}")
+    wait = await app.limits["report"].hit(f"addr:{client_address(request)}")
     if wait > 0:
         raise _too_many(wait, "too many reports from this address")
 
@@ -170,7 +170,7 @@ async def telegram_webhook(update: TgUpdate, app: StateDep) -> TelegramAnswer:
     found = report_of(msg)
     if found is None:
         return reply(msg.chat.id, message("bot.help", language), ignored="no location")
-    wait = app.limits["telegram"].hit(f"chat:{msg.chat.id}")
+    wait = await app.limits["telegram"].hit(f"chat:{msg.chat.id}")
     if wait > 0:
         return TelegramAnswer(ignored="rate_limited")
     lat, lon, text = found
