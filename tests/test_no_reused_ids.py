@@ -53,6 +53,7 @@ def _create_delete_create(s: Session, make: Callable[[], SQLModel]) -> tuple[int
     return first_id, int(second.id)  # type: ignore[attr-defined]
 
 
+@pytest.mark.nopg
 def test_every_table_of_the_migration_is_declared_on_its_model() -> None:
     declared = {t.name for t in SQLModel.metadata.tables.values()
                 if t.dialect_kwargs.get("sqlite_autoincrement")}
@@ -97,6 +98,7 @@ def _schema(conn: Any, table: str) -> tuple[set[str], set[str]]:
     return indexes, triggers
 
 
+@pytest.mark.nopg
 def test_migration_rebuilds_an_existing_sqlite_database(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrations.upgrade(engine, "0006")
@@ -137,6 +139,7 @@ def test_migration_rebuilds_an_existing_sqlite_database(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.nopg
 def test_autoincrement_ddl_refuses_an_unexpected_shape() -> None:
     ok = M0010.autoincrement_ddl(
         "CREATE TABLE drone (\n\tid INTEGER NOT NULL, \n\tname VARCHAR(64) NOT NULL, "
