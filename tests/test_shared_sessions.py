@@ -29,6 +29,7 @@ from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
 
 pytestmark = pytest.mark.timeout(120)
 
+TG_SECRET = "tg-" + secrets.token_hex(8)
 REPORT = {"lat": 39.77, "lon": 64.42, "category": "theft", "description": "bike taken",
           "website": ""}
 
@@ -40,7 +41,7 @@ async def replicas(tmp_path: Path) -> AsyncIterator[tuple[InProcess, InProcess]]
         pytest.skip(reason)
     prefix = f"nazorat-test-{secrets.token_hex(4)}"
     shared: dict[str, Any] = {"bus_url": REDIS_URL, "bus_secret": BUS_SECRET, "bus_prefix": prefix,
-              "report_per_hour": 2.0, "login_max_failures": 3}
+              "report_per_hour": 2.0, "login_max_failures": 3, "telegram_secret": TG_SECRET}
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     try:
         async with in_process(tmp_path / "a", url, shard="a", **shared) as a, \
@@ -86,6 +87,7 @@ async def test_two_replicas_share_revocations_and_limits(
     a, b = replicas
     await _ended_on_a_is_refused_by_b_within_a_second(a, b)
     await _report_budget_and_sign_in_lockout_are_one(a, b)
+    await _a_telegram_redelivery_to_the_other_replica_is_stored_once(a, b)
     await _a_replica_that_may_have_missed_a_revocation_asks_the_database(a, b)
 
 
@@ -147,6 +149,19 @@ async def _report_budget_and_sign_in_lockout_are_one(a: InProcess, b: InProcess)
         assert (await ca.post("/api/auth/login", json=right)).status_code == 429
     health = await _health(b)
     assert health["limits"] == {"shared": True, "degraded": False, "fallbacks": 0}
+
+
+async def _a_telegram_redelivery_to_the_other_replica_is_stored_once(
+        a: InProcess, b: InProcess) -> None:
+    update = {"update_id": 4242, "message": {
+        "message_id": 1, "date": 1_700_000_000, "chat": {"id": 5551, "type": "private"},
+        "location": {"latitude": 40.38, "longitude": 71.78}}}
+    hdr = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    async with _anon(a) as ca, _anon(b) as cb:
+        first = (await ca.post("/api/intake/telegram", json=update, headers=hdr)).json()
+        again = (await cb.post("/api/intake/telegram", json=update, headers=hdr)).json()
+    assert first["incident_id"] and again["incident_id"] is None, (first, again)
+    assert again["ignored"] == "duplicate update"
 
 
 async def _health(svc: InProcess) -> dict[str, object]:

@@ -30,7 +30,6 @@ from mission.incidents.models import (
 )
 from mission.intake.messages import language_of, message
 from mission.intake.telegram import (
-    SeenUpdates,
     TelegramAnswer,
     TgUpdate,
     category_of,
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/intake", tags=["intake"], responses=COMMON)
 
 MAX_DESCRIPTION = 2000
-_seen = SeenUpdates()
 
 
 def _too_many(wait: float, what: str) -> HTTPException:
@@ -164,7 +162,7 @@ async def telegram_webhook(update: TgUpdate, app: StateDep) -> TelegramAnswer:
     msg = update.message
     if msg is None:
         return TelegramAnswer(ignored="not a new message")
-    if _seen.seen(update.update_id):
+    if await app.telegram_seen.seen(update.update_id):
         return TelegramAnswer(ignored="duplicate update")
     language = language_of(msg.from_.language_code if msg.from_ is not None else None)
     found = report_of(msg)

@@ -41,6 +41,7 @@ from mission.auth.service import AuthService, Refused
 from mission.dispatch.service import DispatchService
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.incidents.service import IncidentService
+from mission.intake.telegram import SharedSeenUpdates
 from mission.live.changes import ChangePublisher
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.service import MissionService
@@ -144,6 +145,7 @@ class Runtime:
             "telegram": Limiter("telegram", max(1.0, settings.telegram_per_hour), 3600.0,
                                 shared),
         }
+        self.telegram_seen = SharedSeenUpdates(shared)  # re-deliveries, for every replica
         self.sim: SimFleet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
