@@ -24,6 +24,7 @@ import pytest
 
 from inprocess import InProcess, in_process
 from mission.auth.models import AuthSession
+from mission.cli import _create_admin
 from mission.clock import utcnow
 from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
 
@@ -88,6 +89,7 @@ async def test_two_replicas_share_revocations_and_limits(
     await _ended_on_a_is_refused_by_b_within_a_second(a, b)
     await _report_budget_and_sign_in_lockout_are_one(a, b)
     await _a_telegram_redelivery_to_the_other_replica_is_stored_once(a, b)
+    await _a_password_reset_from_the_cli_reaches_the_replicas(a, b)
     await _a_replica_that_may_have_missed_a_revocation_asks_the_database(a, b)
 
 
@@ -162,6 +164,22 @@ async def _a_telegram_redelivery_to_the_other_replica_is_stored_once(
         again = (await cb.post("/api/intake/telegram", json=update, headers=hdr)).json()
     assert first["incident_id"] and again["incident_id"] is None, (first, again)
     assert again["ignored"] == "duplicate update"
+
+
+async def _a_password_reset_from_the_cli_reaches_the_replicas(
+        a: InProcess, b: InProcess) -> None:
+    """`nazorat create-admin NAME --reset` (its own process, with the deployment's bus) ends
+    the user's sessions; the replicas stop accepting them at once, not after 5 s."""
+    await a.sign_in("operator", "cli-user")
+    token = await _sign_in(a, "cli-user", a.passwords["cli-user"])
+    async with _anon(b) as cb:
+        assert (await cb.get("/api/auth/me", headers=_bearer(token))).status_code == 200
+        await _create_admin(b.runtime.settings, "cli-user", secrets.token_urlsafe(16),
+                            reset=True)
+        ended = time.monotonic()
+        while (await cb.get("/api/auth/me", headers=_bearer(token))).status_code == 200:
+            assert time.monotonic() - ended < 1.0, "replica B still accepts the ended session"
+            await asyncio.sleep(0.02)
 
 
 async def _health(svc: InProcess) -> dict[str, object]:

@@ -58,11 +58,12 @@ class RevocationChannel:
 
     def publish(self) -> None:
         """Tell the other replicas (never waits: a task; a failure is logged)."""
-        task = asyncio.get_running_loop().create_task(self._publish(), name="auth-revoked")
+        task = asyncio.get_running_loop().create_task(self.send(), name="auth-revoked")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _publish(self) -> None:
+    async def send(self) -> bool:
+        """Publish now; False (logged) when Redis could not be reached."""
         try:
             async with asyncio.timeout(3.0):
                 await self.bus.redis.publish(self.channel, self.bus.auth.seal(
@@ -70,6 +71,8 @@ class RevocationChannel:
         except (RedisError, OSError, TimeoutError, RuntimeError) as e:
             log.warning("auth: session revocation not broadcast (%s): other replicas honour "
                         "it when their cached check expires", e or type(e).__name__)
+            return False
+        return True
 
     async def run(self) -> None:
         while True:
