@@ -130,6 +130,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             "links_up": sum(1 for s in states.values() if s.link.value == "up"),
             "link": app_state.link.stats(),
             "bus": None if app_state.bus is None else app_state.bus.stats(),
+            "limits": ({"shared": False} if app_state.shared_limits is None
+                       else app_state.shared_limits.stats()),
+            "revocations": (None if app_state.revocations is None
+                            else app_state.revocations.stats()),
             "ws_subscribers": app_state.hub.subscriber_count,
         }
 

@@ -148,6 +148,7 @@ async def _create_admin(settings: Settings, username: str, password: str, reset:
         auth = AuthService(db)
         if reset:
             if await auth.set_password(username, password, actor="cli"):
+                await _announce_revocation(settings)
                 return f"nazorat: new password set for {username!r} (admin; sessions ended)"
             raise ValueError(f"no user {username!r}")
         if username.lower() in {u.username.lower() for u in await auth.list_users()}:
@@ -157,6 +158,26 @@ async def _create_admin(settings: Settings, username: str, password: str, reset:
         return f"nazorat: admin {username!r} created"
     finally:
         await db.stop()
+
+
+async def _announce_revocation(settings: Settings) -> None:
+    """With a bus, tell the running replicas that sessions ended, so that they stop accepting
+    them within a second (mission/auth/revocation.py) rather than when their cache expires."""
+    if not settings.bus_url:
+        return
+    from mission.auth.revocation import RevocationChannel
+    from mission.runtime.links import bus_node
+
+    bus = bus_node(settings)
+    try:
+        await bus.start()
+        if not await RevocationChannel(bus, lambda: None).send():
+            raise OSError("publish failed")
+    except Exception as e:  # noqa: BLE001 - the reset itself is done and stored
+        print(f"nazorat: the running replicas were not told ({e}); they refuse the ended "
+              "sessions within 5 s", file=sys.stderr)
+    finally:
+        await bus.close()
 
 
 def create_admin(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,8 +1,10 @@
 """In-memory token buckets: per integration key, per address, per Telegram chat, per login.
 
-One process holds the buckets (the service runs as one process); a restart forgets them. A
-bucket holds `capacity` tokens and refills `capacity` tokens every `period_s`, so it allows a
-burst of `capacity` and then `capacity / period_s` a second. `hit()` answers how long to wait
+One process holds these buckets; a restart forgets them. With a bus the runtime's limits are
+shared by every replica through Redis with these same semantics (mission/sharedlimits.py),
+which falls back to these buckets while Redis fails. A bucket holds `capacity` tokens and
+refills `capacity` tokens every `period_s`, so it allows a burst of `capacity` and then
+`capacity / period_s` a second. `hit()` answers how long to wait
 (0: allowed, and a token was taken), which becomes the Retry-After of a 429.
 """
 

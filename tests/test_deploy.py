@@ -1,11 +1,13 @@
-"""docker-compose.yml and the files it mounts stay true to the code: every NAZORAT_ variable it
-sets is one the service reads, the SITL defaults files are what the real-SITL launcher would
-write, the link worker and the replicas use commands the CLI has, and `docker compose config`
-accepts the file where Docker's compose plugin exists (not on the development machines: the
-test says so and checks the rest)."""
+"""docker-compose.yml, the two-host files (deploy/two-hosts/) and the files they mount stay true
+to the code: every NAZORAT_ variable they set is one the service reads, the SITL defaults files
+are what the real-SITL launcher would write, the link workers and the replicas use commands the
+CLI has, and `docker compose config` accepts every file where Docker's compose plugin exists
+(not on the development machines: the skip says why, with docker's own words, and the rest is
+checked)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -21,10 +23,16 @@ from sitl.ardupilot import BASE_DEFAULTS, identity_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
+TWO_HOSTS = [ROOT / "deploy" / "two-hosts" / "host-a.yml",
+             ROOT / "deploy" / "two-hosts" / "host-b.yml"]
+ALL_FILES = [COMPOSE, *TWO_HOSTS]
+SECRETS = {"NAZORAT_ADMIN_PASSWORD": "x" * 16, "REDIS_PASSWORD": "r" * 16,
+           "NAZORAT_BUS_SECRET": "s" * 32, "POSTGRES_PASSWORD": "p" * 16,
+           "NAZORAT_PRIVATE_IP": "10.20.0.1", "NAZORAT_DB_HOST": "10.20.0.1"}
 
 
-def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+def compose(path: Path = COMPOSE) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
     return data
 
 
@@ -58,20 +66,49 @@ def test_bus_accepts_commands_from_anyone_who_can_reach_redis_compose() -> None:
         assert env["NAZORAT_BUS_SECRET"].startswith("${NAZORAT_BUS_SECRET:?"), name
 
 
-def test_every_nazorat_variable_is_read_by_the_service() -> None:
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_every_nazorat_variable_is_read_by_the_service(path: Path) -> None:
     known = {f"NAZORAT_{name.upper()}" for name in Settings.__dataclass_fields__}
-    for name, svc in compose()["services"].items():
+    for name, svc in compose(path)["services"].items():
         for var in (svc.get("environment") or {}):
             if var.startswith("NAZORAT_"):
                 assert var in known, f"{name}: {var} is not a setting (mission/settings.py)"
 
 
-def test_commands_exist_in_the_cli() -> None:
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_commands_exist_in_the_cli(path: Path) -> None:
     parser = build_parser()
-    for name in ("nazorat-a", "nazorat-b", "link-worker"):
-        argv = compose()["services"][name]["command"]
-        assert argv[0] == "nazorat"
-        parser.parse_args(argv[1:])  # SystemExit on an unknown command or option
+    for name, svc in compose(path)["services"].items():
+        argv = svc.get("command") or []
+        if argv and argv[0] == "nazorat":
+            parser.parse_args(argv[1:])  # SystemExit on an unknown command or option
+        elif svc.get("image") == "nazorat:local":
+            raise AssertionError(f"{name}: a Nazorat service without a nazorat command")
+
+
+def test_two_hosts_one_database_one_bus_a_worker_and_a_replica_each() -> None:
+    """deploy/two-hosts: host A has PostgreSQL and Redis on its private address (no public
+    port), each host a replica and a link worker of its own shard on the host's network (UDP
+    MAVLink and video arrive on the host's ports), all on one database and one bus."""
+    a, b = (compose(p)["services"] for p in TWO_HOSTS)
+    assert {"postgres", "redis"} <= set(a) and not {"postgres", "redis"} & set(b)
+    for port in ("5432", "6379"):
+        svc = a["postgres" if port == "5432" else "redis"]
+        assert svc["ports"] == [f"${{NAZORAT_PRIVATE_IP:?set NAZORAT_PRIVATE_IP}}:{port}:{port}"]
+    redis_cmd = a["redis"]["command"]
+    assert redis_cmd[redis_cmd.index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    for host, services, shard in (("A", a, "host-a"), ("B", b, "host-b")):
+        worker, replica = services["link-worker"], services["nazorat"]
+        assert worker["network_mode"] == "host", host
+        argv = worker["command"]
+        assert argv[argv.index("--shard") + 1] == shard, host
+        for svc in (worker, replica):
+            env = svc["environment"]
+            assert env["NAZORAT_LINK_MODE"] == "workers" and env["NAZORAT_SHARD"] == shard
+            assert env["DATABASE_URL"].startswith("postgresql+psycopg://nazorat:${POSTGRES_")
+            assert env["NAZORAT_BUS_SECRET"].startswith("${NAZORAT_BUS_SECRET:?")
+            assert env["NAZORAT_BUS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+        assert replica["ports"] == ["8000:8000"]
 
 
 def test_sitl_containers_get_their_own_identity_from_the_launchers_defaults() -> None:
@@ -90,16 +127,33 @@ def test_sitl_containers_get_their_own_identity_from_the_launchers_defaults() ->
         assert re.search(rf"^SYSID_THISMAV {i}$", text, re.M)
 
 
-def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+def _compose_reason() -> str | None:
+    """None when `docker compose` (the plugin; it needs no engine for `config`) runs here,
+    else why not in docker's own words."""
     docker = shutil.which("docker")
     if docker is None:
-        pytest.skip("no docker client on this machine")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
+        return "no docker client on this machine: `docker compose config` not run"
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True,
+                           timeout=30)
     if probe.returncode != 0:
-        pytest.skip("docker has no compose plugin here (`docker compose version` fails)")
+        said = (probe.stderr or probe.stdout).strip().splitlines()
+        return ("docker has no compose plugin here (`docker compose version`: "
+                f"{said[0] if said else f'exit {probe.returncode}'}): "
+                "`docker compose config` not run")
+    return None
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_docker_compose_config_accepts_the_file(path: Path) -> None:
+    reason = _compose_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    # the caller's environment (HOME and DOCKER_CONFIG find a plugin installed per user), the
+    # variables the files require, and no .env of the developer's
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NAZORAT_", "POSTGRES_", "REDIS_", "COMPOSE_"))}
     r = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-        text=True, cwd=ROOT, env={"NAZORAT_ADMIN_PASSWORD": "x" * 16, "REDIS_PASSWORD": "r" * 16,
-             "NAZORAT_BUS_SECRET": "s" * 32, "PATH": "/usr/bin:/bin"},
+        ["docker", "compose", "-f", str(path), "--env-file", os.devnull, "config", "--quiet"],
+        capture_output=True, text=True, cwd=path.parent, env={**env, **SECRETS}, timeout=60,
     )
     assert r.returncode == 0, r.stderr

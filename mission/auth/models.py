@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from mission.clock import utcnow
+from mission.ids import NO_REUSED_IDS
 from mission.incidents.models import Source, utc_column
 
 MIN_PASSWORD = 10
@@ -34,6 +35,7 @@ USER_ROLES = (Role.ADMIN, Role.OPERATOR, Role.COMMANDER)
 
 class User(SQLModel, table=True):
     __tablename__ = "app_user"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
@@ -52,6 +54,7 @@ class AuthSession(SQLModel, table=True):
     user disabled)."""
 
     __tablename__ = "auth_session"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
@@ -69,6 +72,7 @@ class IntegrationKey(SQLModel, table=True):
     incidents, at most `rate_per_minute` a minute."""
 
     __tablename__ = "integration_key"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True, index=True)

@@ -3,7 +3,11 @@
 Tokens (`nzs_...` for sessions, `nzk_...` for integration keys) are 256-bit random strings; the
 database keeps only their SHA-256. A successful check is cached in memory for a few seconds so
 that every request does not cost a query; anything that ends a session (logout, password or role
-change, deactivation, key revocation) clears that cache at once, so revocation is immediate.
+change, deactivation, key revocation) clears that cache at once, so revocation is immediate, and
+with a bus tells the other replicas to clear theirs (mission/auth/revocation.py: within a
+second; while this replica could have missed such a message, `cache_usable` is false and every
+check goes to the database). A check that was reading the database while the cache was cleared
+is not cached (it may have read the session before it ended).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -35,10 +40,11 @@ from mission.auth.models import (
     UserUpdate,
 )
 from mission.auth.passwords import hash_password, needs_rehash, verify_password
+from mission.auth.shared_lockout import SharedLockout
 from mission.auth.throttle import HashGate, Lockout, PasswordGuard, Throttled
 from mission.clock import utcnow
 from mission.db import Database
-from mission.ratelimit import RateLimiter
+from mission.sharedlimits import Limiter, SharedStore
 
 log = logging.getLogger(__name__)
 
@@ -142,17 +148,25 @@ class AuthService:
     def __init__(
         self, db: Database, *, session_ttl_s: float = 12 * 3600,
         login_failures: int = 10, login_window_s: float = 900.0, max_hashes: int = 4,
+        shared: SharedStore | None = None,
     ) -> None:
+        """`shared`: Redis for the sign-in lockout and address budget of every replica (with
+        a bus); None: this process's memory."""
         self.db = db
         self.session_ttl_s = session_ttl_s
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._generation = 0  # bumped by every clear: a read begun before it is not cached
+        # With a bus (mission/auth/revocation.py): whether the cache may answer now, and how
+        # to tell the other replicas that sessions ended.
+        self.cache_usable: Callable[[], bool] = lambda: True
+        self.announce_revocation: Callable[[], None] | None = None
         # Password checks (sign-in, own password change): failures per user name and address
         # with growing delays, a budget per address across user names, and a bound on the
         # hashes in memory at once (mission/auth/throttle.py).
         self.hashes = HashGate(max_hashes)
         self.guard = PasswordGuard(
-            Lockout(login_failures, forget_after_s=login_window_s),
-            RateLimiter(login_failures * 5, login_window_s), self.hashes)
+            SharedLockout(Lockout(login_failures, forget_after_s=login_window_s), shared),
+            Limiter("login", login_failures * 5, login_window_s, shared), self.hashes)
 
     async def _hash(self, password: str) -> str:
         """Hash a new password (administrative paths: they wait for a slot at the gate)."""
@@ -163,6 +177,14 @@ class AuthService:
             self.hashes.leave()
 
     def invalidate(self) -> None:
+        """Sessions or keys ended here (after the commit): clear the cache, tell the others."""
+        self.drop_cache()
+        if self.announce_revocation is not None:
+            self.announce_revocation()
+
+    def drop_cache(self) -> None:
+        """Forget every checked token (another replica ended a session)."""
+        self._generation += 1
         self._cache.clear()
 
     # -- checking credentials -------------------------------------------------------------------
@@ -174,17 +196,19 @@ class AuthService:
         h = token_hash(token)
         now_m = time.monotonic()
         hit = self._cache.get(h)
-        if hit is not None and now_m - hit[0] < CACHE_TTL_S:
+        if hit is not None and now_m - hit[0] < CACHE_TTL_S and self.cache_usable():
             p = hit[1]
             if p.expires_at is None or p.expires_at > utcnow():
                 return p if p.via == via else _with_via(p, via)
+        generation = self._generation
         if token.startswith(KEY_PREFIX):
             principal = await self.db.run(lambda s: _key_principal(s, h))
         else:
             principal = await self.db.run(lambda s: _session_principal(s, h, via))
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[h] = (now_m, principal)
+        if generation == self._generation:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[h] = (now_m, principal)
         return principal
 
     # -- login / logout ---------------------------------------------------------------------------

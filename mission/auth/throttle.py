@@ -8,13 +8,15 @@ Three guards, all taken *before* a password is hashed, because the hash is the e
   Attempts in flight count as failures until they end, so a burst of parallel attempts gets at
   most `free` of them evaluated. Keyed on the pair, so failures from one address never lock the
   user out from another one (the real user's).
-- a per-address RateLimiter (mission/ratelimit.py), its token taken before the check and given
+- a per-address budget (mission/sharedlimits.py), its token taken before the check and given
   back when the password was right;
 - `HashGate`: at most `limit` password hashes at once in the process; an attempt that finds the
   gate full is refused at once (429) instead of queueing, so a burst cannot pile up 64 MiB
   hashes in memory.
 
-In memory, one process (like mission/ratelimit.py): a restart forgets the failures.
+`Lockout` is the in-memory state of one process; with a bus the lockout and the address
+budget are shared by every replica through Redis (mission/auth/shared_lockout.py), falling back
+to this process's state while Redis fails.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mission.ratelimit import RateLimiter
+if TYPE_CHECKING:
+    from mission.auth.shared_lockout import SharedLockout
+    from mission.sharedlimits import Limiter
 
 
 @dataclass
@@ -163,9 +168,11 @@ class Attempt:
 
 class PasswordGuard:
     """Everything taken before a password check: the (user, address) lockout, the address's
-    budget across user names (a RateLimiter), and a slot at the hash gate."""
+    budget across user names (a Limiter), and a slot at the hash gate. The first two are
+    shared by every replica through Redis when there is a bus (mission/auth/shared_lockout.py,
+    mission/sharedlimits.py); the gate is this process's memory and stays per process."""
 
-    def __init__(self, lockout: Lockout, per_address: RateLimiter, gate: HashGate) -> None:
+    def __init__(self, lockout: SharedLockout, per_address: Limiter, gate: HashGate) -> None:
         self.lockout = lockout
         self.per_address = per_address
         self.gate = gate
@@ -175,27 +182,22 @@ class PasswordGuard:
         """Reserve, check inside the block, settle on the way out; Throttled before the block
         when the attempt may not be made now."""
         key, akey = f"{who}|{address}", f"addr:{address}"
-        wait = self.lockout.reserve(key)
-        if wait > 0:
+        wait, held = await self.lockout.reserve(key)
+        if held is None:
             raise Throttled("locked", wait)
-        wait = self.per_address.hit(akey)
+        wait = await self.per_address.hit(akey)
         if wait > 0:
-            self.lockout.cancel(key)
+            await self.lockout.settle(held, "cancelled")
             raise Throttled("locked", wait)
         if not await self.gate.try_enter():
-            self.lockout.cancel(key)
-            self.per_address.refund(akey)
+            await self.lockout.settle(held, "cancelled")
+            await self.per_address.refund(akey)
             raise Throttled("busy", 1.0)
         attempt = Attempt()
         try:
             yield attempt
         finally:
             self.gate.leave()
-            if attempt.outcome == "failed":
-                self.lockout.failed(key)
-            else:
-                if attempt.outcome == "succeeded":
-                    self.lockout.succeeded(key)
-                else:
-                    self.lockout.cancel(key)
-                self.per_address.refund(akey)
+            await self.lockout.settle(held, attempt.outcome)
+            if attempt.outcome != "failed":
+                await self.per_address.refund(akey)

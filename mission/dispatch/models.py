@@ -11,12 +11,14 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from mission.clock import utcnow
 from mission.dispatch.domain import Action, OnTimeout, ProposalStatus, Rule
+from mission.ids import NO_REUSED_IDS
 from mission.incidents.models import Category, Source, utc_column
 from mission.numbers import Integer, Number
 
 
 class DispatchRule(SQLModel, table=True):
     __tablename__ = "dispatch_rule"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128)
@@ -43,6 +45,7 @@ class DispatchProposal(SQLModel, table=True):
     operator's confirmation, or for the countdown to end (`expires_at`)."""
 
     __tablename__ = "dispatch_proposal"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: int = Field(index=True)

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from mission.clock import utcnow  # also imported from here by mission/fleet/commands.py
+from mission.ids import NO_REUSED_IDS
 
 
 class DroneBase(SQLModel):
@@ -21,6 +22,8 @@ class DroneBase(SQLModel):
 
 
 class Drone(DroneBase, table=True):
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
+
     id: int | None = Field(default=None, primary_key=True)
     discovered: bool = False
     created_at: datetime = Field(default_factory=utcnow)

@@ -23,6 +23,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
 from mission.clock import utcnow
+from mission.ids import NO_REUSED_IDS
 from mission.numbers import Integer, Number
 
 MAX_DESCRIPTION = 4000
@@ -93,6 +94,7 @@ class Status(StrEnum):
 
 class Incident(SQLModel, table=True):
     __tablename__ = "incident"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     lat: float = Field(index=True)

@@ -30,7 +30,6 @@ from mission.incidents.models import (
 )
 from mission.intake.messages import language_of, message
 from mission.intake.telegram import (
-    SeenUpdates,
     TelegramAnswer,
     TgUpdate,
     category_of,
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/intake", tags=["intake"], responses=COMMON)
 
 MAX_DESCRIPTION = 2000
-_seen = SeenUpdates()
 
 
 def _too_many(wait: float, what: str) -> HTTPException:
@@ -95,13 +93,13 @@ class ReportAccepted(BaseModel):
 
 
 async def key_rate(p: IntakeKeyDep, app: StateDep) -> None:
-    wait = app.limits["intake"].hit(f"key:{p.id}", capacity=p.rate_per_minute, period_s=60.0)
+    wait = await app.limits["intake"].hit(f"key:{p.id}", capacity=p.rate_per_minute, period_s=60.0)
     if wait > 0:
         raise _too_many(wait, f"more than {p.rate_per_minute} incidents a minute for this key")
 
 
 async def address_rate(request: Request, app: StateDep) -> None:
-    wait = app.limits["report"].hit(f"addr:{client_address(request)}")
+    wait = await app.limits["report"].hit(f"addr:{client_address(request)}")
     if wait > 0:
         raise _too_many(wait, "too many reports from this address")
 
@@ -164,13 +162,13 @@ async def telegram_webhook(update: TgUpdate, app: StateDep) -> TelegramAnswer:
     msg = update.message
     if msg is None:
         return TelegramAnswer(ignored="not a new message")
-    if _seen.seen(update.update_id):
+    if await app.telegram_seen.seen(update.update_id):
         return TelegramAnswer(ignored="duplicate update")
     language = language_of(msg.from_.language_code if msg.from_ is not None else None)
     found = report_of(msg)
     if found is None:
         return reply(msg.chat.id, message("bot.help", language), ignored="no location")
-    wait = app.limits["telegram"].hit(f"chat:{msg.chat.id}")
+    wait = await app.limits["telegram"].hit(f"chat:{msg.chat.id}")
     if wait > 0:
         return TelegramAnswer(ignored="rate_limited")
     lat, lon, text = found

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mission.incidents.models import Category
+from mission.sharedlimits import SharedStore
 
 
 class _Tg(BaseModel):
@@ -141,6 +142,34 @@ class SeenUpdates:
         self._order.append(update_id)
         self._set.add(update_id)
         return False
+
+
+# KEYS[1] the update's key; ARGV[1] how long to remember it (ms). '1': seen before.
+_SEEN = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', tonumber(ARGV[1])) then return '0' end
+return '1'
+"""
+
+
+class SharedSeenUpdates:
+    """SeenUpdates for every replica (with a bus): Telegram's re-delivery may reach another
+    replica than the first delivery did. Each update id is a key remembered for `ttl_s`
+    (Telegram gives up re-delivering within a day); while Redis fails, this process's own
+    memory answers (mission/sharedlimits.py)."""
+
+    def __init__(self, store: SharedStore | None, ttl_s: float = 86_400.0) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.local = SeenUpdates()
+
+    async def seen(self, update_id: int) -> bool:
+        if self.store is not None:
+            got = await self.store.run(_SEEN, [self.store.key("telegram", "seen",
+                                                              str(update_id))],
+                                       [int(self.ttl_s * 1000)])
+            if got is not None:
+                return str(got) == "1"
+        return self.local.seen(update_id)
 
 
 def reply(chat_id: int, text: str, **extra: Any) -> TelegramAnswer:

@@ -89,7 +89,8 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the database to `revision`, stamping a pre-migration database first.
     Blocking: call from a worker thread. Returns (revision before, revision after)."""
-    with _sqlite_file_lock(engine), engine.begin() as conn:
+    with (_sqlite_file_lock(engine), engine.connect() as conn,
+          _sqlite_foreign_keys_off(conn), conn.begin()):
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         before = MigrationContext.configure(conn).get_current_revision()
@@ -97,9 +98,31 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
             _stamp_legacy(conn)
         command.upgrade(config(conn), revision)
         after = MigrationContext.configure(conn).get_current_revision()
+        if conn.dialect.name == "sqlite":
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise MigrationError(f"foreign keys broken by the migration: {broken[:5]}")
     if after != before:
         log.info("database schema: %s -> %s", before or "empty", after)
     return before, after
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off while migrating (a table rebuild drops and renames tables,
+    which enforced keys would turn into deletes; SQLite's own procedure, see 0010), checked
+    with `foreign_key_check` before the commit and back on afterwards. Set outside any
+    transaction: inside one SQLite ignores the pragma."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
 
 
 @contextlib.contextmanager

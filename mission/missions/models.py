@@ -16,6 +16,7 @@ from sqlalchemy import DDL, event
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from mission.clock import utcnow
+from mission.ids import NO_REUSED_IDS
 from mission.incidents.models import utc_column
 
 
@@ -49,6 +50,7 @@ FINAL_LEG = frozenset({LegStatus.COMPLETED, LegStatus.ABORTED, LegStatus.FAILED}
 
 class PatrolMission(SQLModel, table=True):
     __tablename__ = "patrol_mission"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(default="", max_length=128)
@@ -68,6 +70,7 @@ class MissionLeg(SQLModel, table=True):
     """A drone's route within a mission: what was uploaded and how far it has got."""
 
     __tablename__ = "mission_leg"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     mission_id: int = Field(foreign_key="patrol_mission.id", index=True)
@@ -92,6 +95,7 @@ class MissionTarget(SQLModel, table=True):
     flown, which drone observed it and when."""
 
     __tablename__ = "mission_target"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     mission_id: int = Field(foreign_key="patrol_mission.id", index=True)

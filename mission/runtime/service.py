@@ -38,6 +38,7 @@ from mission.airspace.monitor import TrafficMonitor
 from mission.audit.service import AuditService
 from mission.auth import passwords
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
+from mission.auth.revocation import RevocationChannel
 from mission.auth.service import AuthService, Refused
 from mission.camera.stream import footprint_extras, footprint_record
 from mission.dispatch.service import DispatchService
@@ -47,16 +48,17 @@ from mission.evidence.service import EvidenceService
 from mission.evidence.store import EvidenceStore
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.incidents.service import IncidentService
+from mission.intake.telegram import SharedSeenUpdates
 from mission.live.changes import ChangePublisher
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.service import MissionService
 from mission.missions.tracker import MissionTracker
 from mission.observability.health import Lifecycle
 from mission.observability.metrics import ServiceMetrics
-from mission.ratelimit import RateLimiter
 from mission.reports.service import ReportService
 from mission.runtime.links import TASKS_STOP_S, LinkSide
 from mission.settings import Settings, traffic_thresholds
+from mission.sharedlimits import Limiter, SharedStore
 from mission.shutdown import bounded, stop_tasks
 from mission.simfleet import SimFleet
 from mission.tiles.service import TileService, parse_spec
@@ -99,9 +101,20 @@ class Runtime:
         self.changes = ChangePublisher(self.db, self.hub)
         if self.bus is not None:
             self.changes.announce = self.bus.announce_changes
+        # rate limits and the sign-in lockout: in Redis with a bus (every replica shares
+        # them), else in this process (mission/sharedlimits.py)
+        bus = self.bus
+        self.shared_limits = (None if bus is None
+                              else SharedStore(lambda: bus.redis, settings.bus_prefix))
         self.auth = AuthService(self.db, session_ttl_s=settings.session_ttl_h * 3600,
                                 login_failures=settings.login_max_failures,
-                                max_hashes=settings.login_max_hashes)
+                                max_hashes=settings.login_max_hashes, shared=self.shared_limits)
+        # ended sessions: every replica's cache of checked tokens is emptied within a second
+        self.revocations: RevocationChannel | None = None
+        if bus is not None:
+            channel = self.revocations = RevocationChannel(bus, self.auth.drop_cache)
+            self.auth.announce_revocation = channel.publish
+            self.auth.cache_usable = lambda: channel.fresh
         self.audit = AuditService(self.db)
         self.incidents = IncidentService(self.db)
         self.reports = ReportService(self.db)
@@ -145,11 +158,14 @@ class Runtime:
             sweep_s=settings.recording_sweep_s)
         self.encoder = StateEncoder(extras=footprint_extras)  # the camera footprint, `fp`
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
-        self.limits: dict[str, RateLimiter] = {
-            "intake": RateLimiter(60, 60.0),
-            "report": RateLimiter(max(1.0, settings.report_per_hour), 3600.0),
-            "telegram": RateLimiter(max(1.0, settings.telegram_per_hour), 3600.0),
+        shared = self.shared_limits
+        self.limits: dict[str, Limiter] = {
+            "intake": Limiter("intake", 60, 60.0, shared),
+            "report": Limiter("report", max(1.0, settings.report_per_hour), 3600.0, shared),
+            "telegram": Limiter("telegram", max(1.0, settings.telegram_per_hour), 3600.0,
+                                shared),
         }
+        self.telegram_seen = SharedSeenUpdates(shared)  # re-deliveries, for every replica
         self.sim: SimFleet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
@@ -218,6 +234,9 @@ class Runtime:
         await self.links.join_bus(mirror=True)
         if self.bus is not None:
             await self.bus.follow_changes(self.changes.remote)
+        if self.revocations is not None:
+            self._tasks.append(asyncio.create_task(self.revocations.run(),
+                                                   name="auth-revocations"))
         await self.tracker.load()  # missions in flight at the last shutdown are reattached
         self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))

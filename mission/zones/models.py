@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from mission.clock import utcnow
+from mission.ids import NO_REUSED_IDS
 from mission.incidents.models import utc_column
 
 MAX_ALT_M = 10_000.0
@@ -30,6 +31,7 @@ class ZoneKind(StrEnum):
 
 class Zone(SQLModel, table=True):
     __tablename__ = "zone"
+    __table_args__ = NO_REUSED_IDS  # mission/ids.py
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128, index=True)
