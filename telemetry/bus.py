@@ -256,6 +256,11 @@ class BusNode:
             return False
         return True
 
+    async def fence(self, vehicle_id: int, command: str = "") -> int:
+        """Right before a command goes to the vehicle: this node's lease is current in Redis
+        under the token the bus command carried (or its own); else raises Fenced."""
+        return await self.leases.fence(vehicle_id, command)
+
     def lease_tokens(self) -> dict[int, int]:
         """The vehicles this node holds leases for, with their fencing tokens."""
         return {v: t for v in sorted(self.leases.held)

@@ -82,10 +82,11 @@ class Holder:
     node: str
 
     @staticmethod
-    def parse(value: str | None) -> Holder | None:
+    def parse(value: str | bytes | None) -> Holder | None:
         if not value:
             return None
-        token, _, node = str(value).partition(" ")
+        text = value.decode() if isinstance(value, bytes) else value
+        token, _, node = text.partition(" ")
         try:
             return Holder(int(token), node)
         except ValueError:
@@ -136,7 +137,7 @@ class LeaseTable:
     async def acquire(self, vehicle_id: int) -> int | None:
         """The token if this node now holds the lease (new, or already ours), else None."""
         started = time.monotonic()
-        token = int(await self._redis().eval(  # type: ignore[misc]
+        token = int(await self._redis().eval(
             _ACQUIRE, 2, self.key(vehicle_id), self.fence_key(vehicle_id), self.node,
             self.ttl_ms))
         if token <= 0:
@@ -185,7 +186,7 @@ class LeaseTable:
         for vid, _ in pairs:
             self.forget(vid)
         for vid, token in pairs:
-            await self._redis().eval(  # type: ignore[misc]
+            await self._redis().eval(
                 _RELEASE, 1, self.key(vid), self._mine(vid, token))
 
     async def holder(self, vehicle_id: int) -> Holder | None:
@@ -213,7 +214,7 @@ class LeaseTable:
             raise Fenced(command, f"vehicle {vehicle_id}: fencing token {token} is stale (this "
                                   f"process holds token {mine}); not sent")
         try:
-            ok, current = await self._redis().eval(  # type: ignore[misc]
+            ok, current = await self._redis().eval(
                 _CHECK, 1, self.key(vehicle_id), self._mine(vehicle_id, token),
                 FENCE_MARGIN_MS)
         except Exception as e:  # noqa: BLE001 - any failure means "not proven"

@@ -345,6 +345,12 @@ class _Remote:
     def knows(self, vehicle_id: int) -> bool:
         return True
 
+    def owns(self, vehicle_id: int) -> bool:
+        return False
+
+    async def fence(self, vehicle_id: int, command: str = "") -> int:
+        raise AssertionError("nothing is sent from here")
+
     async def request(self, vehicle_id: int, command: str, params: dict[str, Any],
                       timeout_s: float) -> CommandResult:
         return await self.bus.request(vehicle_id, command, params, timeout_s)
