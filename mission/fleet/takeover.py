@@ -48,6 +48,7 @@ class Takeover:
         self._free_before: set[int] = set()
         self._failed: dict[int, str] = {}  # drone -> why linking it failed (logged once)
         self.last_takeover_s: dict[int, float] = {}  # drone -> monotonic time it was taken
+        self.passes = 0
 
     async def run(self) -> None:
         while True:
@@ -85,6 +86,7 @@ class Takeover:
             if first and await self._take(d):
                 taken.append(d.id)
         self._free_before = free_now
+        self.passes += 1
         return taken
 
     async def _take(self, d: Drone) -> bool:
