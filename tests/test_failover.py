@@ -145,6 +145,7 @@ async def test_killed_owner_taken_over_within_5_s(
                 b.side.takeover.passes >= passes + 3)
     assert b.told == [] and b.side.link.vehicles() == []  # held by a: never stolen
     killed = await crash(a, monkeypatch)
+    assert a.told[-1] == ("released", 1, None)  # a stopped acting (told before it stopped)
     await until("b holds drone 1's lease", lambda: b.told, timeout_s=10)
     took = time.monotonic() - killed
     await until("drone 1 up on b", lambda: up_on(b, 1))
@@ -202,6 +203,11 @@ async def test_paused_owner_that_lost_its_lease_cannot_act(
     print(f"paused owner refused: {refused.value.message}")
     status = await asyncio.to_thread(fleet.control, "status")
     assert status["vehicles"][0]["mode"] == mode_before != "LAND"
+    # a resumes: its first lease heartbeat finds the lease gone, and it unlinks the drone
+    assert a.told == [("acquired", 1, token_a)]
+    a.bus._spawn(a.bus._announce(a.side.link), "bus-announce")
+    await until("a unlinked drone 1", lambda: a.side.link.vehicles() == [])
+    assert a.told[-1] == ("released", 1, None) and b.bus.owns(1)
 
 
 async def test_drone_nobody_can_reach_stays_lost_with_the_reason(

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlmodel import Session, col, select
 
@@ -58,6 +59,9 @@ class FleetService:
         self.linking = linking
         self.leased = leased
         self.pinned: set[str] = set()
+        # leased: take the lease of a drone this process has just added and linked, so that
+        # its commands need not wait for the bus's next heartbeat (mission/runtime/links.py)
+        self.claim: Callable[[int], Awaitable[None]] | None = None
         self._lock = asyncio.Lock()  # add_drone and adopt never link the same row twice
 
     def _wants(self, d: Drone) -> bool:
@@ -154,6 +158,8 @@ class FleetService:
         if state.sysid != drone.sysid:
             drone.sysid = state.sysid
             drone = await self.db.run(lambda s: _insert(s, drone))
+        if self.claim is not None and drone.id is not None:
+            await self.claim(drone.id)
         return self.public(drone)
 
     async def on_discovered(self, sysid: int, url: str) -> tuple[int, str] | None:

@@ -141,6 +141,7 @@ class LinkSide:
             bus = self.bus
             bus.on_lease_acquired = self._acquired
             bus.on_lease_lost = self._lost
+            self.fleet.claim = self._claim
             await bus.serve_link(self.link, owner_handler(self.link, check=self.safety,
                                                           fence=bus.fence))
             self.takeover = Takeover(self.fleet, bus.leases, self.reach,
@@ -177,6 +178,18 @@ class LinkSide:
             return
         for _, on_released in self._watchers:
             _call(on_released, drone_id)
+
+    async def _claim(self, drone_id: int) -> None:
+        """A drone just added and linked here: its lease now (if free; if another process
+        holds it, the bus's next heartbeat reports it and it is unlinked here)."""
+        assert self.bus is not None
+        try:
+            token = await self.bus.leases.acquire(drone_id)
+        except Exception as e:  # noqa: BLE001 - the heartbeat tries again within TTL/3
+            log.warning("drone %s: lease not taken yet (%s)", drone_id, e)
+            return
+        if token is not None:
+            self._acquired(drone_id, token)
 
     def _lost(self, drone_id: int, reason: str) -> None:
         """The bus says this process must stop acting for the drone: unlink it (another process
