@@ -25,7 +25,7 @@ import redis
 
 from mission.fleet.commands import owner_handler
 from mission.fleet.link_commands import LinkCommands
-from mission.fleet.models import Drone
+from mission.fleet.models import Drone, DroneCreate
 from mission.fleet.reach import LinkReach
 from mission.observability.health import Lifecycle, readiness
 from mission.runtime.links import LinkSide
@@ -216,6 +216,9 @@ async def test_drone_nobody_can_reach_stays_lost_with_the_reason(
 ) -> None:
     fleet = sim_fleet(count=1, speedup=5.0, ekf_delay=1.0)
     a = await owned_drone(nodes, fleet, ttl_s=1.5)
+    # a drone of a shard no process serves: stored only, never linked by anyone
+    other = await a.side.fleet.add_drone(DroneCreate(url="tcpout://127.0.0.1:9", sysid=9,
+                                                     shard="nobody"))
     # b mirrors the fleet (a replica's hub) but reaches only shard "c" drones
     b = await nodes("b", reach="shard:c", mirror=True, ttl_s=1.5)
     await until("drone 1 mirrored on b", lambda: (s := b.side.hub.latest(1))
@@ -230,6 +233,12 @@ async def test_drone_nobody_can_reach_stays_lost_with_the_reason(
                 b.side.takeover.passes >= passes + 3)
     assert b.told == [] and not b.bus.owns(1)
     assert await b.bus.owner_of(1) is None
+    # the drone never linked by anyone has a state too: lost, with why
+    never = await until("drone never linked shown lost", lambda: b.side.hub.latest(other.id))
+    assert never.link is LinkState.LOST and "no process holds its link lease" in str(
+        never.link_reason)
+    api = (await b.side.fleet.get_drone(other.id)).state  # what GET /api/drones/{id} shows
+    assert api is not None and api["link"] == "lost" and api["link_reason"] == never.link_reason
 
 
 def test_link_reach_setting() -> None:

@@ -15,6 +15,7 @@ from mission.fleet.networks import DroneNetworks
 from mission.fleet.reach import LinkReach
 from mission.fleet.service import FleetService
 from mission.fleet.takeover import Takeover
+from mission.fleet.unowned import UnownedDrones
 from mission.recording.service import RecordingService
 from mission.safety import SafetyLimits
 from mission.settings import Settings
@@ -128,6 +129,10 @@ class LinkSide:
         await self.bus.start()
         if mirror:
             await self.bus.mirror(self.hub)
+            # stored drones nobody links at all: shown lost with the reason (not `null`)
+            unowned = UnownedDrones(self.fleet, self.hub, self.bus.leases,
+                                    grace_s=2 * self.settings.bus_owner_ttl_s)
+            self.tasks.append(asyncio.create_task(unowned.run(), name="unowned-drones"))
 
     async def start_link(self, drones: tuple[str, ...]) -> None:
         """Record tracks, start the link (unless not linking), link the stored drones of this
