@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from telemetry.errors import LinkDown
 
@@ -66,6 +67,7 @@ end
 return {0, cur or ''}
 """
 
+BUS_ERRORS = (RedisError, OSError)  # what an unreachable Redis raises
 FENCE_MARGIN_MS = 300  # a lease about to expire is not good enough to send a command under
 
 

@@ -26,7 +26,7 @@ from mission.fleet.models import Drone
 from mission.fleet.reach import LinkReach
 from mission.fleet.service import FleetService
 from telemetry.errors import FleetError
-from telemetry.lease import LeaseTable
+from telemetry.lease import BUS_ERRORS, LeaseTable
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +49,25 @@ class Takeover:
         self._failed: dict[int, str] = {}  # drone -> why linking it failed (logged once)
         self.last_takeover_s: dict[int, float] = {}  # drone -> monotonic time it was taken
         self.passes = 0
+        self._next_warning = 0.0
 
     async def run(self) -> None:
         while True:
-            try:
-                await self.tick()
-                if self.after_tick is not None:
-                    self.after_tick()
-            except Exception:
-                log.exception("link takeover pass failed")
+            await self.safe_tick()
             await asyncio.sleep(self.period_s)
+
+    async def safe_tick(self) -> None:
+        """A pass whose failure (Redis or the database away) is logged at most every 10 s."""
+        try:
+            await self.tick()
+            if self.after_tick is not None:
+                self.after_tick()
+        except Exception as e:
+            now = time.monotonic()
+            if now >= self._next_warning:
+                self._next_warning = now + 10.0
+                log.warning("link takeover pass failed: %s: %s", type(e).__name__, e,
+                            exc_info=not isinstance(e, BUS_ERRORS))
 
     async def tick(self) -> list[int]:
         """One pass; returns the drones taken over in it."""

@@ -153,6 +153,8 @@ class LinkSide:
                                      on_acquired=self._acquired,
                                      after_tick=self._sync_ownership,
                                      period_s=min(0.5, settings_period(self.settings)))
+            # the first pass now: this shard's free drones are linked when start_link returns
+            await self.takeover.safe_tick()
             self.tasks.append(asyncio.create_task(self.takeover.run(), name="link-takeover"))
 
     # -- ownership (link leases) ------------------------------------------------------------------
