@@ -61,6 +61,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_TRAFFIC_ADVISORY_ACTION, _ALERT_ACTION | none, hold | `none` `hold` `descend` `rtl` |
 | NAZORAT_TRAFFIC_DESCEND_ALT_M | 20 | where `descend` takes a drone (m above home) |
 | NAZORAT_SEPARATION_H_M / _V_M | 30 / 15 | own-fleet minima a takeoff, goto or upload must keep |
+| NAZORAT_OBSERVE_REQUIRES_FOOTPRINT | true | with a camera: observed = in its footprint |
 | NAZORAT_REMOTE_ID_OPERATOR_LOCATION | (none) | `lat,lon,alt`: Remote ID operator location, 1 Hz |
 | NAZORAT_REMOTE_ID_OPERATOR_ID | (none) | the operator's registration ID (20 ASCII at most) |
 | NAZORAT_REMOTE_ID_CONSOLE_STALE_S | 30 | a console-sent operator location counts this long |
@@ -170,6 +171,7 @@ class Settings:
     remote_id_operator_id: str = ""
     remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
+    observe_requires_footprint: bool = True
 
     def __post_init__(self) -> None:
         if not self.import_radius_m > 0:

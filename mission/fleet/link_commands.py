@@ -68,3 +68,9 @@ async def _run(v: Vehicle, c: vc.VehicleCommand) -> CommandResult:
             return await cmd.set_mission_current(v, seq)
         case vc.UploadGeofence(polygons=polygons, circles=circles):
             return CommandResult(c.name, await missions.upload_geofence(v, polygons, circles))
+        case vc.LookAt(lat=lat, lon=lon, alt=alt):
+            return await cmd.look_at(v, lat, lon, alt)
+        case vc.PointGimbal(pitch_deg=pitch, yaw_deg=yaw):
+            return await cmd.point_gimbal(v, pitch, yaw)
+        case vc.ClearRoi():
+            return await cmd.clear_roi(v)

@@ -6,6 +6,10 @@ reported reached only when the hold ends: lifecycle.ON_STATION_M) mark targets o
 their incidents `observed`, by that drone, at that time); reaching the final RTL/LAND item
 means the drone is returning; landing and disarming ends the leg, completed when the vehicle
 says the mission was flown to its end, failed (with where it stopped) when not.
+A drone that reports a camera (CAMERA_FOV_STATUS or GIMBAL_DEVICE_ATTITUDE_STATUS) observes a
+target with a position only when the target is inside the camera's footprint on the ground
+(mission/camera/footprint.py), not when it reaches the waypoint, unless
+NAZORAT_OBSERVE_REQUIRES_FOOTPRINT is off.
 When every leg has ended, the mission ends. What each report means is decided by the pure
 lifecycle (lifecycle.step); this module only feeds reports in and persists the outcome
 (lifecycle_store.apply), so no status is decided here.
@@ -25,6 +29,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
+from mission.camera.footprint import footprint_of
 from mission.db import Database
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentService
@@ -59,24 +64,33 @@ class _Leg:
     view: LegView
 
 
-def _watched(leg: MissionLeg, targets: Sequence[MissionTarget], flew: bool) -> _Leg:
+def _watched(leg: MissionLeg, targets: Sequence[MissionTarget], flew: bool,
+             requires_footprint: bool) -> _Leg:
     assert leg.id is not None
-    return _Leg(leg.id, leg.mission_id, lifecycle_store.view_of(leg, targets, flew=flew))
+    view = lifecycle_store.view_of(leg, targets, flew=flew)
+    return _Leg(leg.id, leg.mission_id, replace(view, requires_footprint=requires_footprint))
 
 
 def _telemetry(st: VehicleState) -> Telemetry:
+    fp = footprint_of(st) if st.camera is not None else None
     return Telemetry(link_up=st.link is LinkState.UP, armed=st.armed,
                      landed_state=st.landed_state, mode=st.mode,
                      mission_state=st.mission_state, mission_current=st.mission_current,
                      lat=st.position.lat if st.position else None,
-                     lon=st.position.lon if st.position else None)
+                     lon=st.position.lon if st.position else None,
+                     camera=st.camera is not None,
+                     footprint=None if fp is None else fp.corners)
 
 
 class MissionTracker:
-    def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService) -> None:
+    def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService,
+                 observe_requires_footprint: bool = True) -> None:
         self.db = db
         self.hub = hub
         self.incidents = incidents
+        # a drone that reports a camera observes a target only once it is in the image
+        # (NAZORAT_OBSERVE_REQUIRES_FOOTPRINT); one without keeps the waypoint rule
+        self.observe_requires_footprint = observe_requires_footprint
         self._legs: dict[int, _Leg] = {}  # by drone id
         self._lock = asyncio.Lock()
 
@@ -87,7 +101,8 @@ class MissionTracker:
         return {d: w.mission_id for d, w in self._legs.items()}
 
     def watch(self, leg: MissionLeg, targets: Sequence[MissionTarget]) -> None:
-        self._legs[leg.drone_id] = _watched(leg, targets, flew=False)
+        self._legs[leg.drone_id] = _watched(leg, targets, flew=False,
+                                            requires_footprint=self.observe_requires_footprint)
 
     def unwatch(self, drone_id: int) -> None:
         self._legs.pop(drone_id, None)
@@ -114,7 +129,8 @@ class MissionTracker:
             for leg in legs:
                 targets = [t for t in store.targets(s, leg.mission_id)
                            if t.drone_id == leg.drone_id]
-                out.append(_watched(leg, targets, flew=False))
+                out.append(_watched(leg, targets, flew=False,
+                                    requires_footprint=self.observe_requires_footprint))
             return out
 
         for w in await self.db.run(q):
