@@ -40,11 +40,11 @@ class UnownedDrones:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self.period_s)
             try:
                 await self.tick()
             except Exception as e:  # noqa: BLE001 - Redis or the database away: next pass
                 log.warning("unowned drones check failed: %s: %s", type(e).__name__, e)
+            await asyncio.sleep(self.period_s)
 
     async def tick(self) -> list[int]:
         """One pass; returns the drones shown lost by it."""

@@ -130,8 +130,9 @@ class LinkSide:
         if mirror:
             await self.bus.mirror(self.hub)
             # stored drones nobody links at all: shown lost with the reason (not `null`)
-            unowned = UnownedDrones(self.fleet, self.hub, self.bus.leases,
-                                    grace_s=2 * self.settings.bus_owner_ttl_s)
+            ttl = self.settings.bus_owner_ttl_s
+            unowned = UnownedDrones(self.fleet, self.hub, self.bus.leases, grace_s=2 * ttl,
+                                    period_s=min(2.0, ttl))
             self.tasks.append(asyncio.create_task(unowned.run(), name="unowned-drones"))
 
     async def start_link(self, drones: tuple[str, ...]) -> None:
