@@ -47,9 +47,10 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_BUS_PASSWORD | (none) | Redis password (AUTH), unless the URL has one |
 | NAZORAT_BUS_TLS_CA | (none) | CA file that signed the Redis server's certificate (rediss://) |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
-| NAZORAT_BUS_OWNER_TTL_S | 3 | a vehicle not announced this long has no owner (lost) |
+| NAZORAT_BUS_OWNER_TTL_S | 3 | a link lease not extended this long expires (then taken over) |
 | NAZORAT_LINK_MODE | inprocess | `workers`: only `nazorat link-worker`s link drones (bus needed) |
 | NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
+| NAZORAT_LINK_REACH | (none) | drones it may take over: `*`, `shard:NAME`, URL globs (reach.py) |
 | NAZORAT_DRONE_NETWORKS | loopback, private | CIDRs and device prefixes a drone URL may use |
 | NAZORAT_TILES | (none) | base maps at /tiles: `base=/m/city.pmtiles,sat=/m/sat.mbtiles` |
 | NAZORAT_ADSB_FEEDS | (none) | ground ADS-B receivers, SBS-1 over TCP: `tcp://host:30003,...` |
@@ -86,6 +87,7 @@ from typing import Any
 
 from mission.airspace.geometry import Thresholds
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
+from mission.fleet.reach import LinkReach
 from mission.tiles.service import parse_spec
 from telemetry.remote_id import OperatorInfo, check_operator_id
 from telemetry.sbs import parse_feed_url
@@ -153,6 +155,7 @@ class Settings:
     bus_owner_ttl_s: float = 3.0
     link_mode: str = "inprocess"
     shard: str = ""
+    link_reach: tuple[str, ...] = ()
     drone_networks: tuple[str, ...] = DEFAULT_DRONE_NETWORKS
     tiles: tuple[str, ...] = ()
     adsb_feeds: tuple[str, ...] = ()
@@ -265,6 +268,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.bus_tls_ca and not settings.bus_url.startswith("rediss://"):
         raise ValueError("NAZORAT_BUS_TLS_CA needs a rediss:// NAZORAT_BUS_URL")
     DroneNetworks.parse(settings.drone_networks)  # ValueError naming NAZORAT_DRONE_NETWORKS
+    LinkReach.parse(settings.link_reach)  # ValueError naming NAZORAT_LINK_REACH
     parse_spec(settings.tiles)  # ValueError naming NAZORAT_TILES
     for url in settings.adsb_feeds:
         parse_feed_url(url)  # ValueError naming NAZORAT_ADSB_FEEDS

@@ -149,6 +149,9 @@ class VehicleState:
     # Remote ID lets it arm, and the reason when not (e.g. no operator location received)
     remote_id_ok: bool | None = None
     remote_id_error: str | None = None
+    # Why the link is `lost` when no process links the vehicle any more (its link lease ran out
+    # and no node that can reach it took it over: telemetry/bus.py); None otherwise.
+    link_reason: str | None = None
     # None until the drone sends CAMERA_FOV_STATUS or GIMBAL_DEVICE_ATTITUDE_STATUS
     camera: CameraState | None = None
     updated_at: float = 0.0
@@ -166,6 +169,7 @@ class VehicleState:
             "sysid": self.sysid,
             "name": self.name,
             "link": self.link.value,
+            "link_reason": self.link_reason,
             "seconds_since_heartbeat": _round(self.seconds_since_heartbeat(now), 2),
             "position": _point(self.position),
             "alt_rel": _round(self.alt_rel, 2),
