@@ -12,6 +12,9 @@ accepted command to the drone's state as ArduCopter would (an upload is held wit
 at seq 0; start_mission arms, climbs and flies AUTO from item 1; pause is BRAKE; recall RTL)
 and publishes that state to the hub the tracker follows. Tests then fly the drone through its
 items (`reach`, `fly_to_end`, `touch_down`), or script a refusal (`refuse`) or silence (`ignore`).
+
+A drone added to the fleet is owned by the runtime the fleet serves (`owner`: its mission
+tracker, as a real link's drones are, mission/fleet/ownership.py), until `release`d.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from mission.fleet import vehicle_commands as vc
+from mission.fleet.ownership import DroneOwnership
 from telemetry.errors import CommandRejected, CommandResult, CommandTimeout, UnknownVehicle
 from telemetry.hub import TelemetryHub
 from telemetry.mission_item import MissionItem
@@ -48,6 +52,7 @@ class FakeFleet(vc.CommandMethods):
         self.hub = hub
         self.drones: dict[int, FakeDrone] = {}
         self.remote_id_traffic = RemoteIdTraffic()  # as the link keeps it
+        self.owner: DroneOwnership | None = None  # told which drones this fleet links
 
     # -- the fleet ------------------------------------------------------------------------------
 
@@ -61,8 +66,16 @@ class FakeFleet(vc.CommandMethods):
                           home=at, mission_current=0, mission_total=0, mission_state=1)
         drone = FakeDrone(st)
         self.drones[drone_id] = drone
+        if self.owner is not None:
+            self.owner.on_acquired(drone_id, 0)
         self._publish(drone)
         return drone
+
+    def release(self, drone_id: int) -> None:
+        """This runtime no longer owns the drone (another process took it over); the drone
+        stays here, silent, for what the test still wants to look at."""
+        if self.owner is not None:
+            self.owner.on_released(drone_id)
 
     def update(self, drone_id: int, **changes: object) -> None:
         """Change what the drone reports (battery, link, position, ...), as telemetry would."""

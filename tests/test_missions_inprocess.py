@@ -305,9 +305,12 @@ async def test_link_loss_holds_the_leg_and_restart_reattaches(
         svc2.fleet.update(11, armed=True, landed_state="in_air", mode="AUTO",
                           mission_current=leg["last_item_seq"] - 1, mission_state=3)
         async with svc2.http() as c:
-            log = (await c.get(f"/api/missions/{plan['id']}/log")).json()
-            reattached = [e for e in log if e["kind"] == "reattached"]
-            assert reattached and "leg flying" in reattached[0]["message"], log
+            async def reattached() -> list[dict[str, Any]]:  # on the tracker's task
+                log = (await c.get(f"/api/missions/{plan['id']}/log")).json()
+                return [e for e in log if e["kind"] == "reattached"]
+
+            found = await svc2.until(reattached, what="the leg reattached")
+            assert "leg flying" in found[0]["message"], found
             svc2.fleet.drones[11].items = [
                 # the drone still holds the route it was given
                 *[_item(i) for i in leg["items"]]]

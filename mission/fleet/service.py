@@ -13,6 +13,10 @@ one of them: a service or `nazorat link-worker` links only the stored drones of 
 (`sharded`), plus any URLs it was given to register (`pinned`); `reconcile()` lets a worker follow
 drones added or deleted through the API of another process. A service in `workers` link mode
 (`linking` False) only stores drones; its link never starts.
+
+A drone on this process's link is owned by it: `ownership` (mission/fleet/ownership.py; the
+mission tracker) is told when one is linked or unlinked, so that its mission leg is driven
+where its link is.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlmodel import Session, col, select
 from mission.db import Database
 from mission.fleet.models import Drone, DroneCreate, DronePublic
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
+from mission.fleet.ownership import DroneOwnership
 from telemetry.errors import DuplicateUrl, FleetError, UnknownVehicle
 from telemetry.link import FleetLink
 from telemetry.urls import InvalidUrl, parse_url
@@ -52,6 +57,15 @@ class FleetService:
         self.pinned: set[str] = set()
         self._failed: set[int] = set()
         self._lock = asyncio.Lock()  # add_drone and reconcile never link the same row twice
+        self.ownership: DroneOwnership | None = None  # told what this link gains and loses
+
+    def _acquired(self, drone_id: int) -> None:
+        if self.ownership is not None:
+            self.ownership.on_acquired(drone_id, 0)  # the link's own ownership: no lease token
+
+    def _released(self, drone_id: int) -> None:
+        if self.ownership is not None:
+            self.ownership.on_released(drone_id)
 
     def _wants(self, d: Drone) -> bool:
         if not self.linking:
@@ -73,6 +87,8 @@ class FleetService:
                 await self.link.add_vehicle(d.id, d.url, sysid=d.sysid, name=d.name, probe=False)
             except FleetError as e:
                 log.error("stored drone %s (%s) not connected: %s", d.id, d.url, e.message)
+                continue
+            self._acquired(d.id)
         known = {_normal(d.url) for d in drones}
         for i, url in enumerate(register_urls):
             if _normal(url) in known:
@@ -96,6 +112,7 @@ class FleetService:
                          vehicle.vehicle_id)
                 with contextlib.suppress(UnknownVehicle):
                     await self.link.remove_vehicle(vehicle.vehicle_id)
+                self._released(vehicle.vehicle_id)
         linked = {v.vehicle_id for v in self.link.vehicles()}
         for vid, d in wanted.items():
             if vid in linked or vid is None:
@@ -110,6 +127,7 @@ class FleetService:
                 continue
             self._failed.discard(vid)
             log.info("drone %s (%s) linked", vid, d.url)
+            self._acquired(vid)
             if d.sysid != state.sysid:
                 d.sysid = state.sysid
                 await self.db.run(functools.partial(_insert, drone=d))
@@ -149,6 +167,7 @@ class FleetService:
         except FleetError:
             await self.db.run(lambda s: _delete(s, drone.id))
             raise
+        self._acquired(drone.id)
         if state.sysid != drone.sysid:
             drone.sysid = state.sysid
             drone = await self.db.run(lambda s: _insert(s, drone))
@@ -163,6 +182,7 @@ class FleetService:
         )
         assert drone.id is not None
         log.info("discovered vehicle sysid %s on %s as drone %s", sysid, url, drone.id)
+        self._acquired(drone.id)  # the link adds it under this id
         return drone.id, name
 
     async def list_drones(self) -> list[DronePublic]:
@@ -181,6 +201,7 @@ class FleetService:
             raise DroneNotFound(drone_id)
         with contextlib.suppress(UnknownVehicle):
             await self.link.remove_vehicle(drone_id)
+        self._released(drone_id)
 
     def public(self, drone: Drone) -> DronePublic:
         assert drone.id is not None

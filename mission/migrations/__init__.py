@@ -53,6 +53,7 @@ def target_metadata() -> MetaData:
 
     import mission.audit.models  # noqa: F401
     import mission.auth.models  # noqa: F401
+    import mission.dispatch.models  # noqa: F401
     import mission.fleet.models  # noqa: F401
     import mission.incidents.models  # noqa: F401
     import mission.missions.models  # noqa: F401

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mission.geo import haversine_m
-from mission.missions.models import FINAL_LEG, LegStatus, MissionStatus
+from mission.missions.models import ACTIVE_LEG, FINAL_LEG, LegStatus, MissionStatus
 
 L = LegStatus
 M = MissionStatus
@@ -52,8 +52,8 @@ MISSION_TRANSITIONS: Mapping[MissionStatus, frozenset[MissionStatus]] = {
     M.FAILED: frozenset(),
 }
 
-# a leg the tracker follows (and a drone that is busy)
-ACTIVE_LEGS = frozenset({L.DISPATCHING, L.FLYING, L.PAUSED, L.RETURNING})
+# a leg the tracker follows (and a drone that is busy: one such leg per drone, in the database)
+ACTIVE_LEGS = ACTIVE_LEG
 
 # the leg statuses from which an operator may ask for each command (checked on the leg as read
 # before the command is sent; what is stored afterwards is judged by LEG_TRANSITIONS)
@@ -113,7 +113,8 @@ class TargetView:
 class LegView:
     """What the lifecycle needs to know of one drone's leg. `flew`: the drone has been seen
     armed in the air on this leg; `complete`: it reported the mission flown to its end;
-    `orphaned`: its dispatch was cut off by a service stop, so no dispatcher will finish it."""
+    `orphaned`: its dispatch was cut off (a restart or takeover found it dispatching), so no
+    dispatcher will finish it. These three are what the following process saw, not stored."""
 
     drone_id: int
     status: LegStatus
@@ -197,7 +198,8 @@ class VehicleNote:
 
 @dataclass(frozen=True)
 class Reattached:
-    """The service restarted and follows this leg again."""
+    """A process took the drone over (the service restarted, or the drone's previous owner
+    is gone) and follows this leg again, from what the drone reports."""
 
 
 @dataclass(frozen=True)
@@ -306,8 +308,9 @@ def step(leg: LegView, event: Event) -> Outcome:
         case Reattached():
             dispatching = leg.status == L.DISPATCHING
             return Outcome(replace(leg, flew=not dispatching, orphaned=dispatching), (Log(
-                "reattached", f"service restarted; following drone {d} again "
-                              f"(leg {leg.status.value}, at item {leg.current_seq})"),))
+                "reattached", f"drone {d} taken over (a restart, or its owner gone); "
+                              f"following it again (leg {leg.status.value}, at item "
+                              f"{leg.current_seq})"),))
         case ServiceStopping():
             return Outcome(leg)
     raise TypeError(f"not a lifecycle event: {event!r}")  # pragma: no cover

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DDL, event
+from sqlalchemy import DDL, Index, event, text
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from mission.clock import utcnow
@@ -45,6 +45,13 @@ class LegStatus(StrEnum):
 
 
 FINAL_LEG = frozenset({LegStatus.COMPLETED, LegStatus.ABORTED, LegStatus.FAILED})
+# A leg under way: its drone is busy, and whoever owns the drone's link tracks it. The
+# database allows one per drone (ACTIVE_LEG_INDEX), whichever process dispatches.
+ACTIVE_LEG = frozenset({LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED,
+                        LegStatus.RETURNING})
+ACTIVE_LEG_INDEX = "ux_mission_leg_active_drone"
+ACTIVE_LEG_WHERE = "status IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_LEG)))
 
 
 class PatrolMission(SQLModel, table=True):
@@ -65,9 +72,16 @@ class PatrolMission(SQLModel, table=True):
 
 
 class MissionLeg(SQLModel, table=True):
-    """A drone's route within a mission: what was uploaded and how far it has got."""
+    """A drone's route within a mission: what was uploaded and how far it has got.
+
+    At most one leg per drone is under way (ACTIVE_LEG): a partial unique index, so that two
+    replicas dispatching the same drone at once cannot both succeed (migration 0009)."""
 
     __tablename__ = "mission_leg"
+    __table_args__ = (
+        Index(ACTIVE_LEG_INDEX, "drone_id", unique=True,
+              sqlite_where=text(ACTIVE_LEG_WHERE), postgresql_where=text(ACTIVE_LEG_WHERE)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     mission_id: int = Field(foreign_key="patrol_mission.id", index=True)

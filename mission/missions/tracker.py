@@ -1,4 +1,5 @@
-"""Follows every drone that is flying a mission leg, from what the drone itself reports.
+"""Follows every drone this process owns that is flying a mission leg, from what the drone
+itself reports.
 
 A hub subscriber (like the recorder): MISSION_ITEM_REACHED events, the MISSION_CURRENT item and
 the drone's position at a target while it flies that target's first item (a held item is
@@ -10,10 +11,19 @@ When every leg has ended, the mission ends. What each report means is decided by
 lifecycle (lifecycle.step); this module only feeds reports in and persists the outcome
 (lifecycle_store.apply), so no status is decided here.
 
-State lives in the database; the in-memory view is rebuilt from it at startup, so after a
-service restart the legs still in the air are reattached and followed from what the drones
-report once their links come back: nothing flown while the service was down is lost, because
-the drone's mission state (current item, complete) says how far it got.
+The database is the truth, not this process. Whichever process owns a drone (its link, or its
+lease: mission/fleet/ownership.py) follows its leg, whoever dispatched it: each batch of
+reports re-reads the drone's leg under way from the database, and every decision that changes
+something is taken again inside the transaction that stores it, on the row as it is then
+(locked on PostgreSQL), so a pause or recall stored meanwhile by another replica is never
+overwritten by an older view. Kept here only is what this process saw the drone do on the
+leg (took off, reported the mission complete): a new owner learns it again from the drone.
+
+When this process acquires a drone (a restart, or a takeover from an owner that died), its
+leg is reattached (lifecycle.Reattached): followed again from what the drone reports, so
+nothing flown meanwhile is lost, because the drone's mission state (current item, complete)
+says how far it got; a leg whose dispatch was cut off is settled from whether the drone is in
+the air.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from mission.db import Database
 from mission.incidents.models import Status
@@ -31,7 +41,6 @@ from mission.incidents.service import IncidentService
 from mission.missions import lifecycle, lifecycle_store, store
 from mission.missions.incident_flow import advance_incident
 from mission.missions.lifecycle import (
-    ACTIVE_LEGS,
     Event,
     ItemReached,
     LegView,
@@ -40,28 +49,53 @@ from mission.missions.lifecycle import (
     Telemetry,
     VehicleNote,
 )
-from mission.missions.models import FINAL_LEG, LegStatus, MissionLeg, MissionTarget
-from telemetry.hub import TelemetryHub
+from mission.missions.models import ACTIVE_LEG, FINAL_LEG, MissionLeg, MissionTarget
+from telemetry.hub import Subscription, TelemetryHub
 from telemetry.state import EventKind, LinkState, VehicleEvent, VehicleState
 
 log = logging.getLogger(__name__)
 
 LOGGED_EVENTS = {EventKind.LINK_LOST, EventKind.LINK_RESTORED, EventKind.STATUSTEXT,
                  EventKind.BATTERY_LOW, EventKind.MODE_CHANGED}
+IDLE_WAIT_S = 0.5  # a drone acquired while silent is reattached within this
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What this process saw a drone do on one revision of one leg (lifecycle.LegView's
+    `flew`, `complete`, `orphaned`): not stored, because any new owner learns it again from
+    the drone (Reattached)."""
+
+    leg_id: int
+    revision: int
+    flew: bool = False
+    complete: bool = False
+    orphaned: bool = False
 
 
 @dataclass
 class _Leg:
-    """A followed leg: where it is stored and the lifecycle's view of it."""
+    """A followed leg for one batch: where it is stored and the lifecycle's view of it."""
 
     leg_id: int
     mission_id: int
+    revision: int
     view: LegView
+    ended: bool = False  # ended by another process meanwhile: followed no further
 
 
-def _watched(leg: MissionLeg, targets: Sequence[MissionTarget], flew: bool) -> _Leg:
+def _view(leg: MissionLeg, targets: Sequence[MissionTarget], seen: _Seen | None) -> LegView:
+    """The lifecycle's view of the stored leg, with what this process saw on it (nothing for
+    a leg or re-task it has not followed yet)."""
     assert leg.id is not None
-    return _Leg(leg.id, leg.mission_id, lifecycle_store.view_of(leg, targets, flew=flew))
+    if seen is None or (seen.leg_id, seen.revision) != (leg.id, leg.revision):
+        seen = _Seen(leg.id, leg.revision)
+    view = lifecycle_store.view_of(leg, targets, flew=seen.flew)
+    return replace(view, complete=seen.complete, orphaned=seen.orphaned)
+
+
+def _leg_targets(s: Session, leg: MissionLeg) -> list[MissionTarget]:
+    return [t for t in store.targets(s, leg.mission_id) if t.drone_id == leg.drone_id]
 
 
 def _telemetry(st: VehicleState) -> Telemetry:
@@ -73,80 +107,104 @@ def _telemetry(st: VehicleState) -> Telemetry:
 
 
 class MissionTracker:
+    """Implements `DroneOwnership` (mission/fleet/ownership.py): it follows the legs of the
+    drones it is told this process owns, and only those."""
+
     def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService) -> None:
         self.db = db
         self.hub = hub
         self.incidents = incidents
-        self._legs: dict[int, _Leg] = {}  # by drone id
+        self._owned: dict[int, int] = {}  # drone id -> ownership token
+        self._arrived: set[int] = set()  # acquired; its leg, if any, to be reattached
+        self._seen: dict[int, _Seen] = {}  # by drone id
+        self._sub: Subscription | None = None
         self._lock = asyncio.Lock()
 
-    # -- the service tells the tracker --------------------------------------------------------
+    # -- ownership (DroneOwnership) ------------------------------------------------------------
 
-    def busy_drones(self) -> dict[int, int]:
-        """drone id -> mission id for every drone on an unfinished leg."""
-        return {d: w.mission_id for d, w in self._legs.items()}
+    def on_acquired(self, drone_id: int, token: int) -> None:
+        """This process now owns the drone: its leg under way, if any, is reattached on the
+        tracker's task (at once, or within IDLE_WAIT_S)."""
+        if drone_id in self._owned:
+            self._owned[drone_id] = token
+            return
+        self._owned[drone_id] = token
+        self._arrived.add(drone_id)
+        if self._sub is not None:
+            self._sub.wake()
 
-    def watch(self, leg: MissionLeg, targets: Sequence[MissionTarget]) -> None:
-        self._legs[leg.drone_id] = _watched(leg, targets, flew=False)
+    def on_released(self, drone_id: int) -> None:
+        """Another process owns the drone now (or nobody): its reports are no longer ours to
+        judge; what was seen on its leg is forgotten (the next owner learns it again)."""
+        self._owned.pop(drone_id, None)
+        self._arrived.discard(drone_id)
+        self._seen.pop(drone_id, None)
 
-    def unwatch(self, drone_id: int) -> None:
-        self._legs.pop(drone_id, None)
-
-    def leg_status_changed(self, leg_id: int, status: LegStatus) -> None:
-        for d, w in list(self._legs.items()):
-            if w.leg_id == leg_id:
-                if status in FINAL_LEG:
-                    del self._legs[d]
-                else:
-                    w.view = replace(w.view, status=status, recalled=w.view.recalled
-                                     or status == LegStatus.RETURNING)
-                return
+    def owned(self) -> dict[int, int]:
+        """drone id -> ownership token, for every drone this process owns."""
+        return dict(self._owned)
 
     # -- running --------------------------------------------------------------------------------
 
-    async def load(self) -> None:
-        """Reattach to the legs that were in the air when the service last stopped."""
-        def q(s: Session) -> list[_Leg]:
-            legs = s.exec(select(MissionLeg).where(
-                col(MissionLeg.status).in_([x.value for x in ACTIVE_LEGS]))
-                .order_by(col(MissionLeg.id)))
-            out = []
-            for leg in legs:
-                targets = [t for t in store.targets(s, leg.mission_id)
-                           if t.drone_id == leg.drone_id]
-                out.append(_watched(leg, targets, flew=False))
-            return out
-
-        for w in await self.db.run(q):
-            self._legs[w.view.drone_id] = w
-            log.info("reattached mission %s leg of drone %s (%s)", w.mission_id,
-                     w.view.drone_id, w.view.status)
-            await self._feed(w, Reattached())
-
     async def run(self) -> None:
         with self.hub.subscribe(max_events=2000) as sub:
-            await self._process(list(self.hub.snapshot().values()), [])
-            while True:
-                await sub.wait(1.0)
-                states = list(sub.take_states().values())
-                events, _ = sub.take_events()
-                if states or events:
+            self._sub = sub
+            try:
+                await self._process(list(self.hub.snapshot().values()), [])
+                while True:
+                    await sub.wait(IDLE_WAIT_S)
+                    states = list(sub.take_states().values())
+                    events, _ = sub.take_events()
                     try:
                         await self._process(states, events)
                     except Exception:
                         log.exception("mission tracking failed for one batch")
+            finally:
+                self._sub = None
 
     async def _process(self, states: Sequence[VehicleState],
                        events: Sequence[VehicleEvent]) -> None:
+        owned = self._owned
+        states = [st for st in states if st.vehicle_id in owned]
+        events = [ev for ev in events if ev.vehicle_id in owned]
+        if not (states or events or self._arrived):
+            return
         async with self._lock:
+            arrived, self._arrived = self._arrived & owned.keys(), set()
+            drones = arrived | {st.vehicle_id for st in states} | {ev.vehicle_id for ev in events}
+            legs = await self.db.run(lambda s: self._read(s, drones))
+            for d in sorted(arrived):
+                w = legs.get(d)
+                if w is not None:
+                    log.info("reattached mission %s leg of drone %s (%s)", w.mission_id, d,
+                             w.view.status)
+                    await self._feed(w, Reattached())
             for ev in events:
-                w = self._legs.get(ev.vehicle_id)
+                w = legs.get(ev.vehicle_id)
                 if w is not None:
                     await self._on_event(w, ev)
             for st in states:
-                w = self._legs.get(st.vehicle_id)
+                w = legs.get(st.vehicle_id)
                 if w is not None:
-                    await self._on_state(w, st)
+                    await self._feed(w, _telemetry(st))
+            for d, w in legs.items():
+                self._remember(d, w)
+
+    def _read(self, s: Session, drones: set[int]) -> dict[int, _Leg]:
+        """The leg under way of each of `drones` that has one, as stored now."""
+        out: dict[int, _Leg] = {}
+        for leg in store.active_legs(s, drones):
+            assert leg.id is not None
+            out[leg.drone_id] = _Leg(leg.id, leg.mission_id, leg.revision,
+                                     _view(leg, _leg_targets(s, leg), self._seen.get(leg.drone_id)))
+        return out
+
+    def _remember(self, drone_id: int, w: _Leg) -> None:
+        if w.ended or w.view.status in FINAL_LEG or drone_id not in self._owned:
+            self._seen.pop(drone_id, None)
+            return
+        v = w.view
+        self._seen[drone_id] = _Seen(w.leg_id, w.revision, v.flew, v.complete, v.orphaned)
 
     async def _on_event(self, w: _Leg, ev: VehicleEvent) -> None:
         if ev.kind == EventKind.MISSION_ITEM_REACHED:
@@ -154,28 +212,31 @@ class MissionTracker:
         elif ev.kind in LOGGED_EVENTS:
             await self._feed(w, VehicleNote(ev.kind.value, ev.message, dict(ev.data)))
 
-    async def _on_state(self, w: _Leg, st: VehicleState) -> None:
-        await self._feed(w, _telemetry(st))
-
     async def _feed(self, w: _Leg, event: Event) -> None:
-        """Run `event` through the lifecycle and persist what it decided. The in-memory view
-        moves on first, so that a command the service records meanwhile (pause, recall) is not
-        overwritten by this older view when the write returns."""
+        """Run `event` through the lifecycle; when it changes something, decide again on the
+        leg as stored at that moment, in the transaction that stores the outcome."""
+        if w.ended or w.view.status in FINAL_LEG:
+            return
         out = lifecycle.step(w.view, event)
-        w.view = out.leg
-        if out.leg.status in FINAL_LEG:
-            self._legs.pop(out.leg.drone_id, None)
-        if out.effects:
-            def tx(s: Session) -> list[TargetView]:
-                leg = s.get(MissionLeg, w.leg_id)
-                if leg is None:
-                    return []
-                return lifecycle_store.apply(s, leg, out, "system")
+        if not out.effects:
+            w.view = out.leg
+            return
+        before = w.view
 
-            observed = await self.db.run(tx)
-        else:
-            observed = []
-        d = out.leg.drone_id
+        def tx(s: Session) -> tuple[LegView | None, int, list[TargetView]]:
+            leg = s.get(MissionLeg, w.leg_id, with_for_update=True)
+            if leg is None or leg.status not in ACTIVE_LEG:
+                return None, 0, []  # ended meanwhile (by another process): nothing to do
+            seen = _Seen(w.leg_id, w.revision, before.flew, before.complete, before.orphaned)
+            fresh = lifecycle.step(_view(leg, _leg_targets(s, leg), seen), event)
+            return fresh.leg, leg.revision, lifecycle_store.apply(s, leg, fresh, "system")
+
+        view, revision, observed = await self.db.run(tx)
+        if view is None:
+            w.ended = True
+            return
+        w.view, w.revision = view, revision
+        d = view.drone_id
         for t in observed:
             for inc_id in t.incident_ids:
                 await advance_incident(self.incidents, inc_id, Status.OBSERVED, f"drone:{d}",

@@ -1,6 +1,7 @@
 """The vehicle side of a process, built from `Settings`: what the service and a link worker
 both run to link drones, publish and serve them on the bus, check the interlocks where the
-vehicle is, and record tracks and events (mission/runtime/__init__.py)."""
+vehicle is, record tracks and events, and drive the mission legs of the drones it owns
+(mission/runtime/__init__.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from mission.db import Database
 from mission.fleet.commands import owner_handler
 from mission.fleet.networks import DroneNetworks
 from mission.fleet.service import FleetService
+from mission.incidents.service import IncidentService
+from mission.live import watched
+from mission.missions.tracker import MissionTracker
 from mission.recording.service import RecordingService
 from mission.safety import SafetyLimits
 from mission.settings import Settings
@@ -70,8 +74,12 @@ async def follow_database(fleet: FleetService, period_s: float = 3.0) -> None:
 
 
 class LinkSide:
-    """Database, hub, fleet link, bus (with NAZORAT_BUS_URL), zones, interlocks, fleet registry
-    and track recorder, made once here and handed to each other.
+    """Database, hub, fleet link, bus (with NAZORAT_BUS_URL), zones, interlocks, fleet registry,
+    track recorder and mission tracker, made once here and handed to each other.
+
+    The tracker follows the legs of the drones this process owns: the fleet tells it what the
+    link gains and loses (`fleet.ownership`; a lease will call the same two methods), so the
+    leg of a drone is driven where its link is, whichever replica dispatched it.
 
     `linking=False` (a service in NAZORAT_LINK_MODE=workers) stores drones but links none.
     `record_owned_only`: with a bus, record only the drones this process links (a service's
@@ -103,6 +111,9 @@ class LinkSide:
         owned = self.bus.owns if record_owned_only and self.bus is not None else None
         self.recording = RecordingService(self.db, self.hub, interval_s=settings.track_interval_s,
                                           records=owned)
+        self.incidents = IncidentService(self.db)
+        self.tracker = MissionTracker(self.db, self.hub, incidents=self.incidents)
+        self.fleet.ownership = self.tracker
         self.tasks: list[asyncio.Task[Any]] = []
 
     async def open(self) -> None:
@@ -118,11 +129,23 @@ class LinkSide:
         if mirror:
             await self.bus.mirror(self.hub)
 
+    def announce_commits(self) -> None:
+        """With a bus, tell the other processes which missions and incidents this one changed
+        (what its tracker stores), so their consoles show it: a link worker, which publishes
+        nothing to consoles itself (a service's change publisher does both)."""
+        bus = self.bus
+        if bus is None:
+            return
+        watched.watch(self.db)
+        self.db.on_commit(lambda changes: bus.announce_changes(sorted(changes)))
+
     async def start_link(self, drones: tuple[str, ...]) -> None:
-        """Record tracks, start the link (unless not linking), link the stored drones of this
-        shard and register `drones`, and with a bus serve their commands and follow the
-        database for drones added or deleted elsewhere."""
+        """Record tracks and track missions, start the link (unless not linking), link the
+        stored drones of this shard and register `drones` (the tracker now owns them), and
+        with a bus serve their commands and follow the database for drones added or deleted
+        elsewhere."""
         self.tasks.append(asyncio.create_task(self.recording.run(), name="recorder"))
+        self.tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         if self.linking:
             await self.link.start()
         await self.fleet.startup(drones)  # not linking: stored only, a worker links them

@@ -39,11 +39,9 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
 from mission.dispatch.service import DispatchService
 from mission.fleet.commands import CommandRouter, CommandService
-from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.service import MissionService
-from mission.missions.tracker import MissionTracker
 from mission.observability.health import Lifecycle
 from mission.observability.metrics import ServiceMetrics
 from mission.ratelimit import RateLimiter
@@ -95,16 +93,16 @@ class Runtime:
                                 login_failures=settings.login_max_failures,
                                 max_hashes=settings.login_max_hashes)
         self.audit = AuditService(self.db)
-        self.incidents = IncidentService(self.db)
+        self.incidents = self.links.incidents
         self.reports = ReportService(self.db)
         self.planner = PlannerPool()
-        self.tracker = MissionTracker(self.db, self.hub, incidents=self.incidents)
+        self.tracker = self.links.tracker  # drives the legs of the drones this process links
         self.commands = CommandService(self.db, self.link, timeout_s=settings.command_timeout_s,
                                        safety=self.safety, observe=self.metrics.observe_command,
                                        remote=self.bus, router=None if command_router is None
                                        else command_router(self.hub))
-        self.missions = MissionService(self.db, self.hub, self.commands, self.tracker,
-                                       self.planner, incidents=self.incidents, zones=self.zones,
+        self.missions = MissionService(self.db, self.hub, self.commands, self.planner,
+                                       incidents=self.incidents, zones=self.zones,
                                        max_altitude_m=settings.max_altitude_m,
                                        import_radius_m=settings.import_radius_m,
                                        rtl_alt_m=settings.rtl_alt_m,
@@ -177,11 +175,11 @@ class Runtime:
         await self.links.join_bus(mirror=True)
         if self.bus is not None:
             await self.bus.follow_changes(self.changes.remote)
-        await self.tracker.load()  # missions in flight at the last shutdown are reattached
-        self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
         self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
-        await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
+        # in workers mode: stored only, a worker links them; the tracker follows the legs of
+        # the drones linked here (reattached from the database: a restart loses nothing)
+        await self.links.start_link(drones)
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
         for feed in self.traffic_feeds:
             self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
