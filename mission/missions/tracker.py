@@ -58,6 +58,11 @@ log = logging.getLogger(__name__)
 LOGGED_EVENTS = {EventKind.LINK_LOST, EventKind.LINK_RESTORED, EventKind.STATUSTEXT,
                  EventKind.BATTERY_LOW, EventKind.MODE_CHANGED}
 IDLE_WAIT_S = 0.5  # a drone acquired while silent is reattached within this
+# Reports of owned drones on no leg, disarmed on the ground, are read against the database at
+# most this often (a leg dispatched meanwhile is found within it): an idle fleet costs two
+# reads a second, not one per report. A drone on a leg or armed, or an event, is read at once,
+# so a take-off is never merged away into a later landing.
+IDLE_READ_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ def _leg_targets(s: Session, leg: MissionLeg) -> list[MissionTarget]:
     return [t for t in store.targets(s, leg.mission_id) if t.drone_id == leg.drone_id]
 
 
+def _idle(st: VehicleState) -> bool:
+    return not st.armed and st.landed_state in ("on_ground", "unknown")
+
+
 def _telemetry(st: VehicleState) -> Telemetry:
     return Telemetry(link_up=st.link is LinkState.UP, armed=st.armed,
                      landed_state=st.landed_state, mode=st.mode,
@@ -116,7 +125,9 @@ class MissionTracker:
         self.incidents = incidents
         self._owned: dict[int, int] = {}  # drone id -> ownership token
         self._arrived: set[int] = set()  # acquired; its leg, if any, to be reattached
-        self._seen: dict[int, _Seen] = {}  # by drone id
+        self._seen: dict[int, _Seen] = {}  # by drone id, for drones on a leg at the last read
+        self._held: dict[int, VehicleState] = {}  # latest reports not read against a leg yet
+        self._next_idle_read = 0.0
         self._sub: Subscription | None = None
         self._lock = asyncio.Lock()
 
@@ -139,6 +150,7 @@ class MissionTracker:
         self._owned.pop(drone_id, None)
         self._arrived.discard(drone_id)
         self._seen.pop(drone_id, None)
+        self._held.pop(drone_id, None)
 
     def owned(self) -> dict[int, int]:
         """drone id -> ownership token, for every drone this process owns."""
@@ -165,10 +177,18 @@ class MissionTracker:
     async def _process(self, states: Sequence[VehicleState],
                        events: Sequence[VehicleEvent]) -> None:
         owned = self._owned
-        states = [st for st in states if st.vehicle_id in owned]
+        self._held.update((st.vehicle_id, st) for st in states if st.vehicle_id in owned)
         events = [ev for ev in events if ev.vehicle_id in owned]
-        if not (states or events or self._arrived):
+        if not (self._held or events or self._arrived):
             return
+        now = asyncio.get_running_loop().time()
+        if now < self._next_idle_read and not (events or self._arrived) \
+                and all(_idle(st) and st.vehicle_id not in self._seen
+                        for st in self._held.values()):
+            return  # only idle drones on no leg: kept (latest wins) for the next read
+        self._next_idle_read = now + IDLE_READ_S
+        states = [st for st in self._held.values() if st.vehicle_id in owned]
+        self._held = {}
         async with self._lock:
             arrived, self._arrived = self._arrived & owned.keys(), set()
             drones = arrived | {st.vehicle_id for st in states} | {ev.vehicle_id for ev in events}
