@@ -192,13 +192,25 @@ class MissionTracker:
         async with self._lock:
             arrived, self._arrived = self._arrived & owned.keys(), set()
             drones = arrived | {st.vehicle_id for st in states} | {ev.vehicle_id for ev in events}
-            legs = await self.db.run(lambda s: self._read(s, drones))
+            try:
+                legs = await self.db.run(lambda s: self._read(s, drones))
+            except Exception:
+                self._arrived |= arrived  # reattached at the next read (database away)
+                raise
+            for d in drones - legs.keys():
+                self._seen.pop(d, None)  # on no leg (any more)
             for d in sorted(arrived):
                 w = legs.get(d)
-                if w is not None:
-                    log.info("reattached mission %s leg of drone %s (%s)", w.mission_id, d,
-                             w.view.status)
+                if w is None:
+                    continue
+                log.info("reattached mission %s leg of drone %s (%s)", w.mission_id, d,
+                         w.view.status)
+                try:
                     await self._feed(w, Reattached())
+                except Exception:
+                    log.exception("reattaching drone %s failed; trying again", d)
+                    self._arrived.add(d)
+                    del legs[d]
             for ev in events:
                 w = legs.get(ev.vehicle_id)
                 if w is not None:
