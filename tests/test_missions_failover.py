@@ -8,13 +8,15 @@ behind the vehicle-command port (tests/inprocess.py).
 - a replica that dies mid-mission leaves nothing untracked: the drone's new owner reattaches
   its leg from the database and what the drone reports, and drives it to the end;
 - a link worker's side of the runtime (no web framework, no mission service) drives the leg
-  of a drone it takes over, and the process that lost the drone judges nothing any more.
+  of a drone it takes over, and the process that lost the drone judges nothing any more; what
+  it stores is announced on the bus (the local Redis; skipped when it does not answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,10 @@ from mission.db import Database
 from mission.missions import store
 from mission.missions.models import LegStatus, MissionLeg, PatrolMission
 from mission.runtime.links import LinkSide
+from telemetry.bus import BusNode
 from telemetry.mission_item import MissionItem
 from telemetry.state import GeoPoint
+from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
 from test_missions_inprocess import _at, _incident, _leg, _mission, _plan
 
 pytestmark = pytest.mark.timeout(90)
@@ -249,3 +253,40 @@ async def test_a_link_worker_taking_the_drone_over_drives_its_leg_and_the_old_ow
                 await tracking
             await worker.close()
 
+
+
+async def test_a_link_worker_announces_what_its_tracker_stores(tmp_path: Path,
+                                                                database_url: str) -> None:
+    """What a link worker's tracker commits (missions, incidents) is announced on the bus by
+    kind and id, so that every replica's consoles show the progress it drives."""
+    reason = _redis_reason()
+    if reason:
+        pytest.skip(reason)
+    prefix = f"nazorat-test-{secrets.token_hex(4)}"
+    worker = LinkSide(in_process_settings(tmp_path / "w", database_url, bus_url=REDIS_URL,
+                                          bus_secret=BUS_SECRET, bus_prefix=prefix),
+                      shard="w", sharded=True)
+    replica = BusNode(REDIS_URL, secret=BUS_SECRET, prefix=prefix, node="replica")
+    heard: list[tuple[str, int]] = []
+    await worker.open()
+    try:
+        await worker.join_bus(mirror=False)
+        worker.announce_commits()
+        await replica.start()
+        await replica.follow_changes(lambda changes, _lost: heard.extend(changes))
+
+        def stored(s: Any) -> int:
+            m = PatrolMission(created_by="test")
+            s.add(m)
+            s.flush()
+            assert m.id is not None
+            return m.id
+
+        mid = await worker.db.run(stored)
+        deadline = asyncio.get_running_loop().time() + 10
+        while ("mission", mid) not in heard:
+            assert asyncio.get_running_loop().time() < deadline, heard
+            await asyncio.sleep(0.02)
+    finally:
+        await replica.close()
+        await worker.close()
