@@ -16,6 +16,14 @@ mission the vehicle actually holds (read back from it).
 - set_mission_current: the stored mission from that item on, from where the drone is;
 - start_mission: the GUIDED take-off, then the stored mission from its first item.
 
+Camera pointing (look_at, point_gimbal, clear_roi) is judged by none of these: a look-at
+point is where the camera looks, not where the drone goes. The drone keeps its position,
+altitude and mission (an ArduCopter whose mount cannot pan turns in place to face the point), so
+the no-fly, ceiling, mission and separation checks have no leg to judge, and refusing a look
+at a point inside a no-fly zone would keep the operator from looking at what is there. What
+still applies to them: finite, in-range parameters (command_params.py), the role check (only
+operators and admins command; commanders read), the record and the audit, like every command.
+
 Own-fleet separation (mission/planning/separation.py): a takeoff, goto or mission upload
 (quick dispatch, re-task) whose flight would come within `separation_h_m` and
 `separation_v_m` (30 m / 15 m) of another of our drones holding in the air, or of where
@@ -175,6 +183,8 @@ class SafetyLimits:
                     climbed = Start(start.lat, start.lon, max(start.alt_m, alt), start.home_lat,
                                     start.home_lon, start.home_amsl_m)
                     refusal = await self._stored(drone_id, name, read_mission, 0, climbed)
+            case vc.LookAt() | vc.PointGimbal() | vc.ClearRoi():
+                return  # the camera, not the drone, moves: see the module's docstring
             case _:
                 pass  # arm, disarm, modes, pause, resume, RTL, land, fence: never blocked here
         if refusal is not None:

@@ -47,9 +47,10 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_BUS_PASSWORD | (none) | Redis password (AUTH), unless the URL has one |
 | NAZORAT_BUS_TLS_CA | (none) | CA file that signed the Redis server's certificate (rediss://) |
 | NAZORAT_BUS_PREFIX | nazorat | key and channel prefix on the bus (one per deployment) |
-| NAZORAT_BUS_OWNER_TTL_S | 3 | a vehicle not announced this long has no owner (lost) |
+| NAZORAT_BUS_OWNER_TTL_S | 3 | a link lease not extended this long expires (then taken over) |
 | NAZORAT_LINK_MODE | inprocess | `workers`: only `nazorat link-worker`s link drones (bus needed) |
 | NAZORAT_SHARD | (empty) | with a bus: link only stored drones of this shard; new ones get it |
+| NAZORAT_LINK_REACH | (none) | drones it may take over: `*`, `shard:NAME`, URL globs (reach.py) |
 | NAZORAT_DRONE_NETWORKS | loopback, private | CIDRs and device prefixes a drone URL may use |
 | NAZORAT_TILES | (none) | base maps at /tiles: `base=/m/city.pmtiles,sat=/m/sat.mbtiles` |
 | NAZORAT_ADSB_FEEDS | (none) | ground ADS-B receivers, SBS-1 over TCP: `tcp://host:30003,...` |
@@ -60,6 +61,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_TRAFFIC_ADVISORY_ACTION, _ALERT_ACTION | none, hold | `none` `hold` `descend` `rtl` |
 | NAZORAT_TRAFFIC_DESCEND_ALT_M | 20 | where `descend` takes a drone (m above home) |
 | NAZORAT_SEPARATION_H_M / _V_M | 30 / 15 | own-fleet minima a takeoff, goto or upload must keep |
+| NAZORAT_OBSERVE_REQUIRES_FOOTPRINT | true | with a camera: observed = in its footprint |
 | NAZORAT_REMOTE_ID_OPERATOR_LOCATION | (none) | `lat,lon,alt`: Remote ID operator location, 1 Hz |
 | NAZORAT_REMOTE_ID_OPERATOR_ID | (none) | the operator's registration ID (20 ASCII at most) |
 | NAZORAT_REMOTE_ID_CONSOLE_STALE_S | 30 | a console-sent operator location counts this long |
@@ -81,6 +83,7 @@ from typing import Any
 
 from mission.airspace.geometry import Thresholds
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
+from mission.fleet.reach import LinkReach
 from mission.tiles.service import parse_spec
 from telemetry.remote_id import OperatorInfo, check_operator_id
 from telemetry.sbs import parse_feed_url
@@ -148,6 +151,7 @@ class Settings:
     bus_owner_ttl_s: float = 3.0
     link_mode: str = "inprocess"
     shard: str = ""
+    link_reach: tuple[str, ...] = ()
     drone_networks: tuple[str, ...] = DEFAULT_DRONE_NETWORKS
     tiles: tuple[str, ...] = ()
     adsb_feeds: tuple[str, ...] = ()
@@ -167,6 +171,7 @@ class Settings:
     remote_id_operator_id: str = ""
     remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
+    observe_requires_footprint: bool = True
 
     def __post_init__(self) -> None:
         if not self.import_radius_m > 0:
@@ -244,6 +249,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.bus_tls_ca and not settings.bus_url.startswith("rediss://"):
         raise ValueError("NAZORAT_BUS_TLS_CA needs a rediss:// NAZORAT_BUS_URL")
     DroneNetworks.parse(settings.drone_networks)  # ValueError naming NAZORAT_DRONE_NETWORKS
+    LinkReach.parse(settings.link_reach)  # ValueError naming NAZORAT_LINK_REACH
     parse_spec(settings.tiles)  # ValueError naming NAZORAT_TILES
     for url in settings.adsb_feeds:
         parse_feed_url(url)  # ValueError naming NAZORAT_ADSB_FEEDS

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from sitl import commands, streams
 from sitl.adsb import ADSB_ID, AdsbReceiver
+from sitl.camera import messages as camera_messages
 from sitl.ftp import FtpServer, reply_message
 from sitl.params import DEFAULTS
 from sitl.remote_id import RemoteIdState
 from sitl.rid_traffic import RELAY_COMPID, RemoteIdRelay
 from sitl.transfer import MissionProtocol
 from sitl.vehicle import Vehicle
+
+if TYPE_CHECKING:
+    from sitl.camera.camera import SimCamera
 
 MAX_PEER_BUFFER = 256 * 1024  # a peer further behind than this misses messages, like a full UART
 GCS_COMPONENT = 1
@@ -90,6 +94,8 @@ class VehicleLink:
         self.adsb: AdsbReceiver | None = None  # with --adsb-count: the fleet's aircraft
         self.rid_relay: RemoteIdRelay | None = None  # with --remote-id-count: nearby drones
         self.remote_id = RemoteIdState()
+        self.camera: SimCamera | None = None  # with --camera (sitl/camera)
+        self.next_camera_status = 0.0
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
@@ -144,6 +150,11 @@ class VehicleLink:
         rid = self.remote_id.due(now)
         if rid is not None:
             self.broadcast(rid)
+        if self.camera is not None and now >= self.next_camera_status:
+            # sent unasked on every link, as the video contract has it
+            self.next_camera_status = now + 1.0 / camera_messages.STATUS_HZ
+            for build_status in camera_messages.STREAMED:
+                self.broadcast(build_status(self.camera))
         for ch in self.channels:
             if not ch.peers or not ch.next_due:
                 continue

@@ -15,7 +15,8 @@ scoped by the Redis database number, so the prefix is what separates deployments
 | `P:v:{id}:s` | channel | its whole `VehicleState` after each change (`{"o": node, "s": {}}`) |
 | `P:v:{id}:e` | channel | a vehicle's events (`{"o": node, "e": {...}}`) |
 | `P:v:{id}:r` | channel | the vehicle was removed from its owner's link |
-| `P:owner:{id}` | key, TTL | the node that links the vehicle; refreshed every TTL/3 |
+| `P:owner:{id}` | key, TTL | the vehicle's link lease: `"{token} {node}"`, extended every TTL/3 |
+| `P:fence:{id}` | key | the vehicle's fencing-token counter (INCR at each new lease) |
 | `P:last:{id}` | key, TTL | its latest state, for a replica that starts later |
 | `P:cmd:{node}` | channel | command requests to that node's link |
 | `P:reply:{node}` | channel | replies to that node's requests, matched by correlation id |
@@ -29,8 +30,28 @@ that does not verify is dropped (the request then times out: never a forged succ
 authentic stale reply is taken only for a request still waiting (clock skew). A state, event or
 removal that does not verify never reaches the hub (counted; logged at most every 10 s). The
 owner's handler re-checks the command before running it (mission passes its interlocks in).
-Not protected: the `owner` keys (plain node names): whoever can write to Redis can still claim
+Not protected: the `owner` keys (plain values): whoever can write to Redis can still claim
 a vehicle, and commands to it then fail (never run); the Redis password keeps them out.
+
+Link leases (telemetry/lease.py; issue 13). Every vehicle has at most one owner at a time: the
+process holding its lease, a Redis key taken atomically (a Lua SET-if-absent) with a fencing
+token from a per-vehicle INCR counter, extended by compare-and-extend every TTL/3 and deleted on
+a clean stop. Only the holder publishes the vehicle, records it and runs its commands. Every
+command on the bus carries the token the requester read with the owner's name, and the owner
+checks it against Redis (token current, TTL left) right before the command goes to the vehicle,
+so a process that was paused or cut off past its lease refuses (`Fenced`, outcome link_lost)
+instead of acting beside the new owner. A lease lost (taken, expired, or not extended within
+the TTL because Redis is unreachable) is reported through `on_lease_lost`; the caller unlinks
+the vehicle (mission/runtime/links.py), and a process that reaches the vehicle takes it over
+(mission/fleet/takeover.py).
+
+Why a Redis key rather than a PostgreSQL advisory lock: an advisory lock belongs to one database
+session, so ownership would follow the health of a database connection (a pooled connection
+recycled, a PostgreSQL restart or failover, or SQLite, which has none, would drop or strand
+every lease at once), and its holder cannot tell that it lost it without a query; and it has
+no expiry, so a paused process keeps its locks as long as its TCP session looks alive. A
+Redis key with a TTL expires on a clock everyone shares, the fencing counter is one INCR beside
+it, the bus already needs that Redis, and telemetry/ stays free of the database.
 
 `BusNode` is one process's end of the bus. `serve_link()` publishes what the local link does
 (only vehicles on that link, so mirrored states never echo back), announces ownership and runs
@@ -75,6 +96,7 @@ from telemetry.errors import (
     UnknownVehicle,
 )
 from telemetry.hub import TelemetryHub
+from telemetry.lease import Fenced, Holder, LeaseTable, carried_token
 from telemetry.link import FleetLink
 from telemetry.state import EventKind, LinkState, make_event
 
@@ -88,9 +110,10 @@ MAX_NAMED_CHANGES = 1000
 # CommandError subclass (or ValueError for parameters) exactly as the in-process path does.
 CommandHandler = Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]
 
-# Delete an ownership key only if it still names this node (KEYS[1] key, ARGV[1] node).
-_RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
-            "return redis.call('del', KEYS[1]) else return 0 end")
+# Lease changes, on the event loop; must not block or raise: (vehicle, token) when a lease of
+# a vehicle on the link was acquired, (vehicle, reason) when one was lost or refused.
+LeaseAcquired = Callable[[int, int], None]
+LeaseLost = Callable[[int, str], None]
 REPLY_MARGIN_S = 2.0  # the requester waits this much longer than the owner's own bound
 
 
@@ -127,6 +150,12 @@ class BusNode:
         self.refused_telemetry = 0  # states, events and removals that did not authenticate
         self._next_telemetry_warning = 0.0
         self._on_changes: ChangesHandler | None = None
+        self.leases = LeaseTable(lambda: self.redis, prefix=prefix, node=self.node,
+                                 ttl_s=owner_ttl_s)
+        self.on_lease_acquired: LeaseAcquired | None = None
+        self.on_lease_lost: LeaseLost | None = None
+        self._refused_leases: set[int] = set()  # on the link, lease held elsewhere (told once)
+        self.redis_ok = False  # the last lease heartbeat (or start) reached Redis
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -158,6 +187,7 @@ class BusNode:
     async def start(self) -> None:
         self._redis = aioredis.from_url(self.url, **self.client_options())
         await self._redis.ping()
+        self.redis_ok = True
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.key("reply", self.node))
         self._spawn(self._listen(), "bus-listen")
@@ -178,11 +208,11 @@ class BusNode:
             for t in stuck:
                 log.warning("bus: task %r did not stop within %g s; closing without it",
                             t.get_name(), step_timeout_s)
-        if self._link is not None and self._redis is not None:
+        if self._redis is not None and self.leases.held:
             # Give up ownership at once so other nodes fail fast instead of waiting for the TTL.
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 async with asyncio.timeout(step_timeout_s):
-                    await self._release(v.vehicle_id for v in self._link.vehicles())
+                    await self.leases.release(list(self.leases.held))
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
@@ -216,14 +246,25 @@ class BusNode:
         self._spawn(self._announce(link), "bus-announce")
 
     def owns(self, vehicle_id: int) -> bool:
+        """On the local link and its lease held (extended within the TTL)."""
         link = self._link
-        if link is None:
+        if link is None or not self.leases.holds(vehicle_id):
             return False
         try:
             link.get(vehicle_id)
         except UnknownVehicle:
             return False
         return True
+
+    async def fence(self, vehicle_id: int, command: str = "") -> int:
+        """Right before a command goes to the vehicle: this node's lease is current in Redis
+        under the token the bus command carried (or its own); else raises Fenced."""
+        return await self.leases.fence(vehicle_id, command)
+
+    def lease_tokens(self) -> dict[int, int]:
+        """The vehicles this node holds leases for, with their fencing tokens."""
+        return {v: t for v in sorted(self.leases.held)
+                if (t := self.leases.token(v)) is not None}
 
     async def _forward(self, link: FleetLink) -> None:
         sent: set[int] = set()
@@ -251,14 +292,21 @@ class BusNode:
                         pipe.publish(ch, self.auth.seal(
                             ch, {"o": self.node, "e": codec.event_to_wire(ev)}))
                         n += 1
+                released = [v for v in removed if v in self.leases.held
+                            and v not in self.leases.pending]
                 for vid in removed & sent:
                     sent.discard(vid)
-                    # Ownership goes first, so whoever sees the removal also finds no owner.
-                    pipe.eval(_RELEASE, 1, self.key("owner", vid), self.node)
-                    pipe.delete(self.key("last", vid))
+                    if vid in released:
+                        pipe.delete(self.key("last", vid))
                     ch = self.key("v", vid, "r")
                     pipe.publish(ch, self.auth.seal(ch, {"o": self.node}))
                     n += 1
+                if released:
+                    # Ownership goes first, so whoever sees the removal also finds no owner.
+                    try:
+                        await self.leases.release(released)
+                    except (RedisError, OSError) as e:
+                        log.warning("bus: lease release failed (%s); it expires", e)
                 if n:
                     try:
                         await pipe.execute()
@@ -268,38 +316,64 @@ class BusNode:
                         await asyncio.sleep(0.5)
 
     async def _announce(self, link: FleetLink) -> None:
-        """Refresh `owner` (and `last` state) keys of every vehicle on the local link.
+        """Keep the leases of the vehicles on the local link, and their `last` state keys.
 
-        An attached vehicle (its System answers) claims the key outright; one still connecting
-        only takes it if nobody else holds it, so a process that merely has it configured never
-        steals it from the process that actually talks to it."""
+        Every TTL/3: compare-and-extend the held leases (a lost one is reported and forgotten);
+        a vehicle on the link without a lease takes it only if nobody holds it (never stolen:
+        a process that merely has it configured, or that was paused, does not act beside the
+        one that holds it); held leases of vehicles no longer linked are released. When Redis
+        does not answer for a whole TTL, the leases count as lost here too."""
         ttl_ms = int(self.owner_ttl_s * 1000)
-        held: set[int] = set()
         while True:
             try:
+                for vid in await self.leases.extend_all():
+                    self._lease_lost(vid, "its link lease was lost (it expired or another "
+                                          "process holds it now)")
+                self.redis_ok = True
                 vehicles = link.vehicles()
+                linked = {v.vehicle_id for v in vehicles}
+                self._refused_leases &= linked
+                for v in vehicles:
+                    vid = v.vehicle_id
+                    if self.leases.holds(vid) or vid in self._refused_leases:
+                        continue
+                    token = await self.leases.acquire(vid)
+                    if token is not None:
+                        if self.on_lease_acquired is not None:
+                            self.on_lease_acquired(vid, token)
+                        continue
+                    holder = await self.leases.holder(vid)
+                    self._refused_leases.add(vid)
+                    self._lease_lost(vid, "its link lease is held by "
+                                          f"{holder.node if holder else 'another process'}")
+                stray = [v for v in self.leases.held
+                         if v not in linked and v not in self.leases.pending]
+                if stray:
+                    await self.leases.release(stray)
                 pipe = self.redis.pipeline(transaction=False)
                 for v in vehicles:
-                    pipe.set(self.key("owner", v.vehicle_id), self.node, px=ttl_ms,
-                             nx=not v.attached)
-                    if v.attached:
+                    if v.attached and self.leases.holds(v.vehicle_id):
                         last = self.key("last", v.vehicle_id)
                         pipe.set(last, self.auth.seal(
                             last, {"o": self.node, "s": codec.state_to_wire(v.state)}),
                             px=ttl_ms * 10)
                 await pipe.execute()
-                now = {v.vehicle_id for v in vehicles}
-                if held - now:
-                    await self._release(held - now)
-                held = now
             except (RedisError, OSError) as e:
-                log.warning("bus: ownership heartbeat failed (%s); retrying", e)
+                self.redis_ok = False
+                log.warning("bus: lease heartbeat failed (%s); retrying", e)
+            for vid in self.leases.expired():
+                self._lease_lost(vid, "its link lease could not be extended within "
+                                      f"{self.owner_ttl_s:g} s (the bus is unreachable)")
             await asyncio.sleep(self.owner_ttl_s / 3)
 
-    async def _release(self, vehicle_ids: Any) -> None:
-        """Delete our owner keys (only where the key still names this node)."""
-        for vid in list(vehicle_ids):
-            await self.redis.eval(_RELEASE, 1, self.key("owner", vid), self.node)
+    def _lease_lost(self, vehicle_id: int, reason: str) -> None:
+        log.warning("bus: vehicle %s: %s; this process stops acting for it", vehicle_id,
+                    reason, extra={"drone_id": vehicle_id, "node": self.node})
+        if self.on_lease_lost is not None:
+            try:
+                self.on_lease_lost(vehicle_id, reason)
+            except Exception:
+                log.exception("bus: lease-lost callback failed")
 
     # -- mirroring other nodes' vehicles ----------------------------------------------------------
 
@@ -377,11 +451,13 @@ class BusNode:
             for vid, owner in zip(vids, owners, strict=True):
                 st = hub.latest(vid)
                 if owner is None and st is not None and st.link is not LinkState.LOST:
-                    hub.publish(dataclasses.replace(st, link=LinkState.LOST, updated_at=now))
+                    reason = (f"no process holds its link lease: {self._remote[vid]} stopped "
+                              "renewing it and no process that can reach this drone "
+                              "(NAZORAT_LINK_REACH) has taken it over")
+                    hub.publish(dataclasses.replace(st, link=LinkState.LOST, updated_at=now,
+                                                    link_reason=reason))
                     hub.publish_event(make_event(
-                        EventKind.LINK_LOST, vid,
-                        f"the process linking this vehicle ({self._remote[vid]}) stopped "
-                        "announcing it", now=now, owner=self._remote[vid]))
+                        EventKind.LINK_LOST, vid, reason, now=now, owner=self._remote[vid]))
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -390,25 +466,27 @@ class BusNode:
         return vehicle_id in self._remote
 
     async def owner_of(self, vehicle_id: int) -> str | None:
-        owner = await self.redis.get(self.key("owner", vehicle_id))
-        return None if owner is None else str(owner)
+        holder = await self.leases.holder(vehicle_id)
+        return None if holder is None else holder.node
 
     async def request(self, vehicle_id: int, command: str, params: dict[str, Any],
                       timeout_s: float) -> CommandResult:
         """Run `command` on the node that links `vehicle_id`; its result or its typed error."""
         try:
-            owner = await self.owner_of(vehicle_id)
+            holder: Holder | None = await self.leases.holder(vehicle_id)
         except (RedisError, OSError) as e:
             raise CommandFailed(command, f"the bus is unreachable: {e}") from None
-        if owner is None:
+        if holder is None:
             raise OwnerGone(command, f"vehicle {vehicle_id}: no live process links it (no "
-                                     "ownership heartbeat on the bus)")
+                                     "link lease on the bus)")
+        owner = holder.node
         cid = secrets.token_hex(8)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[cid] = fut
         try:
+            # "f": the fencing token seen here; the owner acts only while it is still current.
             req = {"id": cid, "reply": self.key("reply", self.node), "v": vehicle_id,
-                   "c": command, "p": params, "t": timeout_s}
+                   "c": command, "p": params, "t": timeout_s, "f": holder.token}
             channel = self.key("cmd", owner)
             try:
                 listeners = await self.redis.publish(channel, self.auth.seal(channel, req))
@@ -451,8 +529,15 @@ class BusNode:
         self._serving.add(str(req.get("id")))
         try:
             assert self._handler is not None
+            vid, token = int(req["v"]), req.get("f")
+            mine = self.leases.token(vid)
+            if not isinstance(token, int) or token != mine:
+                raise Fenced(name, f"vehicle {vid}: the command carries fencing token {token}, "
+                                   f"but {self.node} holds "
+                                   f"{'no lease' if mine is None else f'token {mine}'}; not run")
+            carried_token.set(token)  # this task only: the handler's fence checks it
             async with asyncio.timeout(float(req["t"])):
-                result = await self._handler(int(req["v"]), name, dict(req.get("p") or {}))
+                result = await self._handler(vid, name, dict(req.get("p") or {}))
             reply = codec.result_to_wire(result)
         except TimeoutError:
             reply = codec.error_to_wire(CommandTimeout(name, f"no result within "
@@ -584,7 +669,8 @@ class BusNode:
     def stats(self) -> dict[str, Any]:
         return {"node": self.node, "published": self.published, "mirrored": self.mirrored,
                 "remote_vehicles": len(self._remote), "refused": self.refused,
-                "refused_telemetry": self.refused_telemetry}
+                "refused_telemetry": self.refused_telemetry,
+                "leases": sorted(self.lease_tokens())}
 
 
 def _safe_url(url: str) -> str:

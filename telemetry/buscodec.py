@@ -25,9 +25,17 @@ from telemetry.errors import (
     NotConnected,
     Outcome,
 )
-from telemetry.state import EventKind, GeoPoint, LinkState, VehicleEvent, VehicleState
+from telemetry.state import (
+    CameraState,
+    EventKind,
+    GeoPoint,
+    LinkState,
+    VehicleEvent,
+    VehicleState,
+)
 
 _STATE_FIELDS = {f.name for f in dataclasses.fields(VehicleState)}
+_CAMERA_FIELDS = {f.name for f in dataclasses.fields(CameraState)}
 
 
 def dumps(obj: Any) -> str:
@@ -47,7 +55,27 @@ def state_to_wire(s: VehicleState) -> dict[str, Any]:
     out["link"] = s.link.value
     out["position"] = _point(s.position)
     out["home"] = _point(s.home)
+    out["camera"] = _camera(s.camera)
     return out
+
+
+def _camera(c: CameraState | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    out = {f: getattr(c, f) for f in _CAMERA_FIELDS}
+    out["camera_position"] = _point(c.camera_position)
+    return out
+
+
+def _uncamera(v: Any) -> CameraState | None:
+    if v is None:
+        return None
+    kw = {k: x for k, x in v.items() if k in _CAMERA_FIELDS}
+    kw["camera_position"] = _unpoint(kw.get("camera_position"))
+    for key in ("centre", "fov_q"):
+        if kw.get(key) is not None:
+            kw[key] = tuple(float(x) for x in kw[key])
+    return CameraState(**kw)
 
 
 def state_from_wire(d: dict[str, Any]) -> VehicleState:
@@ -55,6 +83,7 @@ def state_from_wire(d: dict[str, Any]) -> VehicleState:
     kw["link"] = LinkState(kw.get("link", LinkState.CONNECTING.value))
     kw["position"] = _unpoint(kw.get("position"))
     kw["home"] = _unpoint(kw.get("home"))
+    kw["camera"] = _uncamera(kw.get("camera"))
     return VehicleState(**kw)
 
 

@@ -169,6 +169,50 @@ async def goto(
     return CommandResult(command, {"lat": lat, "lon": lon, "alt": alt})
 
 
+async def look_at(
+    vehicle: Vehicle, lat: float, lon: float, alt: float = 0.0, command: str = "look_at"
+) -> CommandResult:
+    """Point the camera at (lat, lon, `alt` m above home): DO_SET_ROI_LOCATION as COMMAND_INT,
+    so the altitude frame is explicit (a COMMAND_LONG leaves it to the autopilot)."""
+    await _with_reason(
+        vehicle, command,
+        lambda: vehicle.command_int(
+            command, ap.MAV_CMD_DO_SET_ROI_LOCATION, frame=ap.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            params=(0.0,),  # gimbal device 0: every gimbal
+            x=round(lat * 1e7), y=round(lon * 1e7), z=float(alt),
+        ),
+    )
+    return CommandResult(command, {"lat": lat, "lon": lon, "alt": alt})
+
+
+async def point_gimbal(
+    vehicle: Vehicle, pitch_deg: float, yaw_deg: float | None = None,
+    command: str = "point_gimbal",
+) -> CommandResult:
+    """DO_GIMBAL_MANAGER_PITCHYAW: pitch (degrees, negative down) and, when given, yaw as a
+    bearing held in the earth frame (GIMBAL_MANAGER_FLAGS_YAW_LOCK); without one the yaw is 0
+    relative to the nose. Rates 0: angles only (NaN, MAVLink's "unused", is not valid JSON)."""
+    flags = 0 if yaw_deg is None else ap.GIMBAL_MANAGER_FLAGS_YAW_LOCK
+    yaw = 0.0 if yaw_deg is None else float(yaw_deg)
+    await _with_reason(
+        vehicle, command,
+        lambda: vehicle.command_long(
+            command, ap.MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW,
+            (float(pitch_deg), yaw, 0.0, 0.0, float(flags), 0.0, 0.0),
+        ),
+    )
+    return CommandResult(command, {"pitch_deg": pitch_deg, "yaw_deg": yaw_deg})
+
+
+async def clear_roi(vehicle: Vehicle, command: str = "clear_roi") -> CommandResult:
+    """DO_SET_ROI_NONE: the gimbal returns to its default (ArduPilot: its RC or neutral)."""
+    await _with_reason(
+        vehicle, command,
+        lambda: vehicle.command_long(command, ap.MAV_CMD_DO_SET_ROI_NONE, (0.0,)),
+    )
+    return CommandResult(command)
+
+
 # -- sequences ----------------------------------------------------------------------------------
 
 

@@ -16,9 +16,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from telemetry import ardupilot as ap
-from telemetry.state import EventKind, GeoPoint, LinkState, VehicleEvent, VehicleState, make_event
+from telemetry.state import (
+    CameraState,
+    EventKind,
+    GeoPoint,
+    LinkState,
+    VehicleEvent,
+    VehicleState,
+    make_event,
+)
 
 UINT16_MAX = 65535
+INT32_MAX = 2**31 - 1  # CAMERA_FOV_STATUS: "unknown" (e.g. the image centre above the horizon)
+# GIMBAL_DEVICE_FLAGS: which frame the quaternion's yaw is in
+GIMBAL_YAW_LOCK = 16
+GIMBAL_YAW_IN_VEHICLE_FRAME = 32
+GIMBAL_YAW_IN_EARTH_FRAME = 64
 # Battery hysteresis: after a low-battery event, another fires only once the level has first
 # recovered this far above the threshold (a battery swap), so a noisy reading cannot flood events.
 BATTERY_REARM_MARGIN = 5.0
@@ -245,6 +258,73 @@ class VehicleDecoder:
         ch["remote_id_error"] = None if ok else (statustext_text({"text": f.get("error", "")})
                                                  or "Remote ID not ready")
 
+    def _camera_fov(
+        self, ch: dict[str, Any], ev: list[VehicleEvent], f: Mapping[str, Any], now: float,
+        mono: float,
+    ) -> None:
+        cam = self._cur(ch, "camera") or CameraState()
+        lat_i, lon_i = int(f.get("lat_image", INT32_MAX)), int(f.get("lon_image", INT32_MAX))
+        centre = None if INT32_MAX in (lat_i, lon_i) else (lat_i / 1e7, lon_i / 1e7)
+        lat_c, lon_c = int(f.get("lat_camera", INT32_MAX)), int(f.get("lon_camera", INT32_MAX))
+        position = None if INT32_MAX in (lat_c, lon_c) or (lat_c == 0 and lon_c == 0) else \
+            GeoPoint(lat_c / 1e7, lon_c / 1e7, int(f.get("alt_camera", 0)) / 1000.0)
+        ch["camera"] = dataclasses.replace(
+            cam, hfov_deg=_finite(f.get("hfov")), vfov_deg=_finite(f.get("vfov")),
+            centre=centre, camera_position=position, fov_q=_quaternion(f.get("q")),
+            fov_time=now)
+
+    def _gimbal_attitude(
+        self, ch: dict[str, Any], ev: list[VehicleEvent], f: Mapping[str, Any], now: float,
+        mono: float,
+    ) -> None:
+        q = _quaternion(f.get("q"))
+        if q is None:
+            return  # NaN quaternion: the gimbal does not know its attitude
+        roll, pitch, yaw = quaternion_to_euler_deg(q)
+        flags = int(f.get("flags", 0))
+        earth = bool(flags & GIMBAL_YAW_IN_EARTH_FRAME) or (
+            not flags & GIMBAL_YAW_IN_VEHICLE_FRAME and bool(flags & GIMBAL_YAW_LOCK))
+        bearing: float | None = yaw % 360.0
+        if not earth:  # relative to the nose: a bearing only with the vehicle's heading
+            heading = self._cur(ch, "heading_deg")
+            bearing = None if heading is None else (heading + yaw) % 360.0
+        cam = self._cur(ch, "camera") or CameraState()
+        ch["camera"] = dataclasses.replace(
+            cam, gimbal_roll_deg=roll, gimbal_pitch_deg=pitch, gimbal_yaw_deg=bearing,
+            gimbal_time=now)
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) and x > 0 else None
+
+
+def _quaternion(v: Any) -> tuple[float, float, float, float] | None:
+    """MAVLink's q[4] (w, x, y, z) when it is one; None for NaN (unknown) or a zero vector."""
+    if not isinstance(v, list | tuple) or len(v) != 4:
+        return None
+    try:
+        w, x, y, z = (float(c) for c in v)
+    except (TypeError, ValueError):
+        return None
+    n = math.sqrt(w * w + x * x + y * y + z * z)
+    if not math.isfinite(n) or n < 1e-6:
+        return None
+    return (w / n, x / n, y / n, z / n)
+
+
+def quaternion_to_euler_deg(q: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    """(roll, pitch, yaw) in degrees, aerospace Z-Y-X order, of a unit quaternion (w, x, y, z)
+    (MAVLink's convention: the rotation from the earth's NED axes to the body's)."""
+    w, x, y, z = q
+    roll = math.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
+    pitch = math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x))))
+    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    return math.degrees(roll), math.degrees(pitch), math.degrees(yaw)
+
 
 # NOTICE-level texts that still matter to an operator (ArduPilot reports some geofence and
 # failsafe transitions at NOTICE rather than WARNING).
@@ -271,6 +351,8 @@ _HANDLERS = {
     "MISSION_ITEM_REACHED": VehicleDecoder._item_reached,
     "STATUSTEXT": VehicleDecoder._statustext,
     "OPEN_DRONE_ID_ARM_STATUS": VehicleDecoder._remote_id_arm_status,
+    "CAMERA_FOV_STATUS": VehicleDecoder._camera_fov,
+    "GIMBAL_DEVICE_ATTITUDE_STATUS": VehicleDecoder._gimbal_attitude,
 }
 # The messages the link subscribes to (MavlinkDirect filters by name in C, so nothing else is
 # converted to Python at all).

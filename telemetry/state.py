@@ -58,6 +58,52 @@ class GeoPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraState:
+    """What the drone says of its camera: CAMERA_FOV_STATUS (271) and
+    GIMBAL_DEVICE_ATTITUDE_STATUS (285), as the autopilot (ArduPilot's AP_Camera / AP_Mount)
+    sends them.
+
+    Angles are degrees in the earth frame: `gimbal_pitch_deg` below the horizon is negative
+    (-90 straight down), `gimbal_yaw_deg` is a bearing from true north (0..360). MAVLink gives
+    the gimbal's roll and pitch relative to the horizon always, and its yaw either in the earth
+    frame or relative to the vehicle's nose (flags); the decoder turns a vehicle-frame yaw into
+    a bearing with the vehicle's heading, and leaves it None while the heading is unknown.
+    `centre` is where the autopilot says the image centre meets the ground (lat, lon; None when
+    it is above the horizon: MAVLink's INT32_MAX). `fov_q` is CAMERA_FOV_STATUS's orientation
+    quaternion (w, x, y, z, earth frame). `fov_time` / `gimbal_time` are the Unix times the
+    messages last arrived (None: never), so a reader can tell a camera that went quiet.
+    """
+
+    hfov_deg: float | None = None
+    vfov_deg: float | None = None
+    centre: tuple[float, float] | None = None
+    camera_position: GeoPoint | None = None
+    fov_q: tuple[float, float, float, float] | None = None
+    fov_time: float | None = None
+    gimbal_roll_deg: float | None = None
+    gimbal_pitch_deg: float | None = None
+    gimbal_yaw_deg: float | None = None
+    gimbal_time: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the REST API's `camera`)."""
+        return {
+            "hfov_deg": _round(self.hfov_deg, 2),
+            "vfov_deg": _round(self.vfov_deg, 2),
+            "centre": None if self.centre is None else [round(self.centre[0], 7),
+                                                        round(self.centre[1], 7)],
+            "camera_position": _point(self.camera_position),
+            "fov_q": None if self.fov_q is None else [round(x, 6) for x in self.fov_q],
+            "fov_time": self.fov_time,
+            "gimbal": None if self.gimbal_time is None else {
+                "roll_deg": _round(self.gimbal_roll_deg, 2),
+                "pitch_deg": _round(self.gimbal_pitch_deg, 2),
+                "yaw_deg": _round(self.gimbal_yaw_deg, 2)},
+            "gimbal_time": self.gimbal_time,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class VehicleState:
     """Everything the service knows about one vehicle at one moment.
 
@@ -103,6 +149,11 @@ class VehicleState:
     # Remote ID lets it arm, and the reason when not (e.g. no operator location received)
     remote_id_ok: bool | None = None
     remote_id_error: str | None = None
+    # Why the link is `lost` when no process links the vehicle any more (its link lease ran out
+    # and no node that can reach it took it over: telemetry/bus.py); None otherwise.
+    link_reason: str | None = None
+    # None until the drone sends CAMERA_FOV_STATUS or GIMBAL_DEVICE_ATTITUDE_STATUS
+    camera: CameraState | None = None
     updated_at: float = 0.0
 
     def seconds_since_heartbeat(self, now: float | None = None) -> float | None:
@@ -118,6 +169,7 @@ class VehicleState:
             "sysid": self.sysid,
             "name": self.name,
             "link": self.link.value,
+            "link_reason": self.link_reason,
             "seconds_since_heartbeat": _round(self.seconds_since_heartbeat(now), 2),
             "position": _point(self.position),
             "alt_rel": _round(self.alt_rel, 2),
@@ -139,6 +191,7 @@ class VehicleState:
             "mission_state": self.mission_state,
             "remote_id": None if self.remote_id_ok is None else {
                 "ok": self.remote_id_ok, "error": self.remote_id_error},
+            "camera": None if self.camera is None else self.camera.to_dict(),
             "updated_at": self.updated_at,
         }
 

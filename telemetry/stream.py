@@ -71,8 +71,19 @@ def vehicle_payload(s: VehicleState) -> dict[str, Any]:
         "wp": [s.mission_current, s.mission_total],
         "tb": s.position_time_boot_ms,
         "rid": None if s.remote_id_ok is None else [s.remote_id_ok, s.remote_id_error],
+        "cam": _camera(s),
         "t": round(s.updated_at, 3),
     }
+
+
+def _camera(s: VehicleState) -> dict[str, Any] | None:
+    """What the drone says of its camera (`cam` in docs/telemetry-ws.md)."""
+    c = s.camera
+    if c is None:
+        return None
+    return {"hfov": _r(c.hfov_deg, 1), "vfov": _r(c.vfov_deg, 1),
+            "pitch": _r(c.gimbal_pitch_deg, 1), "yaw": _r(c.gimbal_yaw_deg, 1),
+            "ctr": None if c.centre is None else [round(c.centre[0], 7), round(c.centre[1], 7)]}
 
 
 def event_payload(e: VehicleEvent) -> dict[str, Any]:
@@ -94,18 +105,27 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
 
+# Keys the service adds to a vehicle's object from what it derives of a state (the camera
+# footprint: mission/camera/stream.py); computed once per published state like the rest.
+Extras = Callable[[VehicleState], Mapping[str, Any]]
+
+
 class StateEncoder:
     """JSON of the latest state per vehicle, computed once per published state object."""
 
-    def __init__(self) -> None:
+    def __init__(self, extras: Extras | None = None) -> None:
         self._cache: dict[int, tuple[VehicleState, str]] = {}
+        self._extras = extras
         self.encoded = 0
 
     def vehicle_json(self, state: VehicleState) -> str:
         hit = self._cache.get(state.vehicle_id)
         if hit is not None and hit[0] is state:
             return hit[1]
-        text = _dumps(vehicle_payload(state))
+        payload = vehicle_payload(state)
+        if self._extras is not None:
+            payload.update(self._extras(state))
+        text = _dumps(payload)
         self._cache[state.vehicle_id] = (state, text)
         self.encoded += 1
         return text

@@ -314,6 +314,9 @@ class Vehicle:
             ("MISSION_CURRENT", rates.status_hz),
             ("GLOBAL_POSITION_INT", rates.position_hz),
             ("ADSB_VEHICLE", rates.adsb_hz),
+            # the camera footprint on the map: a drone without a camera refuses or sends none
+            ("CAMERA_FOV_STATUS", rates.position_hz),
+            ("GIMBAL_DEVICE_ATTITUDE_STATUS", rates.position_hz),
         ):
             try:
                 await self.set_message_interval(message, hz)

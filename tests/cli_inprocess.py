@@ -20,13 +20,14 @@ from collections.abc import Iterator, Mapping
 from unittest import mock
 
 from mission import cli
+from mission.auth.passwords import FAST_HASHING_ENV
 
 
 def command_env(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without any NAZORAT_ setting or DATABASE_URL of the
     developer's, plus `extra` (what an operator's shell would give the command)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NAZORAT_") and k != "DATABASE_URL"}
+           if (not k.startswith("NAZORAT_") or k == FAST_HASHING_ENV) and k != "DATABASE_URL"}
     env.update(extra)
     return env
 

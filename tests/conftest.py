@@ -4,6 +4,7 @@ database in the PostgreSQL lane, NAZORAT_TEST_DATABASE=postgresql; see tests/pg_
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,9 +15,14 @@ import mission.incidents.models  # noqa: F401
 import mission.missions.models  # noqa: F401
 import mission.zones.models  # noqa: F401
 import pg_database
+from mission.auth.passwords import FAST_HASHING_ENV
 from mission.db import Database
 from sitl.ardupilot import find_arducopter
 from sitl_fleet import NO_BINARY_REASON, FleetFactory, fleet_factory
+
+# argon2id at 1 pass over 1 MiB (mission/auth/passwords.py): read at each process's first hash,
+# so it holds here and in every service process a test starts (they inherit the environment).
+os.environ[FAST_HASHING_ENV] = "1"
 
 
 @pytest.fixture(params=["sim", pytest.param("ardupilot", marks=pytest.mark.ardupilot)])

@@ -12,6 +12,9 @@ accepted command to the drone's state as ArduCopter would (an upload is held wit
 at seq 0; start_mission arms, climbs and flies AUTO from item 1; pause is BRAKE; recall RTL)
 and publishes that state to the hub the tracker follows. Tests then fly the drone through its
 items (`reach`, `fly_to_end`, `touch_down`), or script a refusal (`refuse`) or silence (`ignore`).
+A drone given a camera (`camera`) reports its gimbal with every state, as ArduPilot's mount
+streams GIMBAL_DEVICE_ATTITUDE_STATUS, and its gimbal obeys look_at, point_gimbal and
+clear_roi.
 
 A drone added to the fleet is owned by the runtime the fleet serves (`owner`: its mission
 tracker, as a real link's drones are, mission/fleet/ownership.py), until `release`d.
@@ -21,19 +24,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 
 from mission.fleet import vehicle_commands as vc
 from mission.fleet.ownership import DroneOwnership
+from mission.geo import M_PER_DEG_LAT, m_per_deg_lon
 from telemetry.errors import CommandRejected, CommandResult, CommandTimeout, UnknownVehicle
 from telemetry.hub import TelemetryHub
 from telemetry.mission_item import MissionItem
 from telemetry.remote_id_traffic import COMPID_FIELD, RemoteIdTraffic
-from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
+from telemetry.state import CameraState, EventKind, GeoPoint, LinkState, VehicleState, make_event
 from telemetry.traffic import from_adsb_vehicle
 
 BASE = GeoPoint(41.311, 69.279, 450.0)
+DEFAULT_PITCH = -60.0  # the simulated camera's default (docs: the video contract)
 MISSION_ACTIVE, MISSION_COMPLETE = 3, 5
 
 
@@ -45,6 +51,12 @@ class FakeDrone:
     sent: list[vc.VehicleCommand] = field(default_factory=list)
     refusals: dict[str, tuple[Exception, int]] = field(default_factory=dict)  # name -> (err, n)
     held: dict[str, asyncio.Event] = field(default_factory=dict)  # name -> released when set
+    # the gimbal: (hfov, vfov), pitch, and a bearing (None: along the heading), or a look-at
+    # point it follows as the drone moves
+    fov: tuple[float, float] | None = None
+    pitch: float = DEFAULT_PITCH
+    yaw: float | None = None
+    roi: tuple[float, float, float] | None = None
 
 
 class FakeFleet(vc.CommandMethods):
@@ -146,6 +158,14 @@ class FakeFleet(vc.CommandMethods):
             report = self.remote_id_traffic.offer(name, fields, drone_id, now)
             if report is not None:
                 self.hub.publish_traffic(report)
+
+    def camera(self, drone_id: int, *, hfov: float = 70.0, vfov: float = 43.0,
+               pitch: float = DEFAULT_PITCH, yaw: float | None = None) -> None:
+        """The drone has a gimbal camera of that field of view, pointing at `pitch` (degrees,
+        negative down) and `yaw` (a bearing; None: along the heading)."""
+        d = self.drones[drone_id]
+        d.fov, d.pitch, d.yaw, d.roi = (hfov, vfov), pitch, yaw, None
+        self._publish(d)
 
     def sent(self, drone_id: int) -> list[str]:
         return [c.name for c in self.drones[drone_id].sent]
@@ -249,9 +269,40 @@ class FakeFleet(vc.CommandMethods):
                 self.update(vid, armed=False)
             case vc.Takeoff(alt=alt):
                 self.update(vid, landed_state="in_air", alt_rel=alt)
+            case vc.LookAt() | vc.PointGimbal() | vc.ClearRoi() if d.fov is None:
+                raise CommandRejected(c.name, "refused by the vehicle", ack_result=3,
+                                      ack_name="UNSUPPORTED")
+            case vc.LookAt(lat=lat, lon=lon, alt=alt):
+                d.roi = (lat, lon, alt)
+                self._publish(d)
+            case vc.PointGimbal(pitch_deg=pitch, yaw_deg=yaw):
+                d.pitch, d.yaw, d.roi = pitch, yaw, None
+                self._publish(d)
+            case vc.ClearRoi():
+                d.pitch, d.yaw, d.roi = DEFAULT_PITCH, None, None
+                self._publish(d)
         return CommandResult(c.name, c.body())
 
     def _publish(self, d: FakeDrone) -> None:
-        d.state = dataclasses.replace(d.state, updated_at=time.time(),
-                                      last_heartbeat=time.time())
+        now = time.time()
+        d.state = dataclasses.replace(d.state, updated_at=now, last_heartbeat=now,
+                                      camera=self._gimbal(d, now))
         self.hub.publish(d.state)
+
+    @staticmethod
+    def _gimbal(d: FakeDrone, now: float) -> CameraState | None:
+        """GIMBAL_DEVICE_ATTITUDE_STATUS as the decoder makes it: earth-frame angles."""
+        if d.fov is None:
+            return None
+        st, pitch = d.state, d.pitch
+        yaw = d.yaw if d.yaw is not None else (st.heading_deg or 0.0)
+        if d.roi is not None and st.position is not None:  # aim at the point, as AP_Mount
+            lat, lon, alt = d.roi
+            north = (lat - st.position.lat) * M_PER_DEG_LAT
+            east = (lon - st.position.lon) * m_per_deg_lon(st.position.lat)
+            ground = st.home.alt_amsl if st.home is not None else BASE.alt_amsl
+            below = st.position.alt_amsl - (ground + alt)
+            yaw = math.degrees(math.atan2(east, north)) % 360.0
+            pitch = -math.degrees(math.atan2(below, math.hypot(north, east)))
+        return CameraState(hfov_deg=d.fov[0], vfov_deg=d.fov[1], gimbal_roll_deg=0.0,
+                           gimbal_pitch_deg=pitch, gimbal_yaw_deg=yaw, gimbal_time=now)

@@ -38,6 +38,7 @@ import httpx
 import pytest
 
 import pg_database
+from mission.auth.passwords import FAST_HASHING_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
@@ -47,6 +48,7 @@ TEST_ENV = {
     "NAZORAT_TRACK_INTERVAL_S": "0.5",
     "NAZORAT_PROBE_TIMEOUT_S": "5",
     "NAZORAT_RECONNECT_AFTER_S": "30",
+    FAST_HASHING_ENV: "1",  # argon2id at a test's cost (mission/auth/passwords.py)
 }
 
 

@@ -29,6 +29,7 @@ import httpx  # noqa: E402
 import redis  # noqa: E402
 import websockets  # noqa: E402
 
+from mission.auth.passwords import FAST_HASHING_ENV  # noqa: E402
 from service_fixture import REPO_ROOT, ServiceFactory, wait_until  # noqa: E402
 from sitl_fleet import FleetFactory  # noqa: E402
 
@@ -218,6 +219,7 @@ def test_link_worker_serves_a_service_in_workers_mode(
     fleet = sim_fleet(count=2, speedup=5.0, ekf_delay=1.0)
     svc = service_factory(env={**bus_env, "NAZORAT_LINK_MODE": "workers"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAZORAT_")}
+    env[FAST_HASHING_ENV] = "1"
     env.update(bus_env)
     env["NAZORAT_DATA_DIR"] = str(tmp_path / "worker")
     log_path = tmp_path / "worker.log"

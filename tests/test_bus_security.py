@@ -173,7 +173,11 @@ async def test_bus_accepts_commands_from_anyone_who_can_reach_redis(
     await _wait_owner(client, 5)
     chan = owner.key("cmd", owner.node)
     reply = client.key("reply", "attacker")
-    req = {"id": "x1", "reply": reply, "v": 5, "c": "land", "p": {}, "t": 5.0}
+    while owner.leases.token(5) is None:  # seen by the client; held here a moment later
+        await asyncio.sleep(0.02)
+    # "f": the fencing token a real requester reads with the owner's name (the lease)
+    req = {"id": "x1", "reply": reply, "v": 5, "c": "land", "p": {}, "t": 5.0,
+           "f": owner.leases.token(5)}
     raw = sync_redis.Redis.from_url(REDIS_URL)
     try:
         caplog.set_level(logging.WARNING, logger="telemetry.bus")
@@ -264,12 +268,15 @@ async def test_bus_stale_replay_of_running_command_keeps_its_answer(
         return CommandResult(name)
 
     await owner.serve_link(_FakeLink(5), handler)  # type: ignore[arg-type]
+    while owner.leases.token(5) is None:  # the lease (and its token) taken
+        await asyncio.sleep(0.02)
     chan, reply = owner.key("cmd", owner.node), owner.key("reply", "watcher")
     watcher = owner.redis.pubsub()
     await watcher.subscribe(reply)
     await watcher.get_message(timeout=1.0)
     raw = BusAuth(BUS_SECRET, clock=lambda: now[0]).seal(
-        chan, {"id": "r1", "reply": reply, "v": 5, "c": "upload_mission", "p": {}, "t": 60.0})
+        chan, {"id": "r1", "reply": reply, "v": 5, "c": "upload_mission", "p": {}, "t": 60.0,
+               "f": owner.leases.token(5)})
     await owner.redis.publish(chan, raw)
     while not calls:
         await asyncio.sleep(0.02)
@@ -337,6 +344,12 @@ class _Remote:
 
     def knows(self, vehicle_id: int) -> bool:
         return True
+
+    def owns(self, vehicle_id: int) -> bool:
+        return False
+
+    async def fence(self, vehicle_id: int, command: str = "") -> int:
+        raise AssertionError("nothing is sent from here")
 
     async def request(self, vehicle_id: int, command: str, params: dict[str, Any],
                       timeout_s: float) -> CommandResult:

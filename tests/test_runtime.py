@@ -42,8 +42,8 @@ def test_link_worker_loads_no_web_framework_and_no_app() -> None:
         "mission.missions.tracker"], "the link worker imports the web side or mission service"
 
 
-async def test_runtime_starts_serves_and_stops_within_bounds(tmp_path: Path,
-                                                             database_url: str) -> None:
+async def test_runtime_starts_serves_and_stops_within_bounds(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     settings = in_process_settings(tmp_path / "data", database_url)
     runtime = Runtime(settings)
     assert not runtime.lifecycle.complete and not runtime.link.started  # building does no I/O
@@ -58,6 +58,8 @@ async def test_runtime_starts_serves_and_stops_within_bounds(tmp_path: Path,
     try:
         assert runtime.lifecycle.complete and runtime.link.started
         assert await runtime.auth.has_users()  # the first admin, from the settings
+        # the suite's cheap password hashing (conftest) is never silent
+        assert "NAZORAT_INSECURE_FAST_PASSWORD_HASHING=1" in caplog.text
         zone = await runtime.zones.create(ZoneCreate.model_validate({
             "name": "z", "kind": "no_fly", "geometry": {"type": "Polygon", "coordinates": [
                 [[69.0, 41.0], [69.01, 41.0], [69.01, 41.01], [69.0, 41.0]]]}}))

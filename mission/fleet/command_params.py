@@ -161,6 +161,30 @@ class GeofenceParams(Params):
             tuple(FenceCircle(c.lat, c.lon, c.radius, c.inclusion) for c in self.circles))
 
 
+class LookAtParams(Params):
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
+    alt: Number = Field(default=0.0, ge=-500, le=1000,
+                        description="metres above home (0: the ground at home altitude)")
+
+    def to_command(self) -> vc.VehicleCommand:
+        return vc.LookAt(self.lat, self.lon, self.alt)
+
+
+class PointGimbalParams(Params):
+    pitch_deg: Number = Field(ge=-90, le=90, description="-90 straight down, 0 the horizon")
+    yaw_deg: Number | None = Field(default=None, ge=0, le=360,
+                                   description="bearing from north; null: along the nose")
+
+    def to_command(self) -> vc.VehicleCommand:
+        return vc.PointGimbal(self.pitch_deg, self.yaw_deg)
+
+
+class ClearRoiParams(Params):
+    def to_command(self) -> vc.VehicleCommand:
+        return vc.ClearRoi()
+
+
 PARAMS: dict[str, type[Params]] = {
     vc.Arm.name: ArmParams,
     vc.Disarm.name: DisarmParams,
@@ -175,6 +199,9 @@ PARAMS: dict[str, type[Params]] = {
     vc.Goto.name: GotoParams,
     vc.SetMissionCurrent.name: SetMissionCurrentParams,
     vc.UploadGeofence.name: GeofenceParams,
+    vc.LookAt.name: LookAtParams,
+    vc.PointGimbal.name: PointGimbalParams,
+    vc.ClearRoi.name: ClearRoiParams,
 }
 COMMAND_NAMES = tuple(PARAMS)
 

@@ -36,7 +36,7 @@ from mission.audit import service as audit
 from mission.db import Database
 from mission.fleet import vehicle_commands as vc
 from mission.fleet.command_params import InvalidParameters, UnknownCommand, parse
-from mission.fleet.link_commands import LinkCommands
+from mission.fleet.link_commands import Fence, LinkCommands
 from mission.fleet.models import CommandRecord, CommandRecordPublic, Drone, utcnow
 from mission.safety import MissionReader, SafetyRefused
 from telemetry.errors import (
@@ -80,6 +80,15 @@ class RemoteCommands(Protocol):
         """Another process links (or linked) this vehicle."""
         ...
 
+    def owns(self, vehicle_id: int) -> bool:
+        """This process links the vehicle and holds its link lease."""
+        ...
+
+    async def fence(self, vehicle_id: int, command: str = "") -> int:
+        """This process's lease of the vehicle is current in Redis (its token), or raises
+        telemetry.lease.Fenced: checked right before a command goes to the vehicle."""
+        ...
+
     async def request(self, vehicle_id: int, command: str, params: dict[str, Any],
                       timeout_s: float) -> CommandResult:
         """Run it there: its CommandResult, or raises its CommandError (ValueError for
@@ -118,15 +127,18 @@ class RoutedCommands(vc.CommandMethods):
     def __init__(self, db: Database, link: FleetLink, remote: RemoteCommands | None,
                  timeout_s: float) -> None:
         self.db = db
-        self.local = LinkCommands(link)
+        self.local = LinkCommands(link, fence=None if remote is None else remote.fence)
         self.bus = None if remote is None else BusCommands(remote, timeout_s)
 
     async def locate(self, drone_id: int) -> vc.CommandPort:
-        """Who runs commands for the drone: the link if this process links it, the bus if
-        another does (or it is a stored drone no live process links: the bus then refuses it
-        with a clear reason); UnknownVehicle if there is no such drone."""
+        """Who runs commands for the drone: the link if this process links it (and, with a
+        bus, holds its lease), the bus if another does (or it is a stored drone no live process
+        links: the bus then refuses it with a clear reason); UnknownVehicle if there is no such
+        drone."""
         try:
             self.local.link.get(drone_id)
+            if self.bus is not None and not self.bus.remote.owns(drone_id):
+                raise UnknownVehicle(f"vehicle {drone_id}: linked here without its lease")
             return self.local
         except UnknownVehicle:
             if self.bus is not None and (
@@ -152,12 +164,14 @@ def _refusal_from_owner(name: str, e: CheckRefused) -> SafetyRefused:
 
 
 def owner_handler(
-    link: FleetLink, *, check: CommandCheck | None,
+    link: FleetLink, *, check: CommandCheck | None, fence: Fence | None = None,
 ) -> Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]:
     """The owner's side of a bus command: parse it again, re-run `check` on it (None only
-    where nothing flies, e.g. a test), then run it on `link`. A refusal travels back as
-    CheckRefused, which the requester records and answers as the interlock refusal it is."""
-    port = LinkCommands(link)
+    where nothing flies, e.g. a test), then run it on `link`, `fence` (BusNode.fence: the
+    carried fencing token still current in Redis) checked right before it goes to the vehicle.
+    A refusal travels back as CheckRefused, which the requester records and answers as the
+    interlock refusal it is; a fenced one as LinkDown (link_lost)."""
+    port = LinkCommands(link, fence=fence)
 
     async def handle(vehicle_id: int, name: str, body: dict[str, Any]) -> CommandResult:
         if name == DOWNLOAD_MISSION:  # a read, not a command: no generation bump

@@ -2,11 +2,12 @@
 link (a replica with a local link, or a link worker) tells the parts that act for that drone
 when it gains or loses it.
 
-Today a drone is owned while this process's fleet link has it (FleetService links and unlinks
-it: mission/runtime/links.py wires the calls). A lease (a fencing token per ownership) calls
-the same two methods when it is acquired or lost, so that what follows a drone (the mission
-tracker, mission/missions/tracker.py) moves with its owner: at most one process drives a
-drone's mission leg, and a new owner takes the leg over from the database and the drone.
+With a bus, a drone is owned while this process holds its link lease and links it
+(mission/runtime/links.py `LinkSide.watch_ownership`, which calls these two methods); without
+one, while this process's fleet link has it (FleetService tells it). What follows a drone (the
+mission tracker, mission/missions/tracker.py) thus moves with its owner: at most one process
+drives a drone's mission leg, and a new owner takes the leg over from the database and the
+drone.
 """
 
 from __future__ import annotations

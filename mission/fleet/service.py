@@ -10,13 +10,20 @@ before it is stored, probed or connected; stored drones are not re-checked at st
 
 With a bus (telemetry/bus.py) several processes share the database, and each drone is linked by
 one of them: a service or `nazorat link-worker` links only the stored drones of its shard
-(`sharded`), plus any URLs it was given to register (`pinned`); `reconcile()` lets a worker follow
-drones added or deleted through the API of another process. A service in `workers` link mode
-(`linking` False) only stores drones; its link never starts.
+(`sharded`), plus any URLs it was given to register (`pinned`); mission/fleet/takeover.py lets
+it follow drones added or deleted through the API of another process. A service in `workers`
+link mode (`linking` False) only stores drones; its link never starts.
 
-A drone on this process's link is owned by it: `ownership` (mission/fleet/ownership.py; the
-mission tracker) is told when one is linked or unlinked, so that its mission leg is driven
-where its link is.
+With link leases (`leased`, whenever there is a bus): a process links a stored drone only once
+it holds the drone's lease, so `startup()` links none of them and mission/fleet/takeover.py
+takes the leases and calls `adopt()` (its own shard's drones at once, others it can reach when
+their owner's lease expires); a drone added through this process's API is linked at once and
+its lease taken by the bus within a heartbeat (commands wait for it: they are fenced).
+
+Without a bus, a drone on this process's link is owned by it alone: `ownership`
+(mission/fleet/ownership.py; the mission tracker) is told when one is linked or unlinked, so
+that its mission leg is driven where its link is (with a bus, the lease tells it instead:
+LinkSide.watch_ownership).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlmodel import Session, col, select
 
@@ -47,16 +55,20 @@ class DroneNotFound(LookupError):
 
 class FleetService:
     def __init__(self, db: Database, link: FleetLink, *, shard: str = "", sharded: bool = False,
-                 linking: bool = True, networks: DroneNetworks | None = None) -> None:
+                 linking: bool = True, networks: DroneNetworks | None = None,
+                 leased: bool = False) -> None:
         self.db = db
         self.networks = networks or DroneNetworks.parse(DEFAULT_DRONE_NETWORKS)
         self.link = link
         self.shard = shard
         self.sharded = sharded
         self.linking = linking
+        self.leased = leased
         self.pinned: set[str] = set()
-        self._failed: set[int] = set()
-        self._lock = asyncio.Lock()  # add_drone and reconcile never link the same row twice
+        # leased: take the lease of a drone this process has just added and linked, so that
+        # its commands need not wait for the bus's next heartbeat (mission/runtime/links.py)
+        self.claim: Callable[[int], Awaitable[None]] | None = None
+        self._lock = asyncio.Lock()  # add_drone and adopt never link the same row twice
         self.ownership: DroneOwnership | None = None  # told what this link gains and loses
 
     def _acquired(self, drone_id: int) -> None:
@@ -81,8 +93,8 @@ class FleetService:
         drones = await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
         for d in drones:
             assert d.id is not None
-            if not self._wants(d):
-                continue
+            if self.leased or not self._wants(d):
+                continue  # leased: linked once its lease is held (mission/fleet/takeover.py)
             try:
                 await self.link.add_vehicle(d.id, d.url, sysid=d.sysid, name=d.name, probe=False)
             except FleetError as e:
@@ -98,39 +110,32 @@ class FleetService:
             except FleetError as e:
                 log.error("drone %s not registered: %s", url, e.message)
 
-    async def reconcile(self) -> None:
-        """Link stored drones this process should link and does not; drop deleted ones."""
-        async with self._lock:
-            await self._reconcile()
+    def is_home(self, d: Drone) -> bool:
+        """A drone of this process's own shard (or one of its `--drones`)."""
+        return self._wants(d)
 
-    async def _reconcile(self) -> None:
-        drones = await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
-        wanted = {d.id: d for d in drones if self._wants(d)}
-        for vehicle in self.link.vehicles():
-            if vehicle.vehicle_id not in wanted:
-                log.info("drone %s is gone from the database or the shard: unlinking",
-                         vehicle.vehicle_id)
-                with contextlib.suppress(UnknownVehicle):
-                    await self.link.remove_vehicle(vehicle.vehicle_id)
-                self._released(vehicle.vehicle_id)
-        linked = {v.vehicle_id for v in self.link.vehicles()}
-        for vid, d in wanted.items():
-            if vid in linked or vid is None:
-                continue
-            try:
-                state = await self.link.add_vehicle(vid, d.url, sysid=d.sysid, name=d.name,
-                                                    probe=d.sysid is None)
-            except FleetError as e:
-                if vid not in self._failed:
-                    self._failed.add(vid)
-                    log.error("drone %s (%s) not connected: %s", vid, d.url, e.message)
-                continue
-            self._failed.discard(vid)
-            log.info("drone %s (%s) linked", vid, d.url)
-            self._acquired(vid)
+    async def stored(self) -> list[Drone]:
+        return await self.db.run(lambda s: list(s.exec(select(Drone).order_by(col(Drone.id)))))
+
+    async def adopt(self, d: Drone) -> None:
+        """Link a stored drone whose lease this process has just taken (no network check: it
+        was checked when it was added). FleetError when the link refuses it."""
+        assert d.id is not None
+        async with self._lock:
+            state = await self.link.add_vehicle(d.id, d.url, sysid=d.sysid, name=d.name,
+                                                probe=d.sysid is None)
             if d.sysid != state.sysid:
                 d.sysid = state.sysid
                 await self.db.run(functools.partial(_insert, drone=d))
+
+    async def unlink(self, drone_id: int) -> bool:
+        """Drop a drone from the link (its lease is lost, or it is deleted): True if linked."""
+        async with self._lock:
+            try:
+                await self.link.remove_vehicle(drone_id)
+            except UnknownVehicle:
+                return False
+            return True
 
     async def add_drone(self, data: DroneCreate) -> DronePublic:
         async with self._lock:
@@ -171,6 +176,8 @@ class FleetService:
         if state.sysid != drone.sysid:
             drone.sysid = state.sysid
             drone = await self.db.run(lambda s: _insert(s, drone))
+        if self.claim is not None and drone.id is not None:
+            await self.claim(drone.id)
         return self.public(drone)
 
     async def on_discovered(self, sysid: int, url: str) -> tuple[int, str] | None:

@@ -152,8 +152,48 @@ class UploadGeofence:
         }
 
 
+@dataclass(frozen=True)
+class LookAt:
+    """Point the camera at a place (MAV_CMD_DO_SET_ROI_LOCATION): the gimbal follows it as the
+    drone moves. Not a destination: the drone stays where it is (an ArduCopter whose mount
+    cannot pan turns to face it)."""
+
+    lat: float
+    lon: float
+    alt: float = 0.0  # metres above home: 0 is the flat ground the footprint assumes
+    name: ClassVar[str] = "look_at"
+
+    def body(self) -> dict[str, Any]:
+        return {"lat": self.lat, "lon": self.lon, "alt": self.alt}
+
+
+@dataclass(frozen=True)
+class PointGimbal:
+    """Set the gimbal's pitch (degrees, -90 straight down .. +90 up) and yaw
+    (MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW): `yaw_deg` a bearing from north (earth frame, held
+    as the drone turns), or None to keep the camera along the drone's nose."""
+
+    pitch_deg: float
+    yaw_deg: float | None = None
+    name: ClassVar[str] = "point_gimbal"
+
+    def body(self) -> dict[str, Any]:
+        return {"pitch_deg": self.pitch_deg, "yaw_deg": self.yaw_deg}
+
+
+@dataclass(frozen=True)
+class ClearRoi:
+    """Stop looking at a place (MAV_CMD_DO_SET_ROI_NONE): the gimbal goes back to its default."""
+
+    name: ClassVar[str] = "clear_roi"
+
+    def body(self) -> dict[str, Any]:
+        return {}
+
+
 VehicleCommand = (Arm | Disarm | Takeoff | SetMode | UploadMission | StartMission | Pause | Resume
-                  | ReturnToLaunch | Land | Goto | SetMissionCurrent | UploadGeofence)
+                  | ReturnToLaunch | Land | Goto | SetMissionCurrent | UploadGeofence | LookAt
+                  | PointGimbal | ClearRoi)
 
 # Commands that put items on the vehicle or fly them: the interlocks judge these.
 FLYING = (Takeoff, Goto, UploadMission, SetMissionCurrent, StartMission)
@@ -193,6 +233,11 @@ class VehicleCommands(CommandPort, Protocol):
     async def set_mission_current(self, drone_id: int, seq: int) -> CommandResult: ...
     async def upload_geofence(self, drone_id: int, polygons: Sequence[FencePolygon] = (),
                               circles: Sequence[FenceCircle] = ()) -> CommandResult: ...
+    async def look_at(self, drone_id: int, lat: float, lon: float,
+                      alt_m: float = 0.0) -> CommandResult: ...
+    async def point_gimbal(self, drone_id: int, pitch_deg: float,
+                           yaw_deg: float | None = None) -> CommandResult: ...
+    async def clear_roi(self, drone_id: int) -> CommandResult: ...
 
 
 class CommandMethods:
@@ -244,3 +289,14 @@ class CommandMethods:
     async def upload_geofence(self, drone_id: int, polygons: Sequence[FencePolygon] = (),
                               circles: Sequence[FenceCircle] = ()) -> CommandResult:
         return await self.send(drone_id, UploadGeofence(tuple(polygons), tuple(circles)))
+
+    async def look_at(self, drone_id: int, lat: float, lon: float,
+                      alt_m: float = 0.0) -> CommandResult:
+        return await self.send(drone_id, LookAt(lat, lon, alt_m))
+
+    async def point_gimbal(self, drone_id: int, pitch_deg: float,
+                           yaw_deg: float | None = None) -> CommandResult:
+        return await self.send(drone_id, PointGimbal(pitch_deg, yaw_deg))
+
+    async def clear_roi(self, drone_id: int) -> CommandResult:
+        return await self.send(drone_id, ClearRoi())

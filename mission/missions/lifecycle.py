@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mission.camera.footprint import LatLon, polygon_contains
 from mission.geo import haversine_m
 from mission.missions.models import ACTIVE_LEG, FINAL_LEG, LegStatus, MissionStatus
 
@@ -114,7 +115,8 @@ class LegView:
     """What the lifecycle needs to know of one drone's leg. `flew`: the drone has been seen
     armed in the air on this leg; `complete`: it reported the mission flown to its end;
     `orphaned`: its dispatch was cut off (a restart or takeover found it dispatching), so no
-    dispatcher will finish it. These three are what the following process saw, not stored."""
+    dispatcher will finish it. These and `camera` are what the following process saw, not
+    stored (a new owner learns them again from the drone)."""
 
     drone_id: int
     status: LegStatus
@@ -125,6 +127,16 @@ class LegView:
     complete: bool = False
     recalled: bool = False
     orphaned: bool = False
+    # NAZORAT_OBSERVE_REQUIRES_FOOTPRINT, and whether the drone has reported a camera on this
+    # leg: with both, a target with a position is observed only once it is inside the camera's
+    # footprint (`_in_footprint`), never by reaching its waypoint
+    requires_footprint: bool = False
+    camera: bool = False
+
+    def by_footprint(self, t: TargetView) -> bool:
+        """Whether `t` is observed by the camera's footprint rather than by its waypoint."""
+        return self.requires_footprint and self.camera and t.lat is not None \
+            and t.lon is not None
 
 
 # -- what can happen to a leg -------------------------------------------------------------------
@@ -184,6 +196,9 @@ class Telemetry:
     mission_current: int | None = None
     lat: float | None = None
     lon: float | None = None
+    # the drone reports a camera; where its image is on the ground now (None: unknown)
+    camera: bool = False
+    footprint: tuple[LatLon, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -334,6 +349,8 @@ def _telemetry(leg: LegView, st: Telemetry) -> Outcome:
         return Outcome(leg)  # a silent drone proves nothing; its leg waits for the link
     if st.armed and st.landed_state in _AIRBORNE and not leg.flew:
         leg = replace(leg, flew=True)
+    if st.camera and leg.requires_footprint and not leg.camera:
+        leg = replace(leg, camera=True)
     if leg.status == L.DISPATCHING and leg.orphaned:
         return _orphan(leg, st)
     if leg.status == L.DISPATCHING or leg.status in FINAL_LEG:
@@ -347,6 +364,9 @@ def _telemetry(leg: LegView, st: Telemetry) -> Outcome:
         leg, effects = out.leg, out.effects
     if st.mode == "AUTO" and leg.flew and st.lat is not None and st.lon is not None:
         out = _on_station(leg, cur, st.lat, st.lon)
+        leg, effects = out.leg, effects + out.effects
+    if leg.flew and st.footprint:
+        out = _in_footprint(leg, cur, st.footprint)
         leg, effects = out.leg, effects + out.effects
     if leg.flew and not st.armed and st.landed_state in _ON_GROUND:
         out = _landed(leg, st.mode)
@@ -376,7 +396,7 @@ def _orphan(leg: LegView, st: Telemetry) -> Outcome:
 
 def _passed(leg: LegView, seq: int, *, inclusive: bool) -> Outcome:
     """The drone is at item `seq` (MISSION_CURRENT) or has reached it (inclusive)."""
-    newly = [t for t in leg.targets if not t.observed
+    newly = [t for t in leg.targets if not t.observed and not leg.by_footprint(t)
              and (t.first_seq <= seq if inclusive else t.first_seq < seq)]
     effects: list[Effect] = [Advance(seq)]
     if seq >= leg.last_item_seq and leg.status == L.FLYING:
@@ -391,8 +411,19 @@ def _passed(leg: LegView, seq: int, *, inclusive: bool) -> Outcome:
 def _on_station(leg: LegView, cur: int, lat: float, lon: float) -> Outcome:
     """Targets whose first item the drone is flying and whose position it has reached."""
     newly = [t for t in leg.targets if not t.observed and t.first_seq == cur
-             and t.lat is not None and t.lon is not None
+             and not leg.by_footprint(t) and t.lat is not None and t.lon is not None
              and haversine_m(lat, lon, t.lat, t.lon) <= ON_STATION_M]
+    if not newly:
+        return Outcome(leg)
+    targets = tuple(replace(t, observed=True) if t in newly else t for t in leg.targets)
+    return Outcome(replace(leg, targets=targets), tuple(Observe(t, cur) for t in newly))
+
+
+def _in_footprint(leg: LegView, cur: int, footprint: tuple[LatLon, ...]) -> Outcome:
+    """Targets the camera's image covers now: eyes on the scene, wherever the route is."""
+    newly = [t for t in leg.targets if not t.observed and leg.by_footprint(t)
+             and t.lat is not None and t.lon is not None
+             and polygon_contains(footprint, t.lat, t.lon)]
     if not newly:
         return Outcome(leg)
     targets = tuple(replace(t, observed=True) if t in newly else t for t in leg.targets)

@@ -7,6 +7,10 @@ reported reached only when the hold ends: lifecycle.ON_STATION_M) mark targets o
 their incidents `observed`, by that drone, at that time); reaching the final RTL/LAND item
 means the drone is returning; landing and disarming ends the leg, completed when the vehicle
 says the mission was flown to its end, failed (with where it stopped) when not.
+A drone that reports a camera (CAMERA_FOV_STATUS or GIMBAL_DEVICE_ATTITUDE_STATUS) observes a
+target with a position only when the target is inside the camera's footprint on the ground
+(mission/camera/footprint.py), not when it reaches the waypoint, unless
+NAZORAT_OBSERVE_REQUIRES_FOOTPRINT is off.
 When every leg has ended, the mission ends. What each report means is decided by the pure
 lifecycle (lifecycle.step); this module only feeds reports in and persists the outcome
 (lifecycle_store.apply), so no status is decided here.
@@ -35,6 +39,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
+from mission.camera.footprint import footprint_of
 from mission.db import Database
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentService
@@ -68,14 +73,19 @@ IDLE_READ_S = 0.5
 @dataclass(frozen=True)
 class _Seen:
     """What this process saw a drone do on one revision of one leg (lifecycle.LegView's
-    `flew`, `complete`, `orphaned`): not stored, because any new owner learns it again from
-    the drone (Reattached)."""
+    `flew`, `complete`, `orphaned`, `camera`): not stored, because any new owner learns it
+    again from the drone (Reattached, and its next reports)."""
 
     leg_id: int
     revision: int
     flew: bool = False
     complete: bool = False
     orphaned: bool = False
+    camera: bool = False
+
+    @classmethod
+    def of(cls, leg_id: int, revision: int, view: LegView) -> _Seen:
+        return cls(leg_id, revision, view.flew, view.complete, view.orphaned, view.camera)
 
 
 @dataclass
@@ -89,14 +99,16 @@ class _Leg:
     ended: bool = False  # ended by another process meanwhile: followed no further
 
 
-def _view(leg: MissionLeg, targets: Sequence[MissionTarget], seen: _Seen | None) -> LegView:
+def _view(leg: MissionLeg, targets: Sequence[MissionTarget], seen: _Seen | None,
+          requires_footprint: bool) -> LegView:
     """The lifecycle's view of the stored leg, with what this process saw on it (nothing for
     a leg or re-task it has not followed yet)."""
     assert leg.id is not None
     if seen is None or (seen.leg_id, seen.revision) != (leg.id, leg.revision):
         seen = _Seen(leg.id, leg.revision)
     view = lifecycle_store.view_of(leg, targets, flew=seen.flew)
-    return replace(view, complete=seen.complete, orphaned=seen.orphaned)
+    return replace(view, complete=seen.complete, orphaned=seen.orphaned, camera=seen.camera,
+                   requires_footprint=requires_footprint)
 
 
 def _leg_targets(s: Session, leg: MissionLeg) -> list[MissionTarget]:
@@ -108,21 +120,28 @@ def _idle(st: VehicleState) -> bool:
 
 
 def _telemetry(st: VehicleState) -> Telemetry:
+    fp = footprint_of(st) if st.camera is not None else None
     return Telemetry(link_up=st.link is LinkState.UP, armed=st.armed,
                      landed_state=st.landed_state, mode=st.mode,
                      mission_state=st.mission_state, mission_current=st.mission_current,
                      lat=st.position.lat if st.position else None,
-                     lon=st.position.lon if st.position else None)
+                     lon=st.position.lon if st.position else None,
+                     camera=st.camera is not None,
+                     footprint=None if fp is None else fp.corners)
 
 
 class MissionTracker:
     """Implements `DroneOwnership` (mission/fleet/ownership.py): it follows the legs of the
     drones it is told this process owns, and only those."""
 
-    def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService) -> None:
+    def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService,
+                 observe_requires_footprint: bool = True) -> None:
         self.db = db
         self.hub = hub
         self.incidents = incidents
+        # a drone that reports a camera observes a target only once it is in the image
+        # (NAZORAT_OBSERVE_REQUIRES_FOOTPRINT); one without keeps the waypoint rule
+        self.observe_requires_footprint = observe_requires_footprint
         self._owned: dict[int, int] = {}  # drone id -> ownership token
         self._arrived: set[int] = set()  # acquired; its leg, if any, to be reattached
         self._seen: dict[int, _Seen] = {}  # by drone id, for drones on a leg at the last read
@@ -228,15 +247,15 @@ class MissionTracker:
         for leg in store.active_legs(s, drones):
             assert leg.id is not None
             out[leg.drone_id] = _Leg(leg.id, leg.mission_id, leg.revision,
-                                     _view(leg, _leg_targets(s, leg), self._seen.get(leg.drone_id)))
+                                     _view(leg, _leg_targets(s, leg), self._seen.get(leg.drone_id),
+                                           self.observe_requires_footprint))
         return out
 
     def _remember(self, drone_id: int, w: _Leg) -> None:
         if w.ended or w.view.status in FINAL_LEG or drone_id not in self._owned:
             self._seen.pop(drone_id, None)
             return
-        v = w.view
-        self._seen[drone_id] = _Seen(w.leg_id, w.revision, v.flew, v.complete, v.orphaned)
+        self._seen[drone_id] = _Seen.of(w.leg_id, w.revision, w.view)
 
     async def _on_event(self, w: _Leg, ev: VehicleEvent) -> None:
         if ev.kind == EventKind.MISSION_ITEM_REACHED:
@@ -259,8 +278,9 @@ class MissionTracker:
             leg = s.get(MissionLeg, w.leg_id, with_for_update=True)
             if leg is None or leg.status not in ACTIVE_LEG:
                 return None, 0, []  # ended meanwhile (by another process): nothing to do
-            seen = _Seen(w.leg_id, w.revision, before.flew, before.complete, before.orphaned)
-            fresh = lifecycle.step(_view(leg, _leg_targets(s, leg), seen), event)
+            seen = _Seen.of(w.leg_id, w.revision, before)
+            fresh = lifecycle.step(_view(leg, _leg_targets(s, leg), seen,
+                                         self.observe_requires_footprint), event)
             return fresh.leg, leg.revision, lifecycle_store.apply(s, leg, fresh, "system")
 
         view, revision, observed = await self.db.run(tx)

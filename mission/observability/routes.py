@@ -70,12 +70,14 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request,
                  lifecycle: Annotated[Lifecycle, Depends(app_lifecycle)]) -> JSONResponse:
-    """200 when the lifespan is complete, the fleet link started and the database answers;
-    otherwise 503 naming the failed checks."""
+    """200 when the lifespan is complete, the fleet link started, the database answers and,
+    with a bus, Redis answers; otherwise 503 naming the failed checks. With a bus it also
+    names this process and the drones whose link leases it holds."""
     state = started_runtime(request)
     result = await readiness(lifecycle=lifecycle, db=state.db if state else None,
                              link=state.link if state else None,
-                             linking=state is None or state.links.linking)
+                             linking=state is None or state.links.linking,
+                             bus=state.bus if state else None)
     return JSONResponse(result.to_dict(), status_code=200 if result.ready else 503)
 
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from mission.db import Database
 from mission.fleet.commands import owner_handler
 from mission.fleet.networks import DroneNetworks
+from mission.fleet.reach import LinkReach
 from mission.fleet.service import FleetService
+from mission.fleet.takeover import Takeover
+from mission.fleet.unowned import UnownedDrones
 from mission.incidents.service import IncidentService
 from mission.live import watched
 from mission.missions.tracker import MissionTracker
@@ -62,28 +66,30 @@ def bus_node(settings: Settings) -> BusNode:
                    tls_ca=settings.bus_tls_ca)
 
 
-async def follow_database(fleet: FleetService, period_s: float = 3.0) -> None:
-    """With a bus, drones of this process's shard may be added or deleted through another
-    process's API: link and unlink them as the shared database says."""
-    while True:
-        await asyncio.sleep(period_s)
-        try:
-            await fleet.reconcile()
-        except Exception:
-            log.exception("fleet reconcile failed")
+# Ownership of a drone's link on this process (see LinkSide.watch_ownership).
+OnAcquired = Callable[[int, int], None]  # (drone id, fencing token)
+OnReleased = Callable[[int], None]  # (drone id)
 
 
 class LinkSide:
     """Database, hub, fleet link, bus (with NAZORAT_BUS_URL), zones, interlocks, fleet registry,
     track recorder and mission tracker, made once here and handed to each other.
 
-    The tracker follows the legs of the drones this process owns: the fleet tells it what the
-    link gains and loses (`fleet.ownership`; a lease will call the same two methods), so the
-    leg of a drone is driven where its link is, whichever replica dispatched it.
+    The tracker follows the legs of the drones this process owns, so the leg of a drone is
+    driven where its link is, whichever replica dispatched it: with a bus, the drones whose
+    lease it holds and links (`watch_ownership`); without one, every drone its link has (the
+    fleet tells it, `fleet.ownership`).
 
     `linking=False` (a service in NAZORAT_LINK_MODE=workers) stores drones but links none.
     `record_owned_only`: with a bus, record only the drones this process links (a service's
     hub also mirrors everyone else's); a link worker records everything in its hub.
+
+    With a bus, a linking process links a drone only while it holds the drone's link lease
+    (telemetry/lease.py): `Takeover` (mission/fleet/takeover.py) takes the leases of its own
+    shard's drones, and of the drones NAZORAT_LINK_REACH covers once their owner's lease
+    expires, and links them; a lease lost (expired while paused or cut off from Redis, or held
+    by another process) unlinks the drone here. Every command sent from here is fenced: the
+    lease is checked in Redis right before the command goes to the vehicle.
 
     Start: `open()`, then `join_bus()`, then `start_link()`; the service does its own steps in
     between. Stop: `stop()` (or the service's own order: `tasks`, then `close()`), every step
@@ -105,15 +111,27 @@ class LinkSide:
                                    rtl_alt_m=settings.rtl_alt_m,
                                    separation_h_m=settings.separation_h_m,
                                    separation_v_m=settings.separation_v_m)
+        self.leased = self.bus is not None and linking
         self.fleet = FleetService(self.db, self.link, shard=shard, sharded=sharded,
                                   linking=linking,
-                                  networks=DroneNetworks.parse(settings.drone_networks))
+                                  networks=DroneNetworks.parse(settings.drone_networks),
+                                  leased=self.leased)
+        self.reach = LinkReach.parse(settings.link_reach)
+        self.takeover: Takeover | None = None
+        self.owned: dict[int, int] = {}  # drone -> fencing token, as told to the watchers
+        self._watchers: list[tuple[OnAcquired, OnReleased]] = []
+        self._unlinking: set[asyncio.Task[Any]] = set()
         owned = self.bus.owns if record_owned_only and self.bus is not None else None
         self.recording = RecordingService(self.db, self.hub, interval_s=settings.track_interval_s,
                                           records=owned)
         self.incidents = IncidentService(self.db)
-        self.tracker = MissionTracker(self.db, self.hub, incidents=self.incidents)
-        self.fleet.ownership = self.tracker
+        self.tracker = MissionTracker(
+            self.db, self.hub, incidents=self.incidents,
+            observe_requires_footprint=settings.observe_requires_footprint)
+        if self.leased:  # the lease says who drives a drone's leg: one process at a time
+            self.watch_ownership(self.tracker.on_acquired, self.tracker.on_released)
+        elif linking:  # no bus: every drone on this link is this process's alone
+            self.fleet.ownership = self.tracker
         self.tasks: list[asyncio.Task[Any]] = []
 
     async def open(self) -> None:
@@ -128,6 +146,11 @@ class LinkSide:
         await self.bus.start()
         if mirror:
             await self.bus.mirror(self.hub)
+            # stored drones nobody links at all: shown lost with the reason (not `null`)
+            ttl = self.settings.bus_owner_ttl_s
+            unowned = UnownedDrones(self.fleet, self.hub, self.bus.leases, grace_s=2 * ttl,
+                                    period_s=min(2.0, ttl))
+            self.tasks.append(asyncio.create_task(unowned.run(), name="unowned-drones"))
 
     def announce_commits(self) -> None:
         """With a bus, tell the other processes which missions and incidents this one changed
@@ -150,12 +173,82 @@ class LinkSide:
             await self.link.start()
         await self.fleet.startup(drones)  # not linking: stored only, a worker links them
         if self.bus is not None and self.linking:
-            await self.bus.serve_link(self.link, owner_handler(self.link, check=self.safety))
-            self.tasks.append(asyncio.create_task(
-                follow_database(self.fleet), name="fleet-reconcile"))
+            bus = self.bus
+            bus.on_lease_acquired = self._acquired
+            bus.on_lease_lost = self._lost
+            self.fleet.claim = self._claim
+            await bus.serve_link(self.link, owner_handler(self.link, check=self.safety,
+                                                          fence=bus.fence))
+            self.takeover = Takeover(self.fleet, bus.leases, self.reach,
+                                     on_acquired=self._acquired,
+                                     after_tick=self._sync_ownership,
+                                     period_s=min(0.5, settings_period(self.settings)))
+            # the first pass now: this shard's free drones are linked when start_link returns
+            await self.takeover.safe_tick()
+            self.tasks.append(asyncio.create_task(self.takeover.run(), name="link-takeover"))
+
+    # -- ownership (link leases) ------------------------------------------------------------------
+
+    def watch_ownership(self, on_acquired: OnAcquired, on_released: OnReleased) -> None:
+        """Be told, on the event loop, when this process starts and stops owning a drone's
+        link: `on_acquired(drone_id, token)` once it holds the drone's lease *and* links it
+        (told at once for the drones owned now), `on_released(drone_id)` once it no longer
+        acts for it (lease lost or given up, drone unlinked or deleted, process stopping). At
+        most one owner holds a drone at a time, so the mission side can drive a drone's leg
+        exactly where `on_acquired` fired last. Callbacks must not block or raise (start a task
+        for I/O); without a bus nothing is ever told (every drone is local)."""
+        self._watchers.append((on_acquired, on_released))
+        for vid, token in self.owned.items():
+            _call(on_acquired, vid, token)
+
+    def _acquired(self, drone_id: int, token: int) -> None:
+        if self.owned.get(drone_id) == token:
+            return
+        if drone_id in self.owned:  # a new token without a release in between: tell both
+            self._released(drone_id)
+        self.owned[drone_id] = token
+        for on_acquired, _ in self._watchers:
+            _call(on_acquired, drone_id, token)
+
+    def _released(self, drone_id: int) -> None:
+        if self.owned.pop(drone_id, None) is None:
+            return
+        for _, on_released in self._watchers:
+            _call(on_released, drone_id)
+
+    async def _claim(self, drone_id: int) -> None:
+        """A drone just added and linked here: its lease now (if free; if another process
+        holds it, the bus's next heartbeat reports it and it is unlinked here)."""
+        assert self.bus is not None
+        try:
+            token = await self.bus.leases.acquire(drone_id)
+        except Exception as e:  # noqa: BLE001 - the heartbeat tries again within TTL/3
+            log.warning("drone %s: lease not taken yet (%s)", drone_id, e)
+            return
+        if token is not None:
+            self._acquired(drone_id, token)
+
+    def _lost(self, drone_id: int, reason: str) -> None:
+        """The bus says this process must stop acting for the drone: unlink it (another process
+        holds it, or will once it can reach it)."""
+        self._released(drone_id)
+        task = asyncio.get_running_loop().create_task(self.fleet.unlink(drone_id),
+                                                      name=f"unlink-{drone_id}")
+        self._unlinking.add(task)
+        task.add_done_callback(self._unlinking.discard)
+
+    def _sync_ownership(self) -> None:
+        """Drones told as owned whose lease is gone without a loss report (unlinked, deleted,
+        released): released."""
+        if self.bus is None:
+            return
+        for vid in [v for v in self.owned if not self.bus.owns(v)]:
+            self._released(vid)
 
     async def close(self) -> None:
         """Bus, hub, link, database, each bounded (ownership on the bus is released first)."""
+        for vid in list(self.owned):
+            self._released(vid)
         if self.bus is not None:
             await bounded("the bus", self.bus.close(), BUS_STOP_S)
         self.hub.close()
@@ -166,3 +259,15 @@ class LinkSide:
         await stop_tasks(self.tasks, TASKS_STOP_S)
         self.tasks = []
         await self.close()
+
+
+def settings_period(settings: Settings) -> float:
+    """A third of the lease TTL: how often leases are extended and free ones looked for."""
+    return settings.bus_owner_ttl_s / 3
+
+
+def _call(fn: Callable[..., None], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("ownership callback %r failed", fn)

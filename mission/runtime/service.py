@@ -35,8 +35,10 @@ from mission.airspace.geometry import Level
 from mission.airspace.monitor import ACTOR as TRAFFIC_ACTOR
 from mission.airspace.monitor import TrafficMonitor
 from mission.audit.service import AuditService
+from mission.auth import passwords
 from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
+from mission.camera.stream import footprint_extras
 from mission.dispatch.service import DispatchService
 from mission.fleet.commands import CommandRouter, CommandService
 from mission.live.changes import ChangePublisher
@@ -121,7 +123,7 @@ class Runtime:
         self.dispatch = DispatchService(self.db, incidents=self.incidents,
                                         missions=self.missions, zones=self.zones)
         self.incidents.on_created = self.dispatch.notify
-        self.encoder = StateEncoder()
+        self.encoder = StateEncoder(extras=footprint_extras)  # the camera footprint, `fp`
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
             "intake": RateLimiter(60, 60.0),
@@ -143,6 +145,9 @@ class Runtime:
         if self._started:
             raise RuntimeError("a runtime starts once")
         self._started = True
+        if passwords.insecure_fast_hashing():
+            log.warning("%s=1: passwords are hashed at a test suite's cost; never in a deployment",
+                        passwords.FAST_HASHING_ENV)
         try:
             await self._start()
         except BaseException:

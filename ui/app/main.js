@@ -31,6 +31,7 @@ import { loadSession, logout, toLogin } from "./role.js";
 import { Shortcuts } from "./shortcuts.js";
 import { Store } from "./store.js";
 import { TelemetrySocket } from "./ws.js";
+import { FootprintLayer } from "./footprint.js";
 
 const TRAIL_HISTORY_S = 300;
 
@@ -68,6 +69,8 @@ async function main() {
   });
   // other aircraft (ADS-B), in every view, and a sound on traffic advisories and alerts
   ctx.traffic = new TrafficLayer(ctx.map, store);
+  // where each drone's camera looks (the stream's `fp`), in every view
+  ctx.footprints = new FootprintLayer(ctx.map, store);
   installTrafficSound(store);
   new ResizeObserver(() => ctx.map.invalidateSize()).observe(document.getElementById("map"));
   // scale bar, north arrow, coordinate and place search, clicked point in DD and MGRS (coords.js)
@@ -117,6 +120,8 @@ async function main() {
     installMissionControls(ctx);
     const { installOperatorLocation } = await import("./operator-location.js");
     installOperatorLocation(ctx);
+    const { installLookAt } = await import("./look-at.js");
+    installLookAt(ctx);
   }
   startMissionData(ctx);
 
