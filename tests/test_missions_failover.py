@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from fake_fleet import BASE, FakeFleet
 from inprocess import InProcess, in_process
 from inprocess import test_settings as in_process_settings
+from mission.clock import utcnow
 from mission.db import Database
 from mission.missions import store
 from mission.missions.models import LegStatus, MissionLeg, PatrolMission
 from mission.runtime.links import LinkSide
 from telemetry.bus import BusNode
 from telemetry.mission_item import MissionItem
-from telemetry.state import GeoPoint
+from telemetry.state import EventKind, GeoPoint, make_event
 from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
 from test_missions_inprocess import _at, _incident, _leg, _mission, _plan
 
@@ -290,3 +292,50 @@ async def test_a_link_worker_announces_what_its_tracker_stores(tmp_path: Path,
     finally:
         await replica.close()
         await worker.close()
+
+
+async def test_a_dispatch_whose_replica_died_is_settled_by_the_owner_at_its_deadline(
+    tmp_path: Path, database_url: str,
+) -> None:
+    """Replica A dispatches a drone that B owns (B drives its leg) and dies during the
+    dispatch. While A's deadline runs, B leaves the dispatching leg alone (A may still be
+    sending); once it has passed with nobody renewing it, B settles the leg from what the
+    drone reports: on the ground, failed, saying why. The mission does not stay dispatching."""
+    async with _two_replicas(tmp_path, database_url) as (a, b):
+        a.fleet.add(51)
+        a.fleet.release(51)  # A only sends (as over the bus); B owns the drone
+        b.fleet.add(51)
+        a.fleet.hold(51, "start_mission")
+        async with a.http() as ca, b.http() as cb:
+            inc = await _incident(ca, 150, 0)
+            plan = await _plan(ca, drones=[51], incidents=[inc])
+            dispatch = asyncio.create_task(ca.post(f"/api/missions/{plan['id']}/dispatch"))
+            try:
+                await a.until(lambda: "start_mission" in a.fleet.sent(51), what="start sent")
+                # B reads the leg with this report (its note is logged): the dispatch is A's
+                b.fleet.hub.publish_event(make_event(EventKind.STATUSTEXT, 51, "EKF3 IMU0"))
+
+                async def noted() -> bool:
+                    return "statustext" in await _log_kinds(cb, plan["id"])
+
+                await b.until(noted, what="B following the leg")
+                assert _leg(await _mission(cb, plan["id"]), 51)["status"] == "dispatching"
+
+                def deadline_passed(s: Any) -> None:  # A is gone: nobody renews it
+                    leg = store.legs(s, plan["id"])[0]
+                    leg.dispatch_until = utcnow() - timedelta(seconds=1)
+                    s.add(leg)
+
+                await b.runtime.db.run(deadline_passed)
+                b.fleet.update(51, battery_pct=94.0)  # the drone's next report, still on the ground
+
+                async def settled() -> dict[str, Any] | None:
+                    got = await _mission(cb, plan["id"])
+                    return got if got["status"] == "failed" else None
+
+                m = await b.until(settled, what="the orphaned dispatch settled by B")
+                assert "did not take off" in _leg(m, 51)["reason"], m
+            finally:
+                dispatch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dispatch

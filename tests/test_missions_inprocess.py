@@ -349,7 +349,8 @@ async def test_a_dispatch_cut_off_by_a_stop_is_settled_after_the_restart(
             plan = await _plan(c, drones=[12], incidents=[inc])
             dispatch = asyncio.create_task(c.post(f"/api/missions/{plan['id']}/dispatch"))
             await svc.until(lambda: "start_mission" in svc.fleet.sent(12), what="start sent")
-            dispatch.cancel()  # the process goes away with its dispatcher
+            svc.fleet.release(12)  # the process goes away: it owns the drone no more,
+            dispatch.cancel()  # and its dispatcher goes with it
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatch
             m = await _mission(c, plan["id"])

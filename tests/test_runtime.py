@@ -49,7 +49,7 @@ async def test_runtime_starts_serves_and_stops_within_bounds(
     assert not runtime.lifecycle.complete and not runtime.link.started  # building does no I/O
     # collaborators are made once and shared, never built inside another service
     assert runtime.missions.zones is runtime.zones is runtime.safety.zones
-    assert runtime.missions.incidents is runtime.incidents is runtime.tracker.incidents
+    assert runtime.missions.incidents is runtime.incidents
     assert runtime.tracker is runtime.links.tracker is runtime.fleet.ownership
     assert runtime.commands.safety is runtime.safety
     assert isinstance(runtime.commands.routed, RoutedCommands)

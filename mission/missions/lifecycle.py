@@ -114,8 +114,9 @@ class TargetView:
 class LegView:
     """What the lifecycle needs to know of one drone's leg. `flew`: the drone has been seen
     armed in the air on this leg; `complete`: it reported the mission flown to its end;
-    `orphaned`: its dispatch was cut off (a restart or takeover found it dispatching), so no
-    dispatcher will finish it. These and `camera` are what the following process saw, not
+    `orphaned`: its dispatch was cut off (its dispatching process is gone: a restart or a
+    takeover found it dispatching, or its dispatch deadline passed), so no dispatcher will
+    finish it. These and `camera` are what the following process saw, not
     stored (a new owner learns them again from the drone)."""
 
     drone_id: int
@@ -214,7 +215,11 @@ class VehicleNote:
 @dataclass(frozen=True)
 class Reattached:
     """A process took the drone over (the service restarted, or the drone's previous owner
-    is gone) and follows this leg again, from what the drone reports."""
+    is gone) and follows this leg again, from what the drone reports. `dispatcher_gone`: for
+    a leg still dispatching, no process is sending its commands any more (its deadline has
+    passed, or it has none): the drone's report settles it (`orphaned`)."""
+
+    dispatcher_gone: bool = True
 
 
 @dataclass(frozen=True)
@@ -320,9 +325,10 @@ def step(leg: LegView, event: Event) -> Outcome:
             return _telemetry(leg, event)
         case VehicleNote(kind, message, data):
             return Outcome(leg, (Log(kind, message, dict(data)),))
-        case Reattached():
+        case Reattached(dispatcher_gone):
             dispatching = leg.status == L.DISPATCHING
-            return Outcome(replace(leg, flew=not dispatching, orphaned=dispatching), (Log(
+            return Outcome(replace(leg, flew=not dispatching,
+                                   orphaned=dispatching and dispatcher_gone), (Log(
                 "reattached", f"drone {d} taken over (a restart, or its owner gone); "
                               f"following it again (leg {leg.status.value}, at item "
                               f"{leg.current_seq})"),))
@@ -387,7 +393,8 @@ def _orphan(leg: LegView, st: Telemetry) -> Outcome:
                                 "its dispatch off", started=True))
         return replace(out, effects=(*out.effects, Settle()))  # the mission is active now
     if not st.armed and st.landed_state in _ON_GROUND:
-        why = "the service stopped during the dispatch; the drone did not take off"
+        why = ("the process dispatching it stopped during the dispatch; the drone did not "
+               "take off")
         out = _to(replace(leg, orphaned=False), Transition(
             L.FAILED, "leg_failed", why, reason=why, finished=True))
         return replace(out, effects=(*out.effects, Settle()))

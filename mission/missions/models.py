@@ -99,6 +99,10 @@ class MissionLeg(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     reason: str = Field(default="", max_length=1000)
+    # While dispatching: until when the process sending its commands answers for it (renewed
+    # before each step). Past it, no dispatcher will finish the leg (its process died), and
+    # the drone's owner settles it from what the drone reports (lifecycle._orphan).
+    dispatch_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class MissionTarget(SQLModel, table=True):

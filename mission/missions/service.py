@@ -16,12 +16,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from mission.audit import service as audit
+from mission.clock import utcnow
 from mission.db import Database
 from mission.fleet import vehicle_commands as vc
 from mission.fleet.commands import CommandService
@@ -138,11 +140,15 @@ class MissionService:
         planner: PlannerPool, *, incidents: IncidentService,
         zones: ZoneService, max_altitude_m: float = 120.0,
         import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
-        separation: SeparationCheck | None = None,
+        separation: SeparationCheck | None = None, dispatch_step_s: float = 70.0,
     ) -> None:
         """`separation` (SafetyLimits.separation_problem): the own-fleet separation of a
-        drone's upload, asked by the dispatch preflight before any command is sent."""
+        drone's upload, asked by the dispatch preflight before any command is sent.
+        `dispatch_step_s`: the longest one dispatch step may take (a command's bound, over the
+        bus included): a dispatching leg's deadline is renewed by this much before each step,
+        and a leg past its deadline has lost its dispatcher (MissionLeg.dispatch_until)."""
         self.db = db
+        self.dispatch_step_s = dispatch_step_s
         self.separation = separation
         self.max_altitude_m = max_altitude_m
         self.import_radius_m = import_radius_m
@@ -439,6 +445,7 @@ class MissionService:
                 lifecycle_store.apply(
                     s, leg, lifecycle.step(lifecycle_store.view_of(leg), DispatchStarted()),
                     actor)
+                leg.dispatch_until = utcnow() + timedelta(seconds=self.dispatch_step_s)
             store.log(s, mission_id, actor, "dispatching")
             return m, legs, store.targets(s, mission_id)
 
@@ -482,26 +489,37 @@ class MissionService:
         items = _upload_items(leg.items)
         steps.append(("upload", lambda: port.upload_mission(d, items)))
         steps.append(("start", lambda: port.start_mission(d, leg.altitude_m)))
-        for step, send in steps:
-            if step == "start" and not await self._still_dispatching(leg):
-                return  # settled meanwhile by the drone's new owner (a takeover): not flown
-            failure = await _step(d, step, send)
-            if failure is not None:
-                await self._fail_leg(leg, actor, failure.reason, failure.error)
-                return
+        try:
+            for step, send in steps:
+                if not await self._renew_dispatch(leg, step):
+                    return  # settled meanwhile by the drone's owner: sent no further
+                failure = await _step(d, step, send)
+                if failure is not None:
+                    await self._fail_leg(leg, actor, failure.reason, failure.error)
+                    return
+        except asyncio.CancelledError:
+            # this dispatcher goes away (its request or process ends): the drone's owner need
+            # not wait for the deadline to settle the leg from what the drone reports
+            await asyncio.shield(self._renew_dispatch(leg, "", expire=True))
+            raise
         await self._leg_event(leg.id, actor, TookOff())
 
-    async def _still_dispatching(self, leg: MissionLeg) -> bool:
-        """The leg is still this dispatch's to finish. A process that took the drone over
-        while the dispatch ran judges a dispatching leg from the drone (on the ground: failed,
-        lifecycle._orphan); this dispatch then does not start it (the mission log says so)."""
+    async def _renew_dispatch(self, leg: MissionLeg, step: str, *, expire: bool = False) -> bool:
+        """The leg is still this dispatch's to finish: its deadline is renewed for one more
+        step (or, `expire`, ended now). Not when the drone's owner has settled it meanwhile
+        (its dispatcher seemed gone: lifecycle._orphan); this dispatch then sends nothing more,
+        and the mission log says so."""
         def q(s: Session) -> bool:
-            row = s.get(MissionLeg, leg.id)
+            row = s.get(MissionLeg, leg.id, with_for_update=True)
             if row is not None and row.status == LegStatus.DISPATCHING:
+                row.dispatch_until = utcnow() + timedelta(
+                    seconds=0.0 if expire else self.dispatch_step_s)
+                s.add(row)
                 return True
-            store.log(s, leg.mission_id, "system", "status_kept",
-                      f"drone {leg.drone_id} not started: its leg is "
-                      f"{row.status if row else 'gone'}", leg.drone_id)
+            if not expire:
+                store.log(s, leg.mission_id, "system", "status_kept",
+                          f"drone {leg.drone_id}: {step} not sent, its leg is "
+                          f"{row.status if row else 'gone'}", leg.drone_id)
             return False
 
         return await self.db.run(q)

@@ -40,21 +40,18 @@ from dataclasses import dataclass, replace
 from sqlmodel import Session
 
 from mission.camera.footprint import footprint_of
+from mission.clock import utcnow
 from mission.db import Database
-from mission.incidents.models import Status
-from mission.incidents.service import IncidentService
 from mission.missions import lifecycle, lifecycle_store, store
-from mission.missions.incident_flow import advance_incident
 from mission.missions.lifecycle import (
     Event,
     ItemReached,
     LegView,
     Reattached,
-    TargetView,
     Telemetry,
     VehicleNote,
 )
-from mission.missions.models import ACTIVE_LEG, FINAL_LEG, MissionLeg, MissionTarget
+from mission.missions.models import ACTIVE_LEG, FINAL_LEG, LegStatus, MissionLeg, MissionTarget
 from telemetry.hub import Subscription, TelemetryHub
 from telemetry.state import EventKind, LinkState, VehicleEvent, VehicleState
 
@@ -97,6 +94,7 @@ class _Leg:
     revision: int
     view: LegView
     ended: bool = False  # ended by another process meanwhile: followed no further
+    dispatcher_gone: bool = False  # dispatching, and its dispatcher answers for it no more
 
 
 def _view(leg: MissionLeg, targets: Sequence[MissionTarget], seen: _Seen | None,
@@ -107,8 +105,20 @@ def _view(leg: MissionLeg, targets: Sequence[MissionTarget], seen: _Seen | None,
     if seen is None or (seen.leg_id, seen.revision) != (leg.id, leg.revision):
         seen = _Seen(leg.id, leg.revision)
     view = lifecycle_store.view_of(leg, targets, flew=seen.flew)
-    return replace(view, complete=seen.complete, orphaned=seen.orphaned, camera=seen.camera,
+    return replace(view, complete=seen.complete, camera=seen.camera,
+                   orphaned=seen.orphaned or _dispatcher_gone(leg, deadline_only=True),
                    requires_footprint=requires_footprint)
+
+
+def _dispatcher_gone(leg: MissionLeg, *, deadline_only: bool = False) -> bool:
+    """A dispatching leg whose dispatcher no longer answers for it: its deadline has passed
+    (or, unless `deadline_only`, it has none: dispatched before deadlines existed, judged as
+    a restart would)."""
+    if leg.status != LegStatus.DISPATCHING:
+        return False
+    if leg.dispatch_until is None:
+        return not deadline_only
+    return leg.dispatch_until <= utcnow()
 
 
 def _leg_targets(s: Session, leg: MissionLeg) -> list[MissionTarget]:
@@ -134,11 +144,10 @@ class MissionTracker:
     """Implements `DroneOwnership` (mission/fleet/ownership.py): it follows the legs of the
     drones it is told this process owns, and only those."""
 
-    def __init__(self, db: Database, hub: TelemetryHub, *, incidents: IncidentService,
+    def __init__(self, db: Database, hub: TelemetryHub, *,
                  observe_requires_footprint: bool = True) -> None:
         self.db = db
         self.hub = hub
-        self.incidents = incidents
         # a drone that reports a camera observes a target only once it is in the image
         # (NAZORAT_OBSERVE_REQUIRES_FOOTPRINT); one without keeps the waypoint rule
         self.observe_requires_footprint = observe_requires_footprint
@@ -225,7 +234,7 @@ class MissionTracker:
                 log.info("reattached mission %s leg of drone %s (%s)", w.mission_id, d,
                          w.view.status)
                 try:
-                    await self._feed(w, Reattached())
+                    await self._feed(w, Reattached(w.dispatcher_gone))
                 except Exception:
                     log.exception("reattaching drone %s failed; trying again", d)
                     self._arrived.add(d)
@@ -248,7 +257,8 @@ class MissionTracker:
             assert leg.id is not None
             out[leg.drone_id] = _Leg(leg.id, leg.mission_id, leg.revision,
                                      _view(leg, _leg_targets(s, leg), self._seen.get(leg.drone_id),
-                                           self.observe_requires_footprint))
+                                           self.observe_requires_footprint),
+                                     dispatcher_gone=_dispatcher_gone(leg))
         return out
 
     def _remember(self, drone_id: int, w: _Leg) -> None:
@@ -274,22 +284,18 @@ class MissionTracker:
             return
         before = w.view
 
-        def tx(s: Session) -> tuple[LegView | None, int, list[TargetView]]:
+        def tx(s: Session) -> tuple[LegView | None, int]:
             leg = s.get(MissionLeg, w.leg_id, with_for_update=True)
             if leg is None or leg.status not in ACTIVE_LEG:
-                return None, 0, []  # ended meanwhile (by another process): nothing to do
+                return None, 0  # ended meanwhile (by another process): nothing to do
             seen = _Seen.of(w.leg_id, w.revision, before)
             fresh = lifecycle.step(_view(leg, _leg_targets(s, leg), seen,
                                          self.observe_requires_footprint), event)
-            return fresh.leg, leg.revision, lifecycle_store.apply(s, leg, fresh, "system")
+            lifecycle_store.apply(s, leg, fresh, "system")  # incidents observed with it
+            return fresh.leg, leg.revision
 
-        view, revision, observed = await self.db.run(tx)
+        view, revision = await self.db.run(tx)
         if view is None:
             w.ended = True
             return
         w.view, w.revision = view, revision
-        d = view.drone_id
-        for t in observed:
-            for inc_id in t.incident_ids:
-                await advance_incident(self.incidents, inc_id, Status.OBSERVED, f"drone:{d}",
-                                       f"observed by drone {d} on mission {w.mission_id}")

@@ -17,7 +17,6 @@ from mission.fleet.reach import LinkReach
 from mission.fleet.service import FleetService
 from mission.fleet.takeover import Takeover
 from mission.fleet.unowned import UnownedDrones
-from mission.incidents.service import IncidentService
 from mission.live import watched
 from mission.missions.tracker import MissionTracker
 from mission.recording.service import RecordingService
@@ -124,10 +123,8 @@ class LinkSide:
         owned = self.bus.owns if record_owned_only and self.bus is not None else None
         self.recording = RecordingService(self.db, self.hub, interval_s=settings.track_interval_s,
                                           records=owned)
-        self.incidents = IncidentService(self.db)
         self.tracker = MissionTracker(
-            self.db, self.hub, incidents=self.incidents,
-            observe_requires_footprint=settings.observe_requires_footprint)
+            self.db, self.hub, observe_requires_footprint=settings.observe_requires_footprint)
         if self.leased:  # the lease says who drives a drone's leg: one process at a time
             self.watch_ownership(self.tracker.on_acquired, self.tracker.on_released)
         elif linking:  # no bus: every drone on this link is this process's alone

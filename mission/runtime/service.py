@@ -40,7 +40,8 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
 from mission.camera.stream import footprint_extras
 from mission.dispatch.service import DispatchService
-from mission.fleet.commands import CommandRouter, CommandService
+from mission.fleet.commands import BUS_MARGIN_S, CommandRouter, CommandService
+from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.service import MissionService
@@ -95,7 +96,7 @@ class Runtime:
                                 login_failures=settings.login_max_failures,
                                 max_hashes=settings.login_max_hashes)
         self.audit = AuditService(self.db)
-        self.incidents = self.links.incidents
+        self.incidents = IncidentService(self.db)
         self.reports = ReportService(self.db)
         self.planner = PlannerPool()
         self.tracker = self.links.tracker  # drives the legs of the drones this process links
@@ -108,7 +109,9 @@ class Runtime:
                                        max_altitude_m=settings.max_altitude_m,
                                        import_radius_m=settings.import_radius_m,
                                        rtl_alt_m=settings.rtl_alt_m,
-                                       separation=self.safety.separation_problem)
+                                       separation=self.safety.separation_problem,
+                                       dispatch_step_s=settings.command_timeout_s
+                                       + BUS_MARGIN_S + 5.0)
         # other aircraft against our drones; its actions are the system's, through the guard
         self.traffic = TrafficMonitor(
             self.hub, self.commands.as_actor(TRAFFIC_ACTOR),

@@ -7,6 +7,10 @@ second one's transaction fails, and the service answers 409 naming the drone.
 A database where some drone already has two legs under way (the race this closes) keeps the
 newest of them; the older ones are failed with a reason saying why, so the index can exist.
 
+And `mission_leg.dispatch_until`: until when the process dispatching a leg answers for it, so
+that the drone's owner (any process) can tell a dispatch still going from one whose process
+died (NULL for legs dispatched before: judged as before, when a process acquires the drone).
+
 Revision ID: 0009
 Revises: 0006
 Create Date: 2026-12-06 01:30:00
@@ -33,8 +37,12 @@ SUPERSEDED = ("failed by migration 0009: another leg of this drone was under way
 
 def upgrade() -> None:
     bind = op.get_bind()
+    # A database made by `create_all` may have the column and the index already (see 0003).
+    if "dispatch_until" not in {c["name"] for c in sa.inspect(bind).get_columns("mission_leg")}:
+        with op.batch_alter_table("mission_leg") as batch:
+            batch.add_column(sa.Column("dispatch_until", sa.DateTime(), nullable=True))
     if INDEX in {i["name"] for i in sa.inspect(bind).get_indexes("mission_leg")}:
-        return  # a database made by `create_all` has it already
+        return
     # Older duplicates first: the index cannot be made while a drone has two active legs.
     bind.execute(sa.text(
         f"UPDATE mission_leg SET status = 'failed', reason = :why, finished_at = :now "
@@ -47,3 +55,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(INDEX, table_name="mission_leg")
+    with op.batch_alter_table("mission_leg") as batch:
+        batch.drop_column("dispatch_until")
