@@ -39,6 +39,7 @@ from mission.missions.service import InterlockRefused, MissionConflict
 from mission.missions.store import MissionNotFound
 from mission.ratelimit import retry_after_header
 from mission.safety import SafetyRefused
+from mission.video.webrtc import SessionNotFound
 from mission.zones.geo import InvalidInput, InvalidRows
 from mission.zones.service import ZoneNotFound
 from telemetry.errors import (
@@ -50,6 +51,7 @@ from telemetry.errors import (
     UnknownVehicle,
     VehicleUnreachable,
 )
+from telemetry.video.hub import NoVideo
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,10 @@ async def lookup_failed(_: Request, e: LookupError) -> Response:
     """IncidentNotFound, ZoneNotFound, MissionNotFound, DroneNotFound: their message names
     what was not found ("no incident 7")."""
     return not_found(str(e))
+
+
+async def no_video(_: Request, e: NoVideo) -> Response:
+    return detail(404, {"error": "no_video", "message": str(e)})
 
 
 async def illegal_transition(_: Request, e: IllegalTransition) -> Response:
@@ -175,6 +181,8 @@ HANDLERS: dict[type[Exception], Handler] = {
     RuleNotFound: lookup_failed,
     ProposalNotFound: lookup_failed,
     DroneNotFound: lookup_failed,
+    NoVideo: no_video,
+    SessionNotFound: lookup_failed,
     IllegalTransition: illegal_transition,
     IncidentFinal: incident_final,
     MissionInputError: mission_input,

@@ -53,13 +53,18 @@ from mission.settings import Settings, traffic_thresholds
 from mission.shutdown import bounded, stop_tasks
 from mission.simfleet import SimFleet
 from mission.tiles.service import TileService, parse_spec
+from mission.video.webrtc import WhepSessions
 from telemetry.hub import TelemetryHub
 from telemetry.sbs import SbsFeed
 from telemetry.stream import StateEncoder
+from telemetry.video.announce import VideoDiscovery
+from telemetry.video.hub import VideoHub
+from telemetry.video.source import parse_video_urls
 
 log = logging.getLogger(__name__)
 
 SIM_STOP_S = 10.0
+VIDEO_STOP_S = 8.0
 
 
 class Runtime:
@@ -124,6 +129,13 @@ class Runtime:
                                         missions=self.missions, zones=self.zones)
         self.incidents.on_created = self.dispatch.notify
         self.encoder = StateEncoder()
+        # live video: one ingest per drone (configured URL, else the drone's announcement),
+        # fanned out to WebRTC viewers (and whoever else subscribes to the hub)
+        self.video = VideoHub()
+        self.video_discovery = VideoDiscovery(self.link, self.video,
+                                              parse_video_urls(settings.video_urls),
+                                              announced=settings.video_discover)
+        self.whep = WhepSessions(self.video, max_sessions=settings.video_max_viewers)
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {
             "intake": RateLimiter(60, 60.0),
@@ -162,7 +174,8 @@ class Runtime:
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
                 base_port=settings.sim_base_port, adsb_count=settings.sim_adsb_count,
                 remote_id_count=settings.sim_remote_id_count,
-                spacing_m=settings.sim_spacing_m,
+                spacing_m=settings.sim_spacing_m, camera=settings.sim_camera,
+                video_base_port=settings.sim_video_base_port,
             )
             await asyncio.to_thread(self.sim.start)
             drones = (*drones, *self.sim.urls)
@@ -183,6 +196,9 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
+        if self.links.linking:
+            self._tasks.append(asyncio.create_task(self.video_discovery.run(),
+                                                   name="video-discovery"))
         for feed in self.traffic_feeds:
             self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
         self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
@@ -195,10 +211,12 @@ class Runtime:
         self.lifecycle.complete = False
         self.metrics.detach()
         t0 = time.monotonic()
+        await bounded("the video viewers", self.whep.close(), VIDEO_STOP_S)
         await stop_tasks([*self._tasks, *self.links.tasks], TASKS_STOP_S)
         self._tasks, self.links.tasks = [], []
         self.planner.close()
         self.tiles.close()
+        await bounded("the video ingest", self.video.close(), VIDEO_STOP_S)
         await self.links.close()
         if self.sim is not None:
             await bounded("the simulated fleet", asyncio.to_thread(self.sim.stop), SIM_STOP_S)
