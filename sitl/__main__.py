@@ -8,6 +8,7 @@ import signal
 import sys
 
 from sitl import control
+from sitl.camera.camera import VideoConfig
 from sitl.fleet import Fleet, FleetConfig
 
 
@@ -24,6 +25,15 @@ def _out(text: str) -> tuple[str, int]:
     if kind != "udp" or not host or not port.isdigit():
         raise argparse.ArgumentTypeError("--out must be udp:HOST:PORT")
     return host, int(port)
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    if not (w.isdigit() and h.isdigit()) or int(w) % 16 or int(h) % 2 \
+            or not (112 <= int(w) <= 3840 and 16 <= int(h) <= 2160):
+        raise argparse.ArgumentTypeError(
+            "--video-size must be WxH, W a multiple of 16 in 112..3840, H even in 16..2160")
+    return int(w), int(h)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--remote-id-count", type=int, default=0,
                    help="simulated Remote ID broadcasters (small drones nearby) every copter "
                         "relays as OPEN_DRONE_ID_BASIC_ID + _LOCATION")
+    p.add_argument("--camera", action="store_true",
+                   help="every copter streams H.264 RTP video and has a gimbal (sitl/camera)")
+    p.add_argument("--video-host", default="127.0.0.1", help="where the cameras send RTP")
+    p.add_argument("--video-base-port", type=int, default=5600,
+                   help="copter i's camera sends to this port + i")
+    p.add_argument("--video-size", type=_size, default=(640, 360), help="WxH (default 640x360)")
+    p.add_argument("--video-fps", type=int, default=15)
     p.add_argument("--engine", choices=["sim", "ardupilot"], default="sim")
     p.add_argument("--defaults", default=None, help="ardupilot engine: extra .parm defaults file")
     args = p.parse_args(argv)
@@ -58,9 +75,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--adsb-count 0..100 and --adsb-radius > 0 are required")
     if not 0 <= args.remote_id_count <= 100:
         p.error("--remote-id-count 0..100 is required")
+    if not 1 <= args.video_fps <= 60 or not 1 <= args.video_base_port <= 65535 - args.count:
+        p.error("--video-fps 1..60 and --video-base-port 1..65535-count are required")
     if args.base_port + 10 * args.count + 3 > 65535:
         p.error("--base-port too high for this many vehicles")
     return args
+
+
+def _video(args: argparse.Namespace) -> VideoConfig | None:
+    if not args.camera:
+        return None
+    width, height = args.video_size
+    return VideoConfig(host=args.video_host, base_port=args.video_base_port, width=width,
+                       height=height, fps=args.video_fps)
 
 
 async def _run_sim(args: argparse.Namespace) -> int:
@@ -69,7 +96,7 @@ async def _run_sim(args: argparse.Namespace) -> int:
                       outs=tuple(args.out), ekf_delay=args.ekf_delay, spacing=args.spacing,
                       host=args.host, adsb_count=args.adsb_count,
                       adsb_radius=args.adsb_radius, adsb_alt=args.adsb_alt,
-                      remote_id_count=args.remote_id_count)
+                      remote_id_count=args.remote_id_count, video=_video(args))
     fleet = Fleet(cfg)
     await fleet.start()
     control_port = args.control_port if args.control_port is not None else args.base_port - 10
@@ -80,6 +107,9 @@ async def _run_sim(args: argparse.Namespace) -> int:
     for sv in fleet.vehicles:
         print(f"sitl: vehicle {sv.vehicle.instance} sysid {sv.vehicle.sysid} "
               f"tcp:127.0.0.1:{sv.port}", flush=True)
+        if sv.camera is not None:
+            print(f"sitl: camera {sv.vehicle.instance} rtp udp:{args.video_host}:{sv.camera.port}",
+                  flush=True)
     print(f"sitl: control tcp:127.0.0.1:{control_port}", flush=True)
     print("sitl: ready", flush=True)
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sitl import geo
 from sitl.adsb import AdsbReceiver, TrafficWorld
+from sitl.camera.camera import SimCamera, VideoConfig
 from sitl.link import Channel, Peer, VehicleLink
 from sitl.rid_traffic import RemoteIdRelay, RemoteIdWorld
 from sitl.vehicle import Vehicle
@@ -43,6 +44,7 @@ class FleetConfig:
     adsb_radius: float = 3000.0  # SIM_ADSB_RADIUS
     adsb_alt: float = 300.0  # SIM_ADSB_ALT
     remote_id_count: int = 0  # Remote ID broadcasters every copter relays (sitl/rid_traffic.py)
+    video: VideoConfig | None = None  # --camera: every copter streams video (sitl/camera)
 
 
 class SimVehicle:
@@ -58,6 +60,10 @@ class SimVehicle:
         self.transports: list[asyncio.BaseTransport] = []
         self.started_wall: float | None = None
         self.speedup = cfg.speedup
+        self.camera: SimCamera | None = None
+        if cfg.video is not None:
+            self.camera = SimCamera(self.vehicle, cfg.video, (cfg.home[0], cfg.home[1]))
+            self.link.camera = self.camera
 
     def advance(self, now_wall: float) -> None:
         if not self.link.alive:
@@ -70,6 +76,8 @@ class SimVehicle:
         v = self.vehicle
         while v.time + STEP_S <= target + 1e-9:
             v.step(STEP_S)
+            if self.camera is not None:
+                self.camera.tick()
             self.link.after_step()
         self.link.flush()
 
@@ -138,6 +146,8 @@ class SimVehicle:
 
     def kill(self) -> None:
         self.link.alive = False
+        if self.camera is not None:
+            self.camera.stop()
         for server in self.servers:
             server.close()
         for transport in list(self.transports):
@@ -186,6 +196,8 @@ class Fleet:
     async def start(self) -> None:
         for sv in self.vehicles:
             await sv.listen(self.cfg.host)
+            if sv.camera is not None:
+                sv.camera.start()
             for host, port in self.cfg.outs:
                 await sv.stream_udp(host, port + 10 * sv.vehicle.instance)
 

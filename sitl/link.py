@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
@@ -21,6 +21,9 @@ from sitl.remote_id import RemoteIdState
 from sitl.rid_traffic import RELAY_COMPID, RemoteIdRelay
 from sitl.transfer import MissionProtocol
 from sitl.vehicle import Vehicle
+
+if TYPE_CHECKING:
+    from sitl.camera.camera import SimCamera
 
 MAX_PEER_BUFFER = 256 * 1024  # a peer further behind than this misses messages, like a full UART
 GCS_COMPONENT = 1
@@ -90,6 +93,7 @@ class VehicleLink:
         self.adsb: AdsbReceiver | None = None  # with --adsb-count: the fleet's aircraft
         self.rid_relay: RemoteIdRelay | None = None  # with --remote-id-count: nearby drones
         self.remote_id = RemoteIdState()
+        self.camera: SimCamera | None = None  # with --camera (sitl/camera)
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
