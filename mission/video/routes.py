@@ -25,7 +25,8 @@ SDP_BODY = {"requestBody": {"required": True, "content": {
 
 @router.post("/{drone_id}/video/whep", status_code=201, response_class=Response,
              responses={201: {"content": {"application/sdp": {}}},
-                        **error_responses(400, 404, 415, 503)},
+                        415: {"description": "not application/sdp"},
+                        **error_responses(400, 404, 503)},
              openapi_extra=SDP_BODY)
 async def whep_offer(drone_id: DroneId, request: Request, app: StateDep,
                      who: ViewerDep) -> Response:

@@ -29,7 +29,7 @@ class NoVideo(LookupError):
     """The drone has no known video source (not configured, not announced yet)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Subscriber:
     limit: int
     frames: deque[EncodedFrame] = field(default_factory=deque)
@@ -114,7 +114,8 @@ class VideoHub:
             for sub in ingest.subscribers:
                 sub.closed = True
                 sub.wake.set()
-        if not await asyncio.to_thread(ingest.reader.stop):
+        ingest.reader.request_stop()
+        if not await asyncio.to_thread(ingest.reader.join):
             log.warning("video reader of drone %s did not stop", drone_id)
 
     def _publish(self, drone_id: int, frame: EncodedFrame) -> None:
@@ -164,8 +165,9 @@ class VideoHub:
     async def close(self) -> None:
         """End every subscriber and stop every reader (bounded by the readers' timeouts)."""
         self._closed = True
-        for drone_id in list(self._ingests):
-            await self.remove(drone_id)
+        for ingest in self._ingests.values():
+            ingest.reader.request_stop()  # all at once: each may wait out a read timeout
+        await asyncio.gather(*(self.remove(d) for d in list(self._ingests)))
         for subs in self._waiting.values():
             for sub in subs:
                 sub.closed = True

@@ -42,8 +42,8 @@ LOW_LATENCY = {
     "probesize": "32",
     "analyzeduration": "0",
 }
-OPEN_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 3.0
+OPEN_TIMEOUT_S = 2.0  # also bounds how long a stop waits for a blocked read
+READ_TIMEOUT_S = 2.0
 RETRY_S = 1.0
 
 FrameSink = Callable[[EncodedFrame], None]
@@ -123,7 +123,10 @@ class StreamReader:
         self._threads.append(t)
         t.start()
 
-    def stop(self, timeout_s: float = 5.0) -> bool:
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float = OPEN_TIMEOUT_S + 1.0) -> bool:
         """Blocking: ask the threads to end and join them; True if they did."""
         self._stop.set()
         deadline = time.monotonic() + timeout_s
