@@ -24,6 +24,7 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from telemetry.video.frame import EncodedFrame
@@ -69,10 +70,12 @@ class HubTrack(MediaStreamTrack):
         return packet
 
     def stop(self) -> None:
+        """End the subscription. While the sender awaits a frame, closing the peer cancels that
+        await, which ends the generator (and unsubscribes) by itself; otherwise close it."""
         super().stop()
         aclose = getattr(self._frames, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(RuntimeError):
+        if aclose is not None and not getattr(self._frames, "ag_running", False):
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to close on
                 asyncio.get_running_loop().create_task(aclose())
 
 
@@ -107,20 +110,21 @@ class WhepSessions:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         track = HubTrack(self.hub.subscribe(drone_id))
         try:
+            # The transceiver exists before the offer is applied, with H.264 as its only codec:
+            # aiortc matches the offer's video section to it and negotiates only H.264 (its
+            # preferences cannot change once the offer has created the transceiver).
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(
+                [c for c in RTCRtpSender.getCapabilities("video").codecs
+                 if c.mimeType.lower() in ("video/h264", "video/rtx")])
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-            video = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if not video:
-                raise InvalidOffer("the offer has no video transceiver")
-            h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs
-                    if c.mimeType.lower() in ("video/h264", "video/rtx")]
-            video[0].setCodecPreferences(h264)
-            pc.addTrack(track)
             await pc.setLocalDescription(await pc.createAnswer())
         except InvalidOffer:
             track.stop()
             await pc.close()
             raise
-        except (ValueError, RuntimeError) as e:  # aiortc's refusals of a malformed offer
+        except (ValueError, RuntimeError, OperationError, InvalidAccessError,
+                InvalidStateError) as e:  # aiortc's refusals of a malformed offer
             track.stop()
             await pc.close()
             raise InvalidOffer(f"the SDP offer cannot be answered: {e}") from None

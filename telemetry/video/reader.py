@@ -9,8 +9,13 @@ packets of the H.264 payload type to a loopback port pair FFmpeg owns. RTSP URLs
 FFmpeg (RTP over TCP interleaved: no port pairs to collide, no loss on a busy link).
 
 Low latency: no demuxer buffering (fflags nobuffer, flags low_delay, max_delay 0,
-reorder_queue_size 0, a tiny probe). FFmpeg's H.264 parser still emits an access unit only when
-the next one begins (one frame interval); the sender's RTP marker bit is not passed to it.
+reorder_queue_size 0, a tiny probe). FFmpeg's H.264 parser emits an access unit only when it
+sees the next one begin, which would hold every frame back one frame interval (67 ms at 15 fps):
+the RTP marker bit that ends a frame is not passed to it. So after each marker packet the relay
+adds a one-NAL packet with an access unit delimiter (AUD, the start of the next access unit), at
+the next frame's expected timestamp; the parser then emits the finished frame at once. The AUD
+is taken off again before the frame is published (the drone's bytes, unchanged). Sequence
+numbers are shifted by the packets added, so a loss upstream still shows as a gap.
 """
 
 from __future__ import annotations
@@ -90,6 +95,45 @@ def nal_types(data: bytes) -> set[int]:
     return types
 
 
+AUD_NAL = b"\x09\xf0"  # access unit delimiter, primary_pic_type 7 (any slice type)
+AUD_PREFIXES = (b"\x00\x00\x00\x01" + AUD_NAL, b"\x00\x00\x01" + AUD_NAL)
+
+
+class FrameBoundary:
+    """Marks the end of each frame for FFmpeg's H.264 parser: after an RTP packet with the
+    marker bit, an extra packet holding an AUD at the next frame's expected timestamp (see the
+    module's docstring). `feed(packet)` returns the packets to forward."""
+
+    def __init__(self) -> None:
+        self._added = 0
+        self._last_ts: int | None = None
+        self._step = 3000  # 90 kHz ticks per frame until two frames are seen (30 fps)
+
+    def feed(self, packet: bytes) -> list[bytes]:
+        seq = (int.from_bytes(packet[2:4], "big") + self._added) & 0xFFFF
+        out = [packet[:2] + seq.to_bytes(2, "big") + packet[4:]]
+        if packet[1] & 0x80:  # marker: the last packet of an access unit
+            ts = int.from_bytes(packet[4:8], "big")
+            if self._last_ts is not None:
+                step = (ts - self._last_ts) & 0xFFFFFFFF
+                if 0 < step < 90000:
+                    self._step = step
+            self._last_ts = ts
+            self._added += 1
+            nxt = (ts + self._step) & 0xFFFFFFFF
+            out.append(bytes([0x80, H264_PT]) + ((seq + 1) & 0xFFFF).to_bytes(2, "big")
+                       + nxt.to_bytes(4, "big") + packet[8:12] + AUD_NAL)
+        return out
+
+
+def strip_aud(data: bytes) -> bytes:
+    """An access unit without the AUD the relay put in front of it."""
+    for prefix in AUD_PREFIXES:
+        if data.startswith(prefix):
+            return data[len(prefix):]
+    return data
+
+
 class StreamReader:
     """One stream's reading thread (and, for UDP, its relay thread). `sink` runs on the reader
     thread and must only hand the frame over (the hub does call_soon_threadsafe)."""
@@ -143,6 +187,7 @@ class StreamReader:
         assert sock is not None
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         target = ("127.0.0.1", self._inner_port)
+        boundary = FrameBoundary()
         try:
             while not self._stop.is_set():
                 try:
@@ -155,9 +200,10 @@ class StreamReader:
                 # payloads sent to this port (e.g. the previous port's RTCP) are dropped.
                 if len(data) < 12 or data[0] >> 6 != 2 or data[1] & 0x7F != H264_PT:
                     continue
-                with contextlib.suppress(OSError):
-                    out.sendto(data, target)
-                    self.relayed += 1
+                for packet in boundary.feed(data):
+                    with contextlib.suppress(OSError):
+                        out.sendto(packet, target)
+                self.relayed += 1
         finally:
             out.close()
 
@@ -206,6 +252,10 @@ class StreamReader:
                 if packet.size == 0:
                     continue
                 data = bytes(packet)
+                if self.source.kind == "rtp":
+                    data = strip_aud(data)
+                    if not data:
+                        continue
                 types = nal_types(data)
                 keyframe = bool(packet.is_keyframe) or 5 in types
                 if keyframe and 7 not in types and extradata.startswith(b"\x00\x00"):
