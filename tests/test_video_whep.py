@@ -1,15 +1,21 @@
-"""The WHEP endpoint in process (tests/inprocess.py): who may ask for a drone's video, and the
-answers to a bad or unanswerable offer; and the hub's bounded fan-out (a slow subscriber skips
-to the next keyframe, the ingest never waits). The video itself, end to end from the
-simulator's camera to Chromium, is tests/test_console_video.py."""
+"""The WHEP endpoint in process (tests/inprocess.py): who may ask for a drone's video, the
+answers to a bad offer, an aiortc viewer of the simulator's camera, DELETE and shutdown; and the
+hub's bounded fan-out (a slow subscriber skips to the next keyframe, the ingest never waits).
+In Chromium, end to end through the console: tests/test_console_video.py."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from inprocess import in_process
+from mission.simfleet import find_udp_range
 from telemetry.video.frame import EncodedFrame
 from telemetry.video.hub import _Subscriber
 
@@ -65,3 +71,58 @@ def test_a_slow_subscriber_resumes_at_the_next_keyframe() -> None:
     sub.offer(frame(8, False))
     assert [f.pts // 6000 for f in sub.frames] == [7, 8]
     assert sub.frames[0].keyframe
+
+
+def strip_ms(gray: Any) -> int:
+    """The capture time the simulator drew in the frame's top rows (the video contract)."""
+    width = gray.shape[1]
+    bw = (width - 16) // 48
+    value = 0
+    for k in range(48):
+        value = value * 2 + (1 if gray[8, 8 + k * bw + bw // 2] > 127 else 0)
+    return value
+
+
+async def test_a_viewer_gets_the_cameras_frames_and_shutdown_closes_it(
+        tmp_path: Path, sim_fleet: Any) -> None:
+    """The simulator's camera → the ingest → an aiortc viewer over WHEP (the H.264 decoded by
+    the viewer, the capture strip read); DELETE ends a session; stopping the service closes
+    the ones still open."""
+    video_base = find_udp_range(1)
+    sim_fleet(count=1, extra_args=["--camera", "--video-base-port", str(video_base)])
+    async with in_process(tmp_path, video_urls=(f"1=udp://127.0.0.1:{video_base}",)) as svc:
+        runtime = svc.runtime
+        await svc.until(lambda: runtime.video.source(1), 10, what="the configured source")
+        await svc.sign_in("commander")
+
+        async def watch(c: httpx.AsyncClient) -> tuple[RTCPeerConnection, str, Any]:
+            pc = RTCPeerConnection()
+            pc.addTransceiver("video", direction="recvonly")
+            track: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            pc.on("track", lambda t: track.done() or track.set_result(t))
+            await pc.setLocalDescription(await pc.createOffer())
+            r = await c.post("/api/drones/1/video/whep", content=pc.localDescription.sdp,
+                             headers={"Content-Type": "application/sdp"})
+            assert r.status_code == 201, r.text
+            assert r.headers["content-type"].startswith("application/sdp")
+            assert "H264" in r.text and "VP8" not in r.text  # passthrough: H.264 only
+            await pc.setRemoteDescription(RTCSessionDescription(r.text, "answer"))
+            return pc, r.headers["location"], await track
+
+        async with svc.http("commander") as c:
+            pc, location, track = await watch(c)
+            async with asyncio.timeout(20):
+                frames = [await track.recv() for _ in range(10)]
+            assert {(f.width, f.height) for f in frames} == {(640, 360)}
+            captured = [strip_ms(f.to_ndarray(format="gray")) for f in frames]
+            assert captured == sorted(captured) and len(set(captured)) == 10
+            assert abs(time.time() * 1000 - captured[-1]) < 5000
+            assert (await c.get("/api/video")).json()["drones"][0]["viewers"] == 1
+            assert (await c.delete(location)).status_code == 204
+            assert len(runtime.whep) == 0
+            assert (await c.delete(location)).status_code == 404
+            await pc.close()
+            second, _, _ = await watch(c)
+            assert len(runtime.whep) == 1
+    assert len(runtime.whep) == 0  # the runtime's stop closed it
+    await second.close()

@@ -47,7 +47,8 @@ async def whep_offer(drone_id: DroneId, request: Request, app: StateDep,
     if not offer.startswith("v=0"):
         raise HTTPException(400, detail={"error": "invalid_offer", "field": "sdp",
                                          "message": "the body is not an SDP offer (v=0 ...)"})
-    await app.fleet.get_drone(drone_id)  # 404 for an unknown drone
+    if app.video.source(drone_id) is None:
+        await app.fleet.get_drone(drone_id)  # 404 not_found for an unknown drone, else no_video
     try:
         sid, answer = await app.whep.create(drone_id, offer, who.name)
     except InvalidOffer as e:
