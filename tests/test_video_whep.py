@@ -99,7 +99,12 @@ async def test_a_viewer_gets_the_cameras_frames_and_shutdown_closes_it(
             pc = RTCPeerConnection()
             pc.addTransceiver("video", direction="recvonly")
             track: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            pc.on("track", lambda t: track.done() or track.set_result(t))
+
+            @pc.on("track")
+            def on_track(t: Any) -> None:
+                if not track.done():
+                    track.set_result(t)
+
             await pc.setLocalDescription(await pc.createOffer())
             r = await c.post("/api/drones/1/video/whep", content=pc.localDescription.sdp,
                              headers={"Content-Type": "application/sdp"})
