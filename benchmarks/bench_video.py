@@ -165,7 +165,20 @@ class CameraSim:
         self.proc = None
 
 
-def measure(page: Any, svc: Service, viewers: int, streams: int, window: float) -> Cell:
+def measure(browser: Any, svc: Service, viewers: int, streams: int, window: float) -> Cell:
+    """One cell on a fresh page (nothing left of the previous cell's players)."""
+    # the sampler is handed in as source text and eval'd: the service's pages forbid eval by
+    # their CSP, so this benchmark page bypasses it
+    ctx = browser.new_context(viewport={"width": 1700, "height": 1000}, bypass_csp=True)
+    try:
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{svc.port}/login.html")
+        return _measure(page, svc, viewers, streams, window)
+    finally:
+        ctx.close()
+
+
+def _measure(page: Any, svc: Service, viewers: int, streams: int, window: float) -> Cell:
     ids = list(range(1, streams + 1))
     sessions = page.evaluate(OPEN_JS, [ids, viewers, svc.token, SAMPLER_JS])
     time.sleep(2.0)  # past the first keyframes and the jitter buffers' start
@@ -225,14 +238,9 @@ def main() -> int:
                 args=["--no-sandbox", "--disable-dev-shm-usage", "--autoplay-policy="
                       "no-user-gesture-required"])
             try:
-                # the sampler is handed in as source text and eval'd: the service's pages
-                # forbid eval by their CSP, so this benchmark page bypasses it
-                page = browser.new_context(viewport={"width": 1700, "height": 1000},
-                                           bypass_csp=True).new_page()
-                page.goto(f"http://127.0.0.1:{svc.port}/login.html")
                 for streams in (1, STREAMS):
                     for viewers in viewer_counts:
-                        cells.append(measure(page, svc, viewers, streams, window))
+                        cells.append(measure(browser, svc, viewers, streams, window))
                         print(f"  measured {viewers} viewers x {streams} streams", flush=True)
             finally:
                 browser.close()
