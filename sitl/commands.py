@@ -14,6 +14,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from sitl import streams
 from sitl.adsb import ADSB_ID
+from sitl.camera import messages as camera_messages
 from sitl.modes import Mode
 from sitl.vehicle_consts import ACCEPTED, DENIED, FAILED, FORCE_MAGIC, UNSUPPORTED
 
@@ -26,6 +27,8 @@ _RELATIVE_FRAMES = {3, 6, 10, 11}
 
 def execute(link: VehicleLink, ch: Channel, command: int, p: list[float],
             frame: int | None) -> Result:
+    if link.camera is not None and command in camera_messages.COMMANDS:
+        return camera_messages.COMMANDS[command](link.camera, p, frame), []
     handler = _COMMANDS.get(command)
     if handler is None:
         return UNSUPPORTED, []
@@ -136,6 +139,8 @@ def _get_message_interval(link: VehicleLink, ch: Channel, p: list[float],
 
 def _request_message(link: VehicleLink, ch: Channel, p: list[float], frame: int | None) -> Result:
     msg_id = int(p[0])
+    if link.camera is not None and msg_id in camera_messages.REQUESTABLE:
+        return ACCEPTED, [camera_messages.REQUESTABLE[msg_id](link.camera)]
     if msg_id not in streams.BUILDERS:
         return FAILED, []
     msg = streams.build(msg_id, link.vehicle)

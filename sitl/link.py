@@ -15,6 +15,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from sitl import commands, streams
 from sitl.adsb import ADSB_ID, AdsbReceiver
+from sitl.camera import messages as camera_messages
 from sitl.ftp import FtpServer, reply_message
 from sitl.params import DEFAULTS
 from sitl.remote_id import RemoteIdState
@@ -94,6 +95,7 @@ class VehicleLink:
         self.rid_relay: RemoteIdRelay | None = None  # with --remote-id-count: nearby drones
         self.remote_id = RemoteIdState()
         self.camera: SimCamera | None = None  # with --camera (sitl/camera)
+        self.next_camera_status = 0.0
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
@@ -148,6 +150,11 @@ class VehicleLink:
         rid = self.remote_id.due(now)
         if rid is not None:
             self.broadcast(rid)
+        if self.camera is not None and now >= self.next_camera_status:
+            # sent unasked on every link, as the video contract has it
+            self.next_camera_status = now + 1.0 / camera_messages.STATUS_HZ
+            for build_status in camera_messages.STREAMED:
+                self.broadcast(build_status(self.camera))
         for ch in self.channels:
             if not ch.peers or not ch.next_due:
                 continue

@@ -66,5 +66,26 @@ def test_a_rendered_frame_carries_the_strip_and_differs_as_the_drone_moves() -> 
     assert a.shape == (540, 640) and a.dtype == np.uint8
     assert strip.read(a[:360]) == 1_700_000_000_123 and strip.read(b[:360]) == 1_700_000_000_190
     assert (a[40:360] != b[40:360]).mean() > 0.05
+    assert (a[360:364] == 128).all() and (a[450:454] == 128).all()  # grey chroma under the strip
     sky = r.frame(Pose(0.0, 0.0, 50.0, 0.0, 10.0), 0)  # looking above the horizon: sky on top
     assert sky[40, 320] == 190
+
+
+@pytest.mark.parametrize("argv", [["--video-size", "641x360"], ["--video-size", "640"],
+                                  ["--video-fps", "0"], ["--video-base-port", "70000"]])
+def test_bad_video_options_are_refused_by_name(argv: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from sitl.__main__ import parse_args
+    with pytest.raises(SystemExit):
+        parse_args(["--camera", *argv])
+    assert "--video-" in capsys.readouterr().err
+
+
+def test_video_options_reach_the_fleet_config() -> None:
+    from sitl.__main__ import _video, parse_args
+    assert _video(parse_args([])) is None
+    cfg = _video(parse_args(["--camera", "--video-size", "320x180", "--video-fps", "10",
+                             "--video-base-port", "6000", "--video-host", "10.0.0.2"]))
+    assert cfg is not None
+    assert (cfg.width, cfg.height, cfg.fps, cfg.base_port, cfg.host) == (320, 180, 10, 6000,
+                                                                          "10.0.0.2")

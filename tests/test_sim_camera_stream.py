@@ -58,7 +58,12 @@ def test_camera_streams_h264_rtp_whose_strip_decodes_to_now(sim_fleet: Any) -> N
             stamps.append(stamp)
             for frame in decoder.decode(av.Packet(data)):
                 luma = np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8)
-                decoded.append((stamp, strip.read(luma), time.time()))
+                capture_ms = strip.read(luma)
+                # as the browser reads it: luma computed from the RGB a <video> frame gives
+                rgb = frame.to_ndarray(format="rgb24").astype(np.float32)
+                seen = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+                assert strip.read(seen.clip(0, 255).astype(np.uint8)) == capture_ms
+                decoded.append((stamp, capture_ms, time.time()))
         assert len(decoded) >= 2 * FPS - 2, f"only {len(decoded)} frames decoded"
         assert first_au is not None
         kinds = [b & 0x1F for b in _nal_types(first_au)]

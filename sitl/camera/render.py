@@ -35,6 +35,11 @@ _GLYPHS = {
     " ": "000000000000000",
 }
 TEXT_SCALE = 3
+# colour of each pixel class: sky, dark square, light square, grid line, marker (red)
+# and neutral grey (the strip's rows, whose luma is then drawn over)
+_LUT_Y = np.array([SKY[0], 95, 140, 230, 82, 0], dtype=np.uint8)
+_LUT_U = np.array([SKY[1], GROUND_U, GROUND_U, GROUND_U, 90, 128], dtype=np.uint8)
+_LUT_V = np.array([SKY[2], GROUND_V, GROUND_V, GROUND_V, 240, 128], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class Renderer:
         if width % 16 or height % 2 or width < 16 + 2 * strip.BITS:
             raise ValueError("the frame width must be a multiple of 16 (>= 112), height even")
         self.width, self.height = width, height
-        self.rays = geometry.pixel_rays(width, height, STEP, hfov)
+        self.rays = geometry.pixel_rays(width, height, STEP, hfov).astype(np.float32)
         self.shape = (height // STEP, width // STEP)
         self._glyphs = {c: np.array([int(b) for b in bits], dtype=bool).reshape(5, 3)
                         .repeat(TEXT_SCALE, 0).repeat(TEXT_SCALE, 1)
@@ -62,41 +67,39 @@ class Renderer:
 
     def frame(self, pose: Pose, millis: int) -> npt.NDArray[np.uint8]:
         """One frame as a (height * 3 / 2, width) yuv420p array (Y plane, then U, then V)."""
-        d = geometry.rotation(pose.yaw, pose.pitch) @ self.rays
+        d = geometry.rotation(pose.yaw, pose.pitch).astype(np.float32) @ self.rays
         down = d[2]
         ground = down > 1e-6
-        t = np.where(ground, max(pose.height, 0.3) / np.where(ground, down, 1.0), 0.0)
-        ground &= t * np.hypot(d[0], d[1]) < geometry.MAX_RANGE_M
-        n = pose.north + t * d[0]
-        e = pose.east + t * d[1]
+        t = np.float32(max(pose.height, 0.3)) / np.maximum(down, np.float32(1e-6))
+        ground &= t * t * (d[0] * d[0] + d[1] * d[1]) < geometry.MAX_RANGE_M ** 2
+        n = t * d[0] + np.float32(pose.north)
+        e = t * d[1] + np.float32(pose.east)
 
-        checker = (np.floor(n / CHECKER_M) + np.floor(e / CHECKER_M)) % 2
-        y_half = 95.0 + 45.0 * checker
-        line = (np.abs(n - GRID_M * np.round(n / GRID_M)) < 0.6) | \
-               (np.abs(e - GRID_M * np.round(e / GRID_M)) < 0.6)
-        y_half = np.where(line, 230.0, y_half)
-        ci, cj = np.floor(n / MARKER_CELL_M), np.floor(e / MARKER_CELL_M)
-        h = (ci.astype(np.int64) * 73856093) ^ (cj.astype(np.int64) * 19349663)
-        has_marker = (h & 7) == 0
+        checker = np.floor(n * (1 / CHECKER_M)).astype(np.int32) \
+            + np.floor(e * (1 / CHECKER_M)).astype(np.int32)
+        code = ((checker & 1) + 1).astype(np.uint8)  # 1 dark square, 2 light square
+        gn, ge = n * (1 / GRID_M), e * (1 / GRID_M)
+        line_frac = 0.6 / GRID_M
+        code[(np.abs(gn - np.round(gn)) < line_frac) | (np.abs(ge - np.round(ge)) < line_frac)] = 3
+        ci = np.floor(n * (1 / MARKER_CELL_M))
+        cj = np.floor(e * (1 / MARKER_CELL_M))
+        h = (ci.astype(np.int32) * np.int32(73856093)) ^ (cj.astype(np.int32) * np.int32(19349663))
         mn = (ci + 0.25 + 0.5 * ((h >> 3) & 1)) * MARKER_CELL_M
         me = (cj + 0.25 + 0.5 * ((h >> 4) & 1)) * MARKER_CELL_M
-        marker = has_marker & ((n - mn) ** 2 + (e - me) ** 2 < MARKER_RADIUS_M ** 2) & ground
-        y_half = np.where(marker, 82.0, y_half)
-
-        y_half = np.where(ground, y_half, SKY[0]).reshape(self.shape).astype(np.uint8)
-        u = np.where(ground, GROUND_U, SKY[1])
-        v = np.where(ground, GROUND_V, SKY[2])
-        u = np.where(marker, 90, u).reshape(self.shape)
-        v = np.where(marker, 240, v).reshape(self.shape)
+        code[((h & 7) == 0) & ((n - mn) ** 2 + (e - me) ** 2 < MARKER_RADIUS_M ** 2)] = 4
+        code[~ground] = 0
+        code = code.reshape(self.shape)
+        code[:strip.ROWS // STEP] = 5  # grey under the strip: a browser reads luma from RGB
 
         out = np.empty((self.height * 3 // 2, self.width), dtype=np.uint8)
         luma = out[:self.height]
-        luma[:] = y_half.repeat(STEP, 0).repeat(STEP, 1)
+        h2, w2 = self.shape
+        luma.reshape(h2, STEP, w2, STEP)[:] = np.take(_LUT_Y, code)[:, None, :, None]
         self._text(luma, millis)
         strip.draw(luma, millis)
         quarter = self.height // 4
-        out[self.height:self.height + quarter] = u.reshape(quarter, self.width)
-        out[self.height + quarter:] = v.reshape(quarter, self.width)
+        out[self.height:self.height + quarter] = np.take(_LUT_U, code).reshape(quarter, self.width)
+        out[self.height + quarter:] = np.take(_LUT_V, code).reshape(quarter, self.width)
         return out
 
     def _text(self, luma: npt.NDArray[np.uint8], millis: int) -> None:

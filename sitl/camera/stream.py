@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import av
 
 log = logging.getLogger("sitl.camera")
+NICENESS = 5
 
 
 @dataclass
@@ -78,6 +80,10 @@ class CameraStream:
             self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            # Linux: a thread's own niceness. Under CPU contention the kernel then serves the
+            # simulator's loop (MAVLink timing) before the video.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         try:
             self._loop()
         except Exception:  # a broken camera must not take the simulator down
