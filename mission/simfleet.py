@@ -24,7 +24,6 @@ from mission.childproc import die_with_parent
 
 log = logging.getLogger(__name__)
 _VEHICLE = re.compile(r"^sitl: vehicle (\d+) sysid (\d+) (tcp:\S+)\s*$")
-_CAMERA = re.compile(r"^sitl: camera (\d+) rtp udp:(\S+):(\d+)\s*$")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,9 +78,6 @@ class SimFleet:
     camera: bool = False  # every copter streams RTP/H.264 (sitl --camera)
     video_base_port: int = 0  # 0: a free range of `count` UDP ports
     urls: list[str] = field(default_factory=list)
-    # a vehicle's MAVSDK URL -> where its camera sends RTP (with `camera`), as the service
-    # listens for it: the drones' own video configuration (mission/runtime/service.py)
-    video_urls: dict[str, str] = field(default_factory=dict)
     control_port: int = 0
     _proc: subprocess.Popen[str] | None = None
 
@@ -111,7 +107,6 @@ class SimFleet:
         )
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout_s
-        cameras: list[str] = []
         while time.monotonic() < deadline:
             line = self._proc.stdout.readline()
             if not line:
@@ -121,12 +116,7 @@ class SimFleet:
             if m:
                 port = m.group(3).rsplit(":", 1)[1]
                 self.urls.append(f"tcpout://127.0.0.1:{port}")
-                cameras.append("")
-            m = _CAMERA.match(line.strip())
-            if m and int(m.group(1)) < len(self.urls):
-                cameras[int(m.group(1))] = f"udp://{m.group(2)}:{m.group(3)}"
             if line.strip() == "sitl: ready":
-                self.video_urls = {u: c for u, c in zip(self.urls, cameras, strict=True) if c}
                 break
         else:
             self.stop()

@@ -1,5 +1,6 @@
 """Live drone video in the console (real Chromium, real service, the simulator's cameras:
-`python -m sitl --camera`): the commander watches two drones side by side over WebRTC (WHEP),
+`python -m sitl --camera`): one drone's video configured, the other's announced by its camera;
+the commander watches two drones side by side over WebRTC (WHEP),
 the frames advance, the capture-time strip the simulator draws is decoded from the <video> in
 the page and the glass-to-glass latency computed; a snapshot downloads a PNG; closing a tile
 ends its WHEP session on the service."""
@@ -30,8 +31,10 @@ def test_commander_watches_two_drones_live(
         sim_fleet: Any, service_factory: ServiceFactory, open_console: OpenConsole) -> None:
     video_base = find_udp_range(2)
     fleet = sim_fleet(count=2, extra_args=["--camera", "--video-base-port", str(video_base)])
+    # drone 1's video from the service's configuration, drone 2's from its camera's
+    # VIDEO_STREAM_INFORMATION (udp://0.0.0.0:PORT, asked for over MAVLink)
     svc = service_factory(drones=[fleet.mavsdk_url(0), fleet.mavsdk_url(1)], env={
-        "NAZORAT_VIDEO_URLS": f"1=udp://127.0.0.1:{video_base},2=udp://127.0.0.1:{video_base + 1}"})
+        "NAZORAT_VIDEO_URLS": f"1=udp://127.0.0.1:{video_base}"})
     with svc.client() as c:
         wait_until(lambda: len(c.get("/api/video").json()["drones"]) == 2, 30, what="sources")
 

@@ -17,7 +17,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from inprocess import in_process
 from mission.simfleet import find_udp_range
 from telemetry.video.frame import EncodedFrame
+from telemetry.video.announce import source_from_announcement
 from telemetry.video.hub import _Subscriber
+from telemetry.video.source import VideoSource, parse_video_urls
 
 pytestmark = pytest.mark.nopg
 
@@ -131,3 +133,18 @@ async def test_a_viewer_gets_the_cameras_frames_and_shutdown_closes_it(
             assert len(runtime.whep) == 1
     assert len(runtime.whep) == 0  # the runtime's stop closed it
     await second.close()
+
+
+def test_sources_from_configuration_and_announcements() -> None:
+    assert parse_video_urls(("1=udp://0.0.0.0:5600", "7=rtsp://10.0.0.7:8554/cam")) == {
+        1: VideoSource("udp://0.0.0.0:5600", "rtp", "0.0.0.0", 5600),
+        7: VideoSource("rtsp://10.0.0.7:8554/cam", "rtsp", "10.0.0.7", 8554)}
+    for bad in ("udp://0.0.0.0", "x=udp://0.0.0.0:5600", "http://cam/1", "udp://cam:5600"):
+        with pytest.raises(ValueError, match="NAZORAT_VIDEO_URLS"):
+            parse_video_urls((bad if "=" in bad else f"1={bad}",))
+    # VIDEO_STREAM_INFORMATION as the simulator and QGC's set-ups send it; H.265 is not read
+    announced = {"encoding": 1, "type": 1, "uri": "udp://0.0.0.0:5601"}
+    assert source_from_announcement(announced) == VideoSource(
+        "udp://0.0.0.0:5601", "rtp", "0.0.0.0", 5601)
+    assert source_from_announcement({**announced, "encoding": 2}) is None
+    assert source_from_announcement({**announced, "uri": ""}) is None

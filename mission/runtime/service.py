@@ -59,7 +59,7 @@ from telemetry.sbs import SbsFeed
 from telemetry.stream import StateEncoder
 from telemetry.video.announce import VideoDiscovery
 from telemetry.video.hub import VideoHub
-from telemetry.video.source import parse_video_url, parse_video_urls
+from telemetry.video.source import parse_video_urls
 
 log = logging.getLogger(__name__)
 
@@ -197,23 +197,12 @@ class Runtime:
         await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
         if self.links.linking:
-            if self.sim is not None and self.sim.video_urls:
-                await self._configure_sim_video(self.sim.video_urls)
             self._tasks.append(asyncio.create_task(self.video_discovery.run(),
                                                    name="video-discovery"))
         for feed in self.traffic_feeds:
             self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
         self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
         self.lifecycle.complete = True
-
-    async def _configure_sim_video(self, video_urls: dict[str, str]) -> None:
-        """The simulated cameras as the simulated drones' configured video (by their URLs),
-        unless NAZORAT_VIDEO_URLS names another source for the drone."""
-        configured = self.video_discovery.configured
-        for drone in await self.fleet.list_drones():
-            url = video_urls.get(drone.url)
-            if url is not None and drone.id not in configured:
-                configured[drone.id] = parse_video_url(url)
 
     async def stop(self) -> None:
         """Stop in reverse order. Every step is bounded: a stop must never hang on a drone in

@@ -20,7 +20,7 @@ from telemetry.video.source import InvalidVideoUrl, VideoSource, parse_video_url
 
 log = logging.getLogger(__name__)
 
-VIDEO_STREAM_ENCODING_H264 = 2  # MAVLink VIDEO_STREAM_ENCODING
+VIDEO_STREAM_ENCODING_H264 = 1  # MAVLink VIDEO_STREAM_ENCODING (0 unknown, 2 H.265)
 REQUEST_TIMEOUT_S = 3.0
 RETRY_S = (5.0, 60.0)  # first retry, longest back-off
 
