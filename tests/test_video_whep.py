@@ -16,8 +16,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from inprocess import in_process
 from mission.simfleet import find_udp_range
-from telemetry.video.frame import EncodedFrame
 from telemetry.video.announce import source_from_announcement
+from telemetry.video.frame import EncodedFrame
 from telemetry.video.hub import _Subscriber
 from telemetry.video.source import VideoSource, parse_video_urls
 
