@@ -15,11 +15,12 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from inprocess import in_process
+from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
 from mission.simfleet import find_udp_range
-from telemetry.video.announce import source_from_announcement
+from telemetry.video.announce import announced_source_allowed, source_from_announcement
 from telemetry.video.frame import EncodedFrame
 from telemetry.video.hub import _Subscriber
-from telemetry.video.source import VideoSource, parse_video_urls
+from telemetry.video.source import VideoSource, parse_video_url, parse_video_urls
 
 pytestmark = pytest.mark.nopg
 
@@ -148,3 +149,9 @@ def test_sources_from_configuration_and_announcements() -> None:
         "udp://0.0.0.0:5601", "rtp", "0.0.0.0", 5601)
     assert source_from_announcement({**announced, "encoding": 2}) is None
     assert source_from_announcement({**announced, "uri": ""}) is None
+    # what a drone may make the service open: the drone networks, no privileged UDP port
+    nets = DroneNetworks.parse(DEFAULT_DRONE_NETWORKS).allows_address
+    for uri, ok in [("udp://0.0.0.0:5601", True), ("udp://0.0.0.0:53", False),
+                    ("rtsp://192.168.1.20:8554/cam", True), ("rtsp://169.254.169.254/x", False),
+                    ("rtsp://cam.example/x", False), ("udp://127.0.0.1:5600", True)]:
+        assert announced_source_allowed(parse_video_url(uri), nets) is ok, uri

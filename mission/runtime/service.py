@@ -39,6 +39,7 @@ from mission.auth.models import MIN_PASSWORD, USERNAME_PATTERN
 from mission.auth.service import AuthService, Refused
 from mission.dispatch.service import DispatchService
 from mission.fleet.commands import CommandRouter, CommandService
+from mission.fleet.networks import DroneNetworks
 from mission.incidents.service import IncidentService
 from mission.live.changes import ChangePublisher
 from mission.missions.planner_pool import PlannerPool
@@ -134,7 +135,9 @@ class Runtime:
         self.video = VideoHub()
         self.video_discovery = VideoDiscovery(self.link, self.video,
                                               parse_video_urls(settings.video_urls),
-                                              announced=settings.video_discover)
+                                              announced=settings.video_discover,
+                                              allows_address=DroneNetworks.parse(
+                                                  settings.drone_networks).allows_address)
         self.whep = WhepSessions(self.video, max_sessions=settings.video_max_viewers)
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         self.limits: dict[str, RateLimiter] = {

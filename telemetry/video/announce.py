@@ -9,8 +9,10 @@ a camera that boots after the autopilot is still found.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
+from collections.abc import Callable
 
 from telemetry.errors import CommandError
 from telemetry.link import FleetLink
@@ -19,10 +21,31 @@ from telemetry.video.hub import VideoHub
 from telemetry.video.source import InvalidVideoUrl, VideoSource, parse_video_url
 
 log = logging.getLogger(__name__)
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 VIDEO_STREAM_ENCODING_H264 = 1  # MAVLink VIDEO_STREAM_ENCODING (0 unknown, 2 H.265)
 REQUEST_TIMEOUT_S = 3.0
 RETRY_S = (5.0, 60.0)  # first retry, longest back-off
+
+
+AddressCheck = Callable[[IPAddress], bool]
+
+
+def announced_source_allowed(source: VideoSource, allows_address: AddressCheck) -> bool:
+    """Whether the service may follow what a drone announces: a drone must not make it connect
+    anywhere or bind a privileged port. RTSP: an IP address inside the drone networks (no host
+    names: nothing to resolve to somewhere else); UDP: a port of 1024 and up, on every address
+    or one inside the drone networks. A configured URL is the deployment's own choice."""
+    host = source.host.strip("[]")
+    if source.kind == "rtp" and host in ("0.0.0.0", "::"):
+        return source.port >= 1024
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if source.kind == "rtp" and source.port < 1024:
+        return False
+    return allows_address(address)
 
 
 def source_from_announcement(fields: dict[str, object]) -> VideoSource | None:
@@ -44,13 +67,16 @@ class VideoDiscovery:
     """Keeps the hub's sources in line with the link's drones (a task: `run()`)."""
 
     def __init__(self, link: FleetLink, hub: VideoHub, configured: dict[int, VideoSource],
-                 *, announced: bool = True, period_s: float = 1.0) -> None:
+                 *, announced: bool = True, period_s: float = 1.0,
+                 allows_address: AddressCheck = lambda _a: True) -> None:
         self.link = link
         self.hub = hub
         self.configured = configured
         self.announced = announced
         self.period_s = period_s
+        self.allows_address = allows_address
         self._next_try: dict[int, tuple[float, float]] = {}
+        self._unreadable: dict[int, tuple[str, float]] = {}  # a port we could not bind, until
 
     async def run(self) -> None:
         while True:
@@ -87,11 +113,24 @@ class VideoDiscovery:
                 log.debug("drone %s: no VIDEO_STREAM_INFORMATION: %s", drone_id, e)
                 continue
             announced = source_from_announcement(fields)
-            if announced is not None:
-                await self._set(drone_id, announced)
+            if announced is None:
+                continue
+            if not announced_source_allowed(announced, self.allows_address):
+                log.warning("drone %s announces video at %s, outside what a drone may make "
+                            "the service open (NAZORAT_DRONE_NETWORKS, UDP ports from 1024)",
+                            drone_id, announced.url)
+                continue
+            await self._set(drone_id, announced)
 
     async def _set(self, drone_id: int, source: VideoSource) -> None:
+        failed = self._unreadable.get(drone_id)
+        if failed is not None and failed[0] == source.url and time.monotonic() < failed[1]:
+            return
         try:
             await self.hub.set_source(drone_id, source)
-        except OSError as e:
-            log.warning("drone %s: cannot read video from %s: %s", drone_id, source.url, e)
+        except OSError as e:  # the port is taken: said once, tried again in a while
+            if failed is None or failed[0] != source.url:
+                log.warning("drone %s: cannot read video from %s: %s", drone_id, source.url, e)
+            self._unreadable[drone_id] = (source.url, time.monotonic() + RETRY_S[1])
+            return
+        self._unreadable.pop(drone_id, None)
