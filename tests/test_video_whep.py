@@ -126,8 +126,11 @@ async def test_a_viewer_gets_the_cameras_frames_and_shutdown_closes_it(
             assert captured == sorted(captured) and len(set(captured)) == 10
             assert abs(time.time() * 1000 - captured[-1]) < 5000
             assert (await c.get("/api/video")).json()["drones"][0]["viewers"] == 1
+            assert runtime.video.stats()["1"]["subscribers"] == 1
             assert (await c.delete(location)).status_code == 204
             assert len(runtime.whep) == 0
+            await svc.until(lambda: runtime.video.stats()["1"]["subscribers"] == 0, 5,
+                            what="the ended session's subscription released")
             assert (await c.delete(location)).status_code == 404
             await pc.close()
             second, _, _ = await watch(c)
