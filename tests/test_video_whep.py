@@ -93,7 +93,8 @@ async def test_a_viewer_gets_the_cameras_frames_and_shutdown_closes_it(
     the ones still open."""
     video_base = find_udp_range(1)
     sim_fleet(count=1, extra_args=["--camera", "--video-base-port", str(video_base)])
-    async with in_process(tmp_path, video_urls=(f"1=udp://127.0.0.1:{video_base}",)) as svc:
+    async with in_process(tmp_path, video_urls=(f"1=udp://127.0.0.1:{video_base}",),
+                          metrics_token="metrics-t0ken") as svc:
         runtime = svc.runtime
         await svc.until(lambda: runtime.video.source(1), 10, what="the configured source")
         await svc.sign_in("commander")
@@ -127,6 +128,10 @@ async def test_a_viewer_gets_the_cameras_frames_and_shutdown_closes_it(
             assert abs(time.time() * 1000 - captured[-1]) < 5000
             assert (await c.get("/api/video")).json()["drones"][0]["viewers"] == 1
             assert runtime.video.stats()["1"]["subscribers"] == 1
+            metrics = (await c.get("/metrics", headers={  # the Prometheus view of it
+                "Authorization": "Bearer metrics-t0ken"})).text
+            assert 'nazorat_video_viewers{drone_id="1"} 1.0' in metrics
+            assert 'nazorat_video_frames_received_total{drone_id="1"}' in metrics
             assert (await c.delete(location)).status_code == 204
             assert len(runtime.whep) == 0
             await svc.until(lambda: runtime.video.stats()["1"]["subscribers"] == 0, 5,

@@ -204,7 +204,8 @@ class Runtime:
                                                    name="video-discovery"))
         for feed in self.traffic_feeds:
             self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
-        self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
+        self.metrics.attach(hub=self.hub, link=self.link, db=self.db, video=self.video,
+                            viewers=self.whep.stats)
         self.lifecycle.complete = True
 
     async def stop(self) -> None:

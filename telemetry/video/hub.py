@@ -38,19 +38,23 @@ class _Subscriber:
     dropped: int = 0
     closed: bool = False
 
-    def offer(self, frame: EncodedFrame) -> None:
+    def offer(self, frame: EncodedFrame) -> int:
+        """Queue `frame` (or not); returns how many queued frames were dropped for it."""
         if self.need_keyframe:
             if not frame.keyframe:
-                return
+                return 0
             self.need_keyframe = False
+        dropped = 0
         if len(self.frames) >= self.limit:
-            self.dropped += len(self.frames)
+            dropped = len(self.frames)
+            self.dropped += dropped
             self.frames.clear()
             if not frame.keyframe:
                 self.need_keyframe = True
-                return
+                return dropped
         self.frames.append(frame)
         self.wake.set()
+        return dropped
 
 
 @dataclass
@@ -71,6 +75,9 @@ class VideoHub:
         self._waiting: dict[int, set[_Subscriber]] = {}  # subscribed before a source is known
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # per drone id, since the hub was made (kept when a source goes: counters only grow)
+        self.frames_received: dict[int, int] = {}
+        self.frames_skipped: dict[int, int] = {}  # dropped from slow subscribers' queues
 
     def source(self, drone_id: int) -> VideoSource | None:
         return self._sources.get(drone_id)
@@ -123,8 +130,12 @@ class VideoHub:
         if ingest is None:
             return
         ingest.last = frame
+        self.frames_received[drone_id] = self.frames_received.get(drone_id, 0) + 1
+        skipped = 0
         for sub in ingest.subscribers:
-            sub.offer(frame)
+            skipped += sub.offer(frame)
+        if skipped:
+            self.frames_skipped[drone_id] = self.frames_skipped.get(drone_id, 0) + skipped
 
     async def subscribe(self, drone_id: int) -> AsyncIterator[EncodedFrame]:
         """Encoded frames of `drone_id` from its next keyframe on, until the hub closes or the
