@@ -71,6 +71,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_REMOTE_ID_CONSOLE_STALE_S | 30 | a console-sent operator location counts this long |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
 | NAZORAT_SIM_REMOTE_ID_COUNT | 0 | simulated Remote ID drones in a `--sim` run (sitl) |
+| NAZORAT_RECORD_VIDEO | 1 | record every drone's video stream as evidence while it is read |
 | NAZORAT_RECORDING_DIR | <data>/recordings | where evidence recordings (MP4 segments) are stored |
 | NAZORAT_RECORDING_SEGMENT_S | 10 | evidence segment length (s; each starts on a keyframe) |
 | NAZORAT_RECORDING_RETENTION_DAYS | 90 | evidence recordings older are deleted (0: kept forever) |
@@ -181,6 +182,7 @@ class Settings:
     remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
     observe_requires_footprint: bool = True
+    record_video: bool = True  # every drone's stream recorded as evidence (mission/evidence)
     recording_dir: str = ""  # empty: <data_dir>/recordings
     recording_segment_s: float = 10.0
     recording_retention_days: float = 90.0

@@ -171,6 +171,10 @@ class Runtime:
                                               allows_address=DroneNetworks.parse(
                                                   settings.drone_networks).allows_address)
         self.whep = WhepSessions(self.video, max_sessions=settings.video_max_viewers)
+        # every stream is recorded as evidence from the moment the service reads it
+        self._recordings: dict[int, asyncio.Task[None]] = {}
+        if settings.record_video:
+            self.video.on_started = self._record_stream
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         shared = self.shared_limits
         self.limits: dict[str, Limiter] = {
@@ -195,6 +199,14 @@ class Runtime:
         self._tasks.append(task)
         task.add_done_callback(self._forget)
         return task
+
+    def _record_stream(self, drone_id: int) -> None:
+        """The video hub started reading a drone's stream: record it (once per drone; a
+        recording ends with its subscription, when the drone's video is removed)."""
+        running = self._recordings.get(drone_id)
+        if running is not None and not running.done():
+            return
+        self._recordings[drone_id] = self.record_video(drone_id, self.video.subscribe(drone_id))
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         if task in self._tasks:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,9 @@ class VideoHub:
         self._waiting: dict[int, set[_Subscriber]] = {}  # subscribed before a source is known
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # told of each drone whose video starts being read (not of a source replaced under
+        # the same subscribers): the service starts the drone's evidence recording there
+        self.on_started: Callable[[int], None] | None = None
         # per drone id, since the hub was made (kept when a source goes: counters only grow)
         self.frames_received: dict[int, int] = {}
         self.frames_skipped: dict[int, int] = {}  # dropped from slow subscribers' queues
@@ -92,6 +95,7 @@ class VideoHub:
             return
         if self._sources.get(drone_id) == source:
             return
+        replacing = drone_id in self._ingests
         await self.remove(drone_id, keep_subscribers=True)
         loop = self._loop = asyncio.get_running_loop()
 
@@ -105,6 +109,8 @@ class VideoHub:
         self._sources[drone_id] = source
         self._ingests[drone_id] = ingest
         log.info("video for drone %s from %s", drone_id, source.url)
+        if self.on_started is not None and not replacing:
+            self.on_started(drone_id)
 
     async def remove(self, drone_id: int, *, keep_subscribers: bool = False) -> None:
         """Stop reading a drone's video; its subscribers end (unless `keep_subscribers`: a
