@@ -51,7 +51,7 @@ async def test_a_drones_stream_is_recorded_and_its_bundle_verifies(
     assert verdict.ok, verdict.message
     with zipfile.ZipFile(path) as z:
         segment = next(n for n in sorted(z.namelist()) if n.endswith(".mp4"))
-        with av.open(io.BytesIO(z.read(segment))) as mp4:
+        with av.open(io.BytesIO(z.read(segment)), mode="r") as mp4:
             stream = mp4.streams.video[0]
             assert stream.codec_context.name == "h264" and (stream.width, stream.height) == (
                 640, 360)
