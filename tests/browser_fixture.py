@@ -12,7 +12,9 @@ localStorage) and returns a `ConsolePage` that has collected, from the first req
   with no internet). The default OpenStreetMap tile URL is answered with a generated plain tile
   instead, so the default configuration is exercised offline.
 `before_load(page)` runs before the console loads (to watch its requests or route its socket).
-`ConsolePage.screenshot(name)` saves `test-artifacts/console/<name>.png`.
+`ConsolePage.screenshot(name)` saves `test-artifacts/console/<name>.png` when
+NAZORAT_TEST_SCREENSHOTS=1 (for a person to look at; no test reads them, and on a loaded
+machine one screenshot of a freshly zoomed map took 40 s of a test's time).
 
 The page is signed in before it loads: the context gets the HttpOnly session cookie of a user
 of the service at `base_url` (service_fixture.RUNNING), by default the operator `console`;
@@ -82,7 +84,9 @@ class ConsolePage:
     external: list[str] = field(default_factory=list)
     tiles_served: int = 0
 
-    def screenshot(self, name: str, *, full_page: bool = False) -> Path:
+    def screenshot(self, name: str, *, full_page: bool = False) -> Path | None:
+        if os.environ.get("NAZORAT_TEST_SCREENSHOTS") != "1":
+            return None
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)
