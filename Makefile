@@ -23,7 +23,7 @@ PG_TESTS := tests/test_migrations.py $(sort $(wildcard tests/test_incidents_*.py
 	tests/test_auth.py tests/test_intake.py tests/test_missions_inprocess.py tests/test_interlocks.py \
 	tests/test_interlocks_missions.py tests/test_mission_lifecycle_store.py tests/test_changes_publish.py \
 	tests/test_missions_import.py \
-	tests/test_runtime.py tests/test_no_reused_ids.py
+	tests/test_runtime.py tests/test_no_reused_ids.py tests/test_missions_failover.py
 PG_DESELECT :=
 PG_LANE ?= 1
 

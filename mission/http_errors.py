@@ -37,7 +37,7 @@ from mission.fleet.service import DroneNotFound
 from mission.incidents.domain import IllegalTransition, IncidentFinal
 from mission.incidents.service import IncidentNotFound
 from mission.missions.inputs import MissionInputError
-from mission.missions.service import InterlockRefused, MissionConflict
+from mission.missions.service import DroneBusy, InterlockRefused, MissionConflict
 from mission.missions.store import MissionNotFound
 from mission.ratelimit import retry_after_header
 from mission.safety import SafetyRefused
@@ -117,6 +117,11 @@ async def mission_conflict(_: Request, e: MissionConflict) -> Response:
     return detail(409, {"error": "mission_conflict", "field": e.field, "message": e.message})
 
 
+async def drone_busy(_: Request, e: DroneBusy) -> Response:
+    return detail(409, {"error": "drone_busy", "field": e.field, "message": e.message,
+                        "drone_id": e.drone_id, "mission_id": e.mission_id})
+
+
 async def interlock_refused(_: Request, e: InterlockRefused) -> Response:
     return detail(409, {"error": "interlock", "field": e.field, "message": e.message,
                         "interlocks": e.problems})
@@ -175,7 +180,7 @@ async def too_deep(request: Request, e: RecursionError) -> Response:
 
 
 # The most specific class wins (Starlette looks a raised exception's classes up in MRO order):
-# InterlockRefused before MissionConflict, UnknownVehicle before FleetError.
+# InterlockRefused and DroneBusy before MissionConflict, UnknownVehicle before FleetError.
 HANDLERS: dict[type[Exception], Handler] = {
     InvalidInput: invalid_input,
     InvalidRows: invalid_rows,
@@ -192,6 +197,7 @@ HANDLERS: dict[type[Exception], Handler] = {
     IncidentFinal: incident_final,
     MissionInputError: mission_input,
     MissionConflict: mission_conflict,
+    DroneBusy: drone_busy,
     InterlockRefused: interlock_refused,
     Refused: auth_refused,
     FleetError: fleet_error,

@@ -15,6 +15,9 @@ items (`reach`, `fly_to_end`, `touch_down`), or script a refusal (`refuse`) or s
 A drone given a camera (`camera`) reports its gimbal with every state, as ArduPilot's mount
 streams GIMBAL_DEVICE_ATTITUDE_STATUS, and its gimbal obeys look_at, point_gimbal and
 clear_roi.
+
+A drone added to the fleet is owned by the runtime the fleet serves (`owner`: its mission
+tracker, as a real link's drones are, mission/fleet/ownership.py), until `release`d.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 from mission.fleet import vehicle_commands as vc
+from mission.fleet.ownership import DroneOwnership
 from mission.geo import M_PER_DEG_LAT, m_per_deg_lon
 from telemetry.errors import CommandRejected, CommandResult, CommandTimeout, UnknownVehicle
 from telemetry.hub import TelemetryHub
@@ -60,6 +64,7 @@ class FakeFleet(vc.CommandMethods):
         self.hub = hub
         self.drones: dict[int, FakeDrone] = {}
         self.remote_id_traffic = RemoteIdTraffic()  # as the link keeps it
+        self.owner: DroneOwnership | None = None  # told which drones this fleet links
 
     # -- the fleet ------------------------------------------------------------------------------
 
@@ -73,8 +78,16 @@ class FakeFleet(vc.CommandMethods):
                           home=at, mission_current=0, mission_total=0, mission_state=1)
         drone = FakeDrone(st)
         self.drones[drone_id] = drone
+        if self.owner is not None:
+            self.owner.on_acquired(drone_id, 0)
         self._publish(drone)
         return drone
+
+    def release(self, drone_id: int) -> None:
+        """This runtime no longer owns the drone (another process took it over); the drone
+        stays here, silent, for what the test still wants to look at."""
+        if self.owner is not None:
+            self.owner.on_released(drone_id)
 
     def update(self, drone_id: int, **changes: object) -> None:
         """Change what the drone reports (battery, link, position, ...), as telemetry would."""

@@ -110,7 +110,9 @@ async def in_process(tmp_path: Path, database_url: str | None = None, *,
         return fleets[-1]
 
     config = test_settings(tmp_path, database_url, **settings)
-    async with Runtime(config, command_router=router) as runtime:
+    runtime = Runtime(config, command_router=router)
+    fleets[0].owner = runtime.tracker  # the fake drones are this runtime's, as if linked here
+    async with runtime:
         transport = httpx.ASGITransport(app=create_app(runtime=runtime))
         svc = InProcess(fleets[0], runtime, transport, config.admin_password,
                         dict(after.passwords) if after is not None else {})

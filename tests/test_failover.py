@@ -138,6 +138,7 @@ async def test_killed_owner_taken_over_within_5_s(
     a = await owned_drone(nodes, fleet)
     token_a = a.bus.lease_tokens()[1]
     assert a.told == [("acquired", 1, token_a)]
+    assert a.side.tracker.owned() == {1: token_a}  # its mission legs are driven where the lease is
     b = await nodes("b", reach="tcpout://127.0.0.1:*")
     assert b.side.takeover is not None
     passes = b.side.takeover.passes
@@ -154,6 +155,7 @@ async def test_killed_owner_taken_over_within_5_s(
           f"telemetry up {up:.2f} s after (lease TTL 3 s)")
     token_b = b.bus.lease_tokens()[1]
     assert b.told == [("acquired", 1, token_b)] and token_b > token_a
+    assert a.side.tracker.owned() == {} and b.side.tracker.owned() == {1: token_b}
     assert took < 5.0, f"takeover took {took:.2f} s"
     # b acts for it now: a fenced command through b's link reaches the vehicle
     result = await LinkCommands(b.side.link, fence=b.bus.fence).set_mode(1, "GUIDED")

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from mission import http_errors
 from mission.auth.service import Refused
-from mission.missions.service import InterlockRefused, MissionConflict
+from mission.missions.service import DroneBusy, InterlockRefused, MissionConflict
 from mission.safety import SafetyRefused
 from mission.zones.geo import InvalidInput
 from telemetry.errors import (
@@ -57,6 +57,10 @@ async def test_each_exception_gets_its_status_and_body() -> None:
     r = await answer(MissionConflict("drone 2 is busy", "drone_ids"))
     assert (r.status_code, r.json()) == (409, {"detail": {
         "error": "mission_conflict", "field": "drone_ids", "message": "drone 2 is busy"}})
+    r = await answer(DroneBusy(2, 9))
+    assert (r.status_code, r.json()) == (409, {"detail": {
+        "error": "drone_busy", "field": "legs", "message": "drone 2 is busy: it is on mission 9",
+        "drone_id": 2, "mission_id": 9}})
     r = await answer(Refused(429, "too_many_attempts", "wait", retry_after=2.2))
     assert (r.status_code, r.headers["retry-after"]) == (429, "3")
     r = await answer(DuplicateSysid("system id 1 is drone 3", field="url"))

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from mission.db import Database
-from mission.incidents.service import IncidentService
 from mission.missions.tracker import MissionTracker
 from telemetry.hub import TelemetryHub
 from telemetry.state import EventKind, GeoPoint, LinkState, VehicleState, make_event
@@ -266,7 +265,7 @@ async def test_the_mission_tracker_stops_when_cancelled_with_telemetry_flowing(
     await db.start()
     try:
         hub = TelemetryHub()
-        tracker = MissionTracker(db, hub, incidents=IncidentService(db))
+        tracker = MissionTracker(db, hub)
         assert await _cancel_while_busy(tracker.run, hub, trials=30) == 0
     finally:
         await db.stop()

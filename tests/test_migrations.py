@@ -121,6 +121,32 @@ async def test_database_from_before_migrations_is_stamped(url: str, engine: Engi
     assert schema_differences(engine) == []
 
 
+def test_two_legs_under_way_for_one_drone_keep_the_newest(engine: Engine) -> None:
+    """0009 makes one leg under way per drone a constraint; a database where a race already
+    stored two keeps the newest and fails the older one, saying why."""
+    migrations.upgrade(engine, "0006")
+    now = datetime(2026, 12, 1)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO patrol_mission (id, name, status, objective, created_by, "
+                          "created_at, updated_at, reason) VALUES (1, 'm', 'active', "
+                          "'response', 't', :t, :t, '')"), {"t": now})
+        for leg_id, drone, status in ((1, 7, "flying"), (2, 7, "paused"), (3, 8, "flying"),
+                                      (4, 7, "completed")):
+            conn.execute(text(
+                "INSERT INTO mission_leg (id, mission_id, drone_id, status, altitude_m, "
+                "distance_m, duration_s, battery_used_pct, current_seq, last_item_seq, "
+                "revision, reason) VALUES (:i, 1, :d, :s, 0, 0, 0, 0, 0, 0, 0, '')"),
+                {"i": leg_id, "d": drone, "s": status})
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, reason FROM mission_leg ORDER BY id"))
+        got = [(i, st, "migration 0009" in why) for i, st, why in rows]
+    assert got == [(1, "failed", True), (2, "paused", False), (3, "flying", False),
+                   (4, "completed", False)]
+    with pytest.raises(DBAPIError), engine.begin() as conn:
+        conn.execute(text("UPDATE mission_leg SET status = 'flying' WHERE id = 4"))
+
+
 async def test_partial_unknown_database_is_refused(url: str, engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE zone (id integer primary key, name varchar(10))"))

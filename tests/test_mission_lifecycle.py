@@ -320,6 +320,10 @@ def test_a_dispatch_cut_off_by_a_restart_is_settled_by_what_the_drone_reports() 
     assert owned.leg.status == L.DISPATCHING and owned.effects == ()
     assert step(orphan, tele(link_up=False, armed=False, landed_state="on_ground",
                              mode="LOITER")).effects == ()  # a silent drone proves nothing
+    # taken over while its dispatcher still answers for it (its deadline runs): still its
+    live = step(leg(L.DISPATCHING, flew=False), Reattached(dispatcher_gone=False)).leg
+    assert not live.orphaned
+    assert step(live, tele(armed=False, landed_state="on_ground", mode="LOITER")).effects == ()
 
 
 # -- the mission follows its legs ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 import mission.audit.models  # noqa: F401  (registers the tables)
 from mission.db import Database
-from mission.missions import lifecycle, lifecycle_store, store
+from mission.missions import lifecycle, lifecycle_store, store, views
 from mission.missions.lifecycle import IllegalTransition, Paused, Recalled, Telemetry, TookOff
 from mission.missions.models import (
     LegStatus,
@@ -74,7 +74,7 @@ async def test_landing_is_stored_with_targets_log_and_settlement(db: Database) -
         return len(lifecycle_store.apply(s, leg, out, "system"))
 
     assert await db.run(land) == 1  # the target at item 3, never reported, is observed
-    m = await db.run(lambda s: store.public(s, store.load(s, mid)))
+    m = await db.run(lambda s: views.public(s, store.load(s, mid)))
     assert m.status == MissionStatus.COMPLETED and m.finished_at is not None
     assert m.legs[0].status == LegStatus.COMPLETED and m.legs[0].current_seq == 4
     assert m.targets[0].observed_by == 3

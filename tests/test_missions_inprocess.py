@@ -305,9 +305,12 @@ async def test_link_loss_holds_the_leg_and_restart_reattaches(
         svc2.fleet.update(11, armed=True, landed_state="in_air", mode="AUTO",
                           mission_current=leg["last_item_seq"] - 1, mission_state=3)
         async with svc2.http() as c:
-            log = (await c.get(f"/api/missions/{plan['id']}/log")).json()
-            reattached = [e for e in log if e["kind"] == "reattached"]
-            assert reattached and "leg flying" in reattached[0]["message"], log
+            async def reattached() -> list[dict[str, Any]]:  # on the tracker's task
+                log = (await c.get(f"/api/missions/{plan['id']}/log")).json()
+                return [e for e in log if e["kind"] == "reattached"]
+
+            found = await svc2.until(reattached, what="the leg reattached")
+            assert "leg flying" in found[0]["message"], found
             svc2.fleet.drones[11].items = [
                 # the drone still holds the route it was given
                 *[_item(i) for i in leg["items"]]]
@@ -346,7 +349,8 @@ async def test_a_dispatch_cut_off_by_a_stop_is_settled_after_the_restart(
             plan = await _plan(c, drones=[12], incidents=[inc])
             dispatch = asyncio.create_task(c.post(f"/api/missions/{plan['id']}/dispatch"))
             await svc.until(lambda: "start_mission" in svc.fleet.sent(12), what="start sent")
-            dispatch.cancel()  # the process goes away with its dispatcher
+            svc.fleet.release(12)  # the process goes away: it owns the drone no more,
+            dispatch.cancel()  # and its dispatcher goes with it
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatch
             m = await _mission(c, plan["id"])

@@ -28,13 +28,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.nopg
 def test_link_worker_loads_no_web_framework_and_no_app() -> None:
+    """It tracks the legs of the drones it links (the tracker and what it writes with), but
+    loads no web framework, no route, no API schema and no mission service or planner pool."""
     code = ("import json, sys, mission.linkworker; "
             "print(json.dumps(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('fastapi', 'starlette') or m == 'mission.app' "
             "or m.endswith('.routes') or m.startswith('mission.missions'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, check=True, timeout=60).stdout
-    assert json.loads(out) == [], "the link worker imports the web side or the missions"
+    assert json.loads(out) == [
+        "mission.missions", "mission.missions.incident_flow", "mission.missions.lifecycle",
+        "mission.missions.lifecycle_store", "mission.missions.models", "mission.missions.store",
+        "mission.missions.tracker"], "the link worker imports the web side or mission service"
 
 
 async def test_runtime_starts_serves_and_stops_within_bounds(
@@ -44,7 +49,8 @@ async def test_runtime_starts_serves_and_stops_within_bounds(
     assert not runtime.lifecycle.complete and not runtime.link.started  # building does no I/O
     # collaborators are made once and shared, never built inside another service
     assert runtime.missions.zones is runtime.zones is runtime.safety.zones
-    assert runtime.missions.incidents is runtime.incidents is runtime.tracker.incidents
+    assert runtime.missions.incidents is runtime.incidents
+    assert runtime.tracker is runtime.links.tracker is runtime.fleet.ownership
     assert runtime.commands.safety is runtime.safety
     assert isinstance(runtime.commands.routed, RoutedCommands)
     assert runtime.commands.routed.local.link is runtime.link

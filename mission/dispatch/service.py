@@ -89,7 +89,7 @@ class DispatchService:
         self.altitude_m = altitude_m
         self._queue: asyncio.Queue[int] = asyncio.Queue(MAX_QUEUE)
         self._lock = asyncio.Lock()  # one decision at a time: two incidents never pick one drone
-        # drones an automatic dispatch has taken and not yet handed to the tracker (busy then)
+        # drones an automatic dispatch has taken and whose leg is not yet stored (busy then)
         self._claimed: set[int] = set()
         self._dispatches: set[asyncio.Task[str]] = set()
 
@@ -307,7 +307,7 @@ class DispatchService:
         reserved = await self.db.run(lambda s: {p.drone_id for p in s.exec(
             select(DispatchProposal).where(
                 DispatchProposal.status == ProposalStatus.PENDING.value))})
-        free = sorted(d for d in self.missions.ready_drones()
+        free = sorted(d for d in await self.missions.ready_drones()
                       if d not in reserved and d not in self._claimed)
         if not free:
             await self._audit("dispatch_rule.no_drone", actor, inc.id, base, outcome="refused",

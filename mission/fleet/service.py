@@ -19,6 +19,11 @@ it holds the drone's lease, so `startup()` links none of them and mission/fleet/
 takes the leases and calls `adopt()` (its own shard's drones at once, others it can reach when
 their owner's lease expires); a drone added through this process's API is linked at once and
 its lease taken by the bus within a heartbeat (commands wait for it: they are fenced).
+
+Without a bus, a drone on this process's link is owned by it alone: `ownership`
+(mission/fleet/ownership.py; the mission tracker) is told when one is linked or unlinked, so
+that its mission leg is driven where its link is (with a bus, the lease tells it instead:
+LinkSide.watch_ownership).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from sqlmodel import Session, col, select
 from mission.db import Database
 from mission.fleet.models import Drone, DroneCreate, DronePublic
 from mission.fleet.networks import DEFAULT_DRONE_NETWORKS, DroneNetworks
+from mission.fleet.ownership import DroneOwnership
 from telemetry.errors import DuplicateUrl, FleetError, UnknownVehicle
 from telemetry.link import FleetLink
 from telemetry.urls import InvalidUrl, parse_url
@@ -63,6 +69,15 @@ class FleetService:
         # its commands need not wait for the bus's next heartbeat (mission/runtime/links.py)
         self.claim: Callable[[int], Awaitable[None]] | None = None
         self._lock = asyncio.Lock()  # add_drone and adopt never link the same row twice
+        self.ownership: DroneOwnership | None = None  # told what this link gains and loses
+
+    def _acquired(self, drone_id: int) -> None:
+        if self.ownership is not None:
+            self.ownership.on_acquired(drone_id, 0)  # the link's own ownership: no lease token
+
+    def _released(self, drone_id: int) -> None:
+        if self.ownership is not None:
+            self.ownership.on_released(drone_id)
 
     def _wants(self, d: Drone) -> bool:
         if not self.linking:
@@ -84,6 +99,8 @@ class FleetService:
                 await self.link.add_vehicle(d.id, d.url, sysid=d.sysid, name=d.name, probe=False)
             except FleetError as e:
                 log.error("stored drone %s (%s) not connected: %s", d.id, d.url, e.message)
+                continue
+            self._acquired(d.id)
         known = {_normal(d.url) for d in drones}
         for i, url in enumerate(register_urls):
             if _normal(url) in known:
@@ -155,6 +172,7 @@ class FleetService:
         except FleetError:
             await self.db.run(lambda s: _delete(s, drone.id))
             raise
+        self._acquired(drone.id)
         if state.sysid != drone.sysid:
             drone.sysid = state.sysid
             drone = await self.db.run(lambda s: _insert(s, drone))
@@ -171,6 +189,7 @@ class FleetService:
         )
         assert drone.id is not None
         log.info("discovered vehicle sysid %s on %s as drone %s", sysid, url, drone.id)
+        self._acquired(drone.id)  # the link adds it under this id
         return drone.id, name
 
     async def list_drones(self) -> list[DronePublic]:
@@ -189,6 +208,7 @@ class FleetService:
             raise DroneNotFound(drone_id)
         with contextlib.suppress(UnknownVehicle):
             await self.link.remove_vehicle(drone_id)
+        self._released(drone_id)
 
     def public(self, drone: Drone) -> DronePublic:
         assert drone.id is not None

@@ -184,7 +184,7 @@ class IncidentService:
             for name, value in changes.items():
                 setattr(row, name, value.value if isinstance(value, Enum) else value)
             if target is not None:
-                _record_status(s, row, target, actor, patch.note, now)
+                record_status(s, row, target, actor, patch.note, now)
             if changes or target is not None:
                 row.updated_at = now
             s.add(row)
@@ -203,7 +203,7 @@ class IncidentService:
         def tx(s: Session) -> Incident:
             row = _load(s, incident_id, for_update=True)
             check_transition(Status(row.status), target)
-            _record_status(s, row, target, actor, note, now)
+            record_status(s, row, target, actor, note, now)
             row.updated_at = now
             s.add(row)
             s.flush()
@@ -261,9 +261,11 @@ class IncidentService:
         return await anyio.to_thread.run_sync(cluster)  # CPU work: off the event loop
 
 
-def _record_status(
+def record_status(
     s: Session, row: Incident, target: Status, actor: str, note: str, now: datetime
 ) -> None:
+    """One status change of `row` and its history row, in the caller's transaction (the
+    transition already checked)."""
     assert row.id is not None
     s.add(IncidentStatusChange(incident_id=row.id, from_status=row.status,
                                to_status=target.value, actor=actor, at=now, note=note))

@@ -39,8 +39,9 @@ from mission.db import Change, Database
 from mission.dispatch.models import DispatchProposal, ProposalPublic
 from mission.incidents.models import Incident
 from mission.incidents.service import public as incident_public
-from mission.missions import store
-from mission.missions.models import MissionLeg, MissionLog, MissionTarget, PatrolMission
+from mission.live.watched import INCIDENT, MISSION, PROPOSAL, watch
+from mission.missions import views
+from mission.missions.models import PatrolMission
 from telemetry.hub import TelemetryHub
 from telemetry.state import DomainEvent
 
@@ -48,26 +49,11 @@ log = logging.getLogger(__name__)
 
 CONTACTS = "contacts"
 VIEWER = "viewer"
-MISSION = "mission"
-INCIDENT = "incident"
-PROPOSAL = "proposal"
 
 
 def audience_of(principal: Principal) -> str:
     """Whose view of the changes a signed-in user gets: the REST API's rule for contacts."""
     return CONTACTS if principal.can_see_contacts else VIEWER
-
-
-def watch(db: Database) -> None:
-    """Name the rows whose committed changes are announced (mission/db.py)."""
-    db.watch(PatrolMission, MISSION, lambda r: r.id)
-    db.watch(MissionLeg, MISSION, lambda r: r.mission_id)
-    db.watch(MissionTarget, MISSION, lambda r: r.mission_id)
-    # the mission's timeline grows: a console showing it fetches the log again
-    db.watch(MissionLog, MISSION, lambda r: r.mission_id)
-    db.watch(Incident, INCIDENT, lambda r: r.id)
-    # an auto-dispatch proposal waiting for the operator (mission/dispatch/), and its answer
-    db.watch(DispatchProposal, PROPOSAL, lambda r: r.id)
 
 
 class ChangePublisher:
@@ -140,7 +126,7 @@ def read(s: Session, changes: Sequence[Change]) -> list[DomainEvent]:
             m = s.get(PatrolMission, key)
             if m is None:
                 continue
-            text = store.public(s, m).model_dump_json()
+            text = views.public(s, m).model_dump_json()
             out.append(DomainEvent(MISSION, key, {CONTACTS: text, VIEWER: text}, now))
         elif kind == INCIDENT:
             row = s.get(Incident, key)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from mission.missions import store
+from mission.missions import store, views
 from mission.missions.inputs import MissionInputError
 from mission.missions.models import MissionLeg, PatrolMission
 from mission.missions.schemas import MissionPublic
@@ -229,7 +229,7 @@ def store_imported(
     store.log(s, m.id, actor, "planned", f"imported from a {fmt} file: "
                                          f"{len(imported.items) - 1} items", drone_id)
     s.flush()
-    return store.public(s, m)
+    return views.public(s, m)
 
 
 def refresh(leg: MissionLeg, drone: Drone, label: str, radius_m: float,

@@ -9,9 +9,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from mission.incidents.domain import IllegalTransition
+from mission.clock import utcnow
+from mission.incidents.domain import IllegalTransition, check_transition
 from mission.incidents.models import Incident, Status
-from mission.incidents.service import IncidentNotFound, IncidentService
+from mission.incidents.service import IncidentNotFound, IncidentService, record_status
 from mission.missions import store
 from mission.missions.models import MissionLeg
 
@@ -37,6 +38,26 @@ async def advance_incident(
         except IllegalTransition as e:
             log.info("incident %s not moved to %s: %s", inc_id, step, e)
             return False
+    return True
+
+
+def advance_in(s: Session, inc_id: int, target: Status, actor: str, note: str) -> bool:
+    """`advance_incident` in the caller's transaction: the tracker moves the incidents of a
+    target it observed in the transaction that stores the observation, so that a process
+    dying between the two cannot leave an observed target's incident behind."""
+    row = s.exec(select(Incident).where(Incident.id == inc_id).with_for_update()).first()
+    if row is None or Status(row.status) not in FORWARD:
+        return False
+    now = utcnow()
+    for step in FORWARD[FORWARD.index(Status(row.status)) + 1: FORWARD.index(target) + 1]:
+        try:
+            check_transition(Status(row.status), step)
+        except IllegalTransition as e:
+            log.info("incident %s not moved to %s: %s", inc_id, step, e)
+            return False
+        record_status(s, row, step, actor, note, now)
+        row.updated_at = now
+        s.add(row)
     return True
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from mission.camera.footprint import LatLon, polygon_contains
 from mission.geo import haversine_m
-from mission.missions.models import FINAL_LEG, LegStatus, MissionStatus
+from mission.missions.models import ACTIVE_LEG, FINAL_LEG, LegStatus, MissionStatus
 
 L = LegStatus
 M = MissionStatus
@@ -53,8 +53,8 @@ MISSION_TRANSITIONS: Mapping[MissionStatus, frozenset[MissionStatus]] = {
     M.FAILED: frozenset(),
 }
 
-# a leg the tracker follows (and a drone that is busy)
-ACTIVE_LEGS = frozenset({L.DISPATCHING, L.FLYING, L.PAUSED, L.RETURNING})
+# a leg the tracker follows (and a drone that is busy: one such leg per drone, in the database)
+ACTIVE_LEGS = ACTIVE_LEG
 
 # the leg statuses from which an operator may ask for each command (checked on the leg as read
 # before the command is sent; what is stored afterwards is judged by LEG_TRANSITIONS)
@@ -114,7 +114,10 @@ class TargetView:
 class LegView:
     """What the lifecycle needs to know of one drone's leg. `flew`: the drone has been seen
     armed in the air on this leg; `complete`: it reported the mission flown to its end;
-    `orphaned`: its dispatch was cut off by a service stop, so no dispatcher will finish it."""
+    `orphaned`: its dispatch was cut off (its dispatching process is gone: a restart or a
+    takeover found it dispatching, or its dispatch deadline passed), so no dispatcher will
+    finish it. These and `camera` are what the following process saw, not
+    stored (a new owner learns them again from the drone)."""
 
     drone_id: int
     status: LegStatus
@@ -211,7 +214,12 @@ class VehicleNote:
 
 @dataclass(frozen=True)
 class Reattached:
-    """The service restarted and follows this leg again."""
+    """A process took the drone over (the service restarted, or the drone's previous owner
+    is gone) and follows this leg again, from what the drone reports. `dispatcher_gone`: for
+    a leg still dispatching, no process is sending its commands any more (its deadline has
+    passed, or it has none): the drone's report settles it (`orphaned`)."""
+
+    dispatcher_gone: bool = True
 
 
 @dataclass(frozen=True)
@@ -317,11 +325,13 @@ def step(leg: LegView, event: Event) -> Outcome:
             return _telemetry(leg, event)
         case VehicleNote(kind, message, data):
             return Outcome(leg, (Log(kind, message, dict(data)),))
-        case Reattached():
+        case Reattached(dispatcher_gone):
             dispatching = leg.status == L.DISPATCHING
-            return Outcome(replace(leg, flew=not dispatching, orphaned=dispatching), (Log(
-                "reattached", f"service restarted; following drone {d} again "
-                              f"(leg {leg.status.value}, at item {leg.current_seq})"),))
+            return Outcome(replace(leg, flew=not dispatching,
+                                   orphaned=dispatching and dispatcher_gone), (Log(
+                "reattached", f"drone {d} taken over (a restart, or its owner gone); "
+                              f"following it again (leg {leg.status.value}, at item "
+                              f"{leg.current_seq})"),))
         case ServiceStopping():
             return Outcome(leg)
     raise TypeError(f"not a lifecycle event: {event!r}")  # pragma: no cover
@@ -383,7 +393,8 @@ def _orphan(leg: LegView, st: Telemetry) -> Outcome:
                                 "its dispatch off", started=True))
         return replace(out, effects=(*out.effects, Settle()))  # the mission is active now
     if not st.armed and st.landed_state in _ON_GROUND:
-        why = "the service stopped during the dispatch; the drone did not take off"
+        why = ("the process dispatching it stopped during the dispatch; the drone did not "
+               "take off")
         out = _to(replace(leg, orphaned=False), Transition(
             L.FAILED, "leg_failed", why, reason=why, finished=True))
         return replace(out, effects=(*out.effects, Settle()))

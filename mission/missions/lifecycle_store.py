@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from mission.clock import utcnow
+from mission.incidents.models import Status
 from mission.missions import incident_flow, lifecycle, store
 from mission.missions.lifecycle import (
     Advance,
@@ -45,8 +46,8 @@ def view_of(leg: MissionLeg, targets: Sequence[MissionTarget] = (), *,
 
 
 def apply(s: Session, leg: MissionLeg, outcome: Outcome, actor: str) -> list[TargetView]:
-    """Store `outcome`'s effects on `leg` in order; the targets newly observed (for the caller
-    to advance their incidents once the transaction is committed)."""
+    """Store `outcome`'s effects on `leg` in order (a target observed moves its incidents to
+    `observed` in the same transaction); the targets newly observed."""
     observed: list[TargetView] = []
     for effect in outcome.effects:
         match effect:
@@ -62,6 +63,11 @@ def apply(s: Session, leg: MissionLeg, outcome: Outcome, actor: str) -> list[Tar
                               f"{row.label or row.key} observed", leg.drone_id, seq=seq)
                     observed.append(target)
                     incident_flow.response_on_scene(s, leg, target.incident_ids, utcnow())
+                    d = leg.drone_id
+                    for inc_id in target.incident_ids:  # with the observation, never after it
+                        incident_flow.advance_in(
+                            s, inc_id, Status.OBSERVED, f"drone:{d}",
+                            f"observed by drone {d} on mission {leg.mission_id}")
             case Transition():
                 _transition(s, leg, effect, actor)
                 _response(s, leg, effect)

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DDL, event
+from sqlalchemy import DDL, Index, event, text
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from mission.clock import utcnow
@@ -46,6 +46,13 @@ class LegStatus(StrEnum):
 
 
 FINAL_LEG = frozenset({LegStatus.COMPLETED, LegStatus.ABORTED, LegStatus.FAILED})
+# A leg under way: its drone is busy, and whoever owns the drone's link tracks it. The
+# database allows one per drone (ACTIVE_LEG_INDEX), whichever process dispatches.
+ACTIVE_LEG = frozenset({LegStatus.DISPATCHING, LegStatus.FLYING, LegStatus.PAUSED,
+                        LegStatus.RETURNING})
+ACTIVE_LEG_INDEX = "ux_mission_leg_active_drone"
+ACTIVE_LEG_WHERE = "status IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_LEG)))
 
 
 class PatrolMission(SQLModel, table=True):
@@ -67,10 +74,17 @@ class PatrolMission(SQLModel, table=True):
 
 
 class MissionLeg(SQLModel, table=True):
-    """A drone's route within a mission: what was uploaded and how far it has got."""
+    """A drone's route within a mission: what was uploaded and how far it has got.
+
+    At most one leg per drone is under way (ACTIVE_LEG): a partial unique index, so that two
+    replicas dispatching the same drone at once cannot both succeed (migration 0009)."""
 
     __tablename__ = "mission_leg"
-    __table_args__ = NO_REUSED_IDS  # mission/ids.py
+    __table_args__ = (
+        Index(ACTIVE_LEG_INDEX, "drone_id", unique=True,
+              sqlite_where=text(ACTIVE_LEG_WHERE), postgresql_where=text(ACTIVE_LEG_WHERE)),
+        NO_REUSED_IDS,  # mission/ids.py
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     mission_id: int = Field(foreign_key="patrol_mission.id", index=True)
@@ -88,6 +102,10 @@ class MissionLeg(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     reason: str = Field(default="", max_length=1000)
+    # While dispatching: until when the process sending its commands answers for it (renewed
+    # before each step). Past it, no dispatcher will finish the leg (its process died), and
+    # the drone's owner settles it from what the drone reports (lifecycle._orphan).
+    dispatch_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class MissionTarget(SQLModel, table=True):

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from mission.deps import COMMON, ActorDep, StateDep, error_responses, viewer
 from mission.incidents.routes import read_limited
-from mission.missions import store
+from mission.missions import store, views
 from mission.missions.schemas import (
     ControlIn,
     LogPublic,
@@ -101,7 +101,7 @@ async def get_mission(mission_id: MissionId, svc: ServiceDep) -> MissionPublic:
 @router.get("/{mission_id}/log", response_model=list[LogPublic], responses=ERRORS)
 async def mission_log(mission_id: MissionId, svc: ServiceDep) -> list[LogPublic]:
     """The mission's timeline: planned, dispatched, commands, items reached, landed."""
-    return await svc.db.run(lambda s: store.read_log(s, mission_id))
+    return await svc.db.run(lambda s: views.read_log(s, mission_id))
 
 
 @router.post("/{mission_id}/dispatch", response_model=MissionPublic, responses=ERRORS)

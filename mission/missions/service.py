@@ -1,5 +1,6 @@
 """Patrol missions end to end: plan (a preview), dispatch, pause/resume/recall, re-task in
-flight, quick dispatch. Progress while flying is the tracker's job (tracker.py). Which status
+flight, quick dispatch. Progress while flying is the tracker's job (tracker.py), in whichever
+process owns the drone: this service knows no tracker, both meet in the database. Which status
 a mission or leg takes is the lifecycle's (lifecycle.py): this service sends the commands and
 hands what happened (took off, failed, paused, recalled, re-tasked) to it.
 
@@ -15,18 +16,21 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from mission.audit import service as audit
+from mission.clock import utcnow
 from mission.db import Database
 from mission.fleet import vehicle_commands as vc
 from mission.fleet.commands import CommandService
 from mission.geo import haversine_m
 from mission.incidents.models import Status
 from mission.incidents.service import IncidentNotFound, IncidentService
-from mission.missions import imports, inputs, lifecycle, lifecycle_store, store
+from mission.missions import imports, inputs, lifecycle, lifecycle_store, store, views
 from mission.missions.incident_flow import advance_incident
 from mission.missions.inputs import MissionInputError, TargetInfo
 from mission.missions.lifecycle import (
@@ -55,7 +59,6 @@ from mission.missions.schemas import (
     QuickDispatchIn,
     RetaskIn,
 )
-from mission.missions.tracker import MissionTracker
 from mission.planning.errors import PlanningError, UnreachableTargetError
 from mission.planning.flight_path import DEFAULT_RTL_ALT_M
 from mission.planning.model import (
@@ -97,6 +100,17 @@ class MissionConflict(Exception):
 SeparationCheck = Callable[[int, Sequence[Any]], SafetyRefused | None]
 
 
+class DroneBusy(MissionConflict):
+    """A drone of the mission is on another leg under way (its mission named): the database
+    holds one leg under way per drone (models.ACTIVE_LEG_INDEX), so a second dispatch of the
+    same drone, from this process or another replica, is refused as a whole."""
+
+    def __init__(self, drone_id: int, mission_id: int, field: str = "legs") -> None:
+        super().__init__(f"drone {drone_id} is busy: it is on mission {mission_id}", field)
+        self.drone_id = drone_id
+        self.mission_id = mission_id
+
+
 class InterlockRefused(MissionConflict):
     """Dispatch refused by the safety interlocks; `problems` has one entry per failed check:
     `{"drone_id", "check", "message"}` (check: link, ekf, gps, battery, altitude, no_fly)."""
@@ -123,14 +137,18 @@ class StepFailure:
 class MissionService:
     def __init__(
         self, db: Database, hub: TelemetryHub, commands: CommandService,
-        tracker: MissionTracker, planner: PlannerPool, *, incidents: IncidentService,
+        planner: PlannerPool, *, incidents: IncidentService,
         zones: ZoneService, max_altitude_m: float = 120.0,
         import_radius_m: float = 20_000.0, rtl_alt_m: float = DEFAULT_RTL_ALT_M,
-        separation: SeparationCheck | None = None,
+        separation: SeparationCheck | None = None, dispatch_step_s: float = 70.0,
     ) -> None:
         """`separation` (SafetyLimits.separation_problem): the own-fleet separation of a
-        drone's upload, asked by the dispatch preflight before any command is sent."""
+        drone's upload, asked by the dispatch preflight before any command is sent.
+        `dispatch_step_s`: the longest one dispatch step may take (a command's bound, over the
+        bus included): a dispatching leg's deadline is renewed by this much before each step,
+        and a leg past its deadline has lost its dispatcher (MissionLeg.dispatch_until)."""
         self.db = db
+        self.dispatch_step_s = dispatch_step_s
         self.separation = separation
         self.max_altitude_m = max_altitude_m
         self.import_radius_m = import_radius_m
@@ -138,7 +156,6 @@ class MissionService:
         self.airframe = Airframe(rtl_alt_m=rtl_alt_m)  # what the planner times RTL with
         self.hub = hub
         self.commands = commands
-        self.tracker = tracker
         self.planner = planner
         self.incidents = incidents
         self.zones = zones
@@ -146,10 +163,10 @@ class MissionService:
     # -- reading ---------------------------------------------------------------------------------
 
     async def get(self, mission_id: int) -> MissionPublic:
-        return await self.db.run(lambda s: store.public(s, store.load(s, mission_id)))
+        return await self.db.run(lambda s: views.public(s, store.load(s, mission_id)))
 
     async def list_missions(self, status: str | None, limit: int) -> list[MissionPublic]:
-        return await self.db.run(lambda s: store.list_missions(s, status, limit))
+        return await self.db.run(lambda s: views.list_missions(s, status, limit))
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -270,7 +287,7 @@ class MissionService:
         return targets, infos
 
     async def _refuse_busy(self, drone_ids: Sequence[int]) -> None:
-        busy = self.tracker.busy_drones()
+        busy = await self.db.run(lambda s: store.busy_drones(s, drone_ids))
         for i, d in enumerate(drone_ids):
             if d in busy:
                 raise MissionInputError(
@@ -322,7 +339,7 @@ class MissionService:
                       result={"status": m.status, "targets": len(visits),
                               "dropped": len(dropped)})
             s.flush()
-            return store.public(s, m)
+            return views.public(s, m)
 
         return await self.db.run(tx)
 
@@ -422,32 +439,34 @@ class MissionService:
             legs = store.legs(s, mission_id)
             if not legs:
                 raise MissionConflict(f"mission {mission_id} has no drone with work to do")
+            _refuse_busy_legs(s, mission_id, legs)
             lifecycle_store.begin_dispatch(s, mission_id, actor)
             for leg in legs:
                 lifecycle_store.apply(
                     s, leg, lifecycle.step(lifecycle_store.view_of(leg), DispatchStarted()),
                     actor)
+                leg.dispatch_until = utcnow() + timedelta(seconds=self.dispatch_step_s)
             store.log(s, mission_id, actor, "dispatching")
             return m, legs, store.targets(s, mission_id)
 
         await self.preflight(mission_id, actor)
-        mission, legs, targets = await self.db.run(begin)
-        busy = self.tracker.busy_drones()
-        todo: list[MissionLeg] = []
-        for leg in legs:
-            if leg.drone_id in busy and busy[leg.drone_id] != mission_id:
-                await self._fail_leg(leg, actor, f"drone {leg.drone_id} is flying mission "
-                                                 f"{busy[leg.drone_id]}")
-            else:
-                todo.append(leg)
+        try:
+            mission, legs, targets = await self.db.run(begin)
+        except (DroneBusy, IntegrityError) as e:
+            # IntegrityError: another process dispatched one of these drones between our
+            # check and our write; the database's one-leg-per-drone index refused ours.
+            if isinstance(e, IntegrityError) and not store.is_active_leg_conflict(e):
+                raise
+            busy = e if isinstance(e, DroneBusy) else await self._busy_now(mission_id)
+            await self._record_busy(mission_id, actor, busy)
+            raise busy from None
         reserve = float(mission.plan.get("battery_reserve_pct", 25.0))
         no_fly = mission.plan.get("no_fly", [])
-        for leg in todo:
-            self.tracker.watch(leg, [t for t in targets if t.drone_id == leg.drone_id])
+        # the tracker of whichever process owns each drone follows its leg from the database
         await asyncio.gather(*(
             self._dispatch_leg(leg, [t for t in targets if t.drone_id == leg.drone_id],
                                reserve, no_fly, actor)
-            for leg in todo
+            for leg in legs
         ))
         return await self._settle_after_dispatch(mission_id, actor)
 
@@ -470,12 +489,40 @@ class MissionService:
         items = _upload_items(leg.items)
         steps.append(("upload", lambda: port.upload_mission(d, items)))
         steps.append(("start", lambda: port.start_mission(d, leg.altitude_m)))
-        for step, send in steps:
-            failure = await _step(d, step, send)
-            if failure is not None:
-                await self._fail_leg(leg, actor, failure.reason, failure.error)
-                return
+        try:
+            for step, send in steps:
+                if not await self._renew_dispatch(leg, step):
+                    return  # settled meanwhile by the drone's owner: sent no further
+                failure = await _step(d, step, send)
+                if failure is not None:
+                    await self._fail_leg(leg, actor, failure.reason, failure.error)
+                    return
+        except asyncio.CancelledError:
+            # this dispatcher goes away (its request or process ends): the drone's owner need
+            # not wait for the deadline to settle the leg from what the drone reports
+            await asyncio.shield(self._renew_dispatch(leg, "", expire=True))
+            raise
         await self._leg_event(leg.id, actor, TookOff())
+
+    async def _renew_dispatch(self, leg: MissionLeg, step: str, *, expire: bool = False) -> bool:
+        """The leg is still this dispatch's to finish: its deadline is renewed for one more
+        step (or, `expire`, ended now). Not when the drone's owner has settled it meanwhile
+        (its dispatcher seemed gone: lifecycle._orphan); this dispatch then sends nothing more,
+        and the mission log says so."""
+        def q(s: Session) -> bool:
+            row = s.get(MissionLeg, leg.id, with_for_update=True)
+            if row is not None and row.status == LegStatus.DISPATCHING:
+                row.dispatch_until = utcnow() + timedelta(
+                    seconds=0.0 if expire else self.dispatch_step_s)
+                s.add(row)
+                return True
+            if not expire:
+                store.log(s, leg.mission_id, "system", "status_kept",
+                          f"drone {leg.drone_id}: {step} not sent, its leg is "
+                          f"{row.status if row else 'gone'}", leg.drone_id)
+            return False
+
+        return await self.db.run(q)
 
     async def _assign_incidents(
         self, targets: Sequence[MissionTarget], actor: str, mission_id: int
@@ -489,26 +536,43 @@ class MissionService:
                         error: dict[str, Any] | None = None) -> None:
         assert leg.id is not None
         await self._leg_event(leg.id, actor, DispatchFailed(reason, error or {}))
-        self.tracker.unwatch(leg.drone_id)
 
     async def _leg_event(self, leg_id: int | None, actor: str, event: Event) -> None:
-        """Store what the lifecycle makes of a dispatch or operator event, then tell the
-        tracker (lifecycle_store.apply_event)."""
+        """Store what the lifecycle makes of a dispatch or operator event
+        (lifecycle_store.apply_event); the tracker reads it from the database."""
         assert leg_id is not None
 
-        def tx(s: Session) -> LegStatus | None:
-            leg = s.get(MissionLeg, leg_id)
+        def tx(s: Session) -> None:
+            leg = s.get(MissionLeg, leg_id, with_for_update=True)
             assert leg is not None
-            return lifecycle_store.apply_event(s, leg, event, actor)
+            lifecycle_store.apply_event(s, leg, event, actor)
 
-        status = await self.db.run(tx)
-        if status is not None:
-            self.tracker.leg_status_changed(leg_id, status)
+        await self.db.run(tx)
+
+    async def _busy_now(self, mission_id: int) -> MissionConflict:
+        """Why the database refused this mission's dispatch, read after the refusal."""
+        def q(s: Session) -> MissionConflict:
+            try:
+                _refuse_busy_legs(s, mission_id, store.legs(s, mission_id))
+            except DroneBusy as e:
+                return e
+            return MissionConflict(f"mission {mission_id} is being dispatched already")
+
+        return await self.db.run(q)
+
+    async def _record_busy(self, mission_id: int, actor: str, e: MissionConflict) -> None:
+        def record(s: Session) -> None:
+            store.log(s, mission_id, actor, "dispatch_refused", e.message[:2000])
+            audit.add(s, "mission.dispatch_refused", actor=actor, mission_id=mission_id,
+                      drone_id=getattr(e, "drone_id", None), outcome="refused",
+                      result={"message": e.message})
+
+        await self.db.run(record)
 
     async def _settle_after_dispatch(self, mission_id: int, actor: str) -> MissionPublic:
         def tx(s: Session) -> MissionPublic:
             lifecycle_store.settle(s, mission_id, actor)
-            return store.public(s, store.load(s, mission_id))
+            return views.public(s, store.load(s, mission_id))
 
         return await self.db.run(tx)
 
@@ -556,7 +620,8 @@ class MissionService:
     async def recall_all(self, actor: str) -> list[dict[str, Any]]:
         """Every drone flying any mission returns to launch."""
         out: list[dict[str, Any]] = []
-        for mission_id in sorted(set(self.tracker.busy_drones().values())):
+        busy = await self.db.run(lambda s: store.busy_drones(s))
+        for mission_id in sorted(set(busy.values())):
             try:
                 _, results = await self.control(mission_id, "recall", None, actor)
             except MissionConflict:
@@ -673,10 +738,7 @@ class MissionService:
                                 first_seq=v.first_seq, last_seq=v.last_seq, eta_s=v.eta_s,
                                 **inputs.target_dict(info)))
             lifecycle_store.apply_event(s, row, Retasked(info.label, row.revision), actor)
-            s.flush()
-            fresh = [t for t in store.targets(s, mission_id) if t.drone_id == drone_id]
-            self.tracker.watch(row, fresh)
-            return store.public(s, store.load(s, mission_id))
+            return views.public(s, store.load(s, mission_id))
 
         return await self.db.run(save)
 
@@ -685,7 +747,7 @@ class MissionService:
     async def quick_dispatch(self, body: QuickDispatchIn, actor: str) -> MissionPublic:
         """Send the nearest drone that can make it there and back to a point, now."""
         candidates: list[tuple[float, int, VehicleState]] = []
-        for vid, st in self.ready_drones().items():
+        for vid, st in (await self.ready_drones()).items():
             assert st.position is not None
             candidates.append((_metres(st.position.lat, st.position.lon, body.lat, body.lon),
                                vid, st))
@@ -717,14 +779,17 @@ class MissionService:
             except InterlockRefused as e:
                 reasons.extend(f"drone {p['drone_id']}: {p['message']}" for p in e.problems)
                 await self._discard(planned.id, actor)
+            except DroneBusy as e:  # dispatched by another replica meanwhile
+                reasons.append(e.message)
+                await self._discard(planned.id, actor)
         raise MissionConflict("no drone can reach the point and keep its reserve: "
                               + "; ".join(reasons), "lat")
 
 
-    def ready_drones(self) -> dict[int, VehicleState]:
+    async def ready_drones(self) -> dict[int, VehicleState]:
         """Drones free to be sent now: linked, position and EKF good, on no unfinished leg
         (the interlocks still decide at dispatch)."""
-        busy = self.tracker.busy_drones()
+        busy = await self.db.run(lambda s: store.busy_drones(s))
         return {vid: st for vid, st in self.hub.snapshot().items()
                 if vid not in busy and st.link is LinkState.UP and st.position is not None
                 and st.ekf_ok}
@@ -819,6 +884,16 @@ async def _step(drone_id: int, step: str,
 
 def _zone_json(z: NoFlyZone) -> dict[str, Any]:
     return {"id": z.id, "vertices": [[p.lat, p.lon] for p in z.polygon]}
+
+
+def _refuse_busy_legs(s: Session, mission_id: int, legs: Sequence[MissionLeg]) -> None:
+    """DroneBusy for the first drone of `legs` that is on a leg under way of another mission;
+    the index behind it (models.ACTIVE_LEG_INDEX) catches what this read cannot see yet."""
+    busy = store.busy_drones(s, [leg.drone_id for leg in legs])
+    for leg in legs:
+        other = busy.get(leg.drone_id)
+        if other is not None and other != mission_id:
+            raise DroneBusy(leg.drone_id, other)
 
 
 def _legs_of(s: Session, mission_id: int) -> list[MissionLeg]:

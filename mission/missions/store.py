@@ -1,22 +1,28 @@
-"""Reading and writing missions, legs, targets and the mission log (sync, run via Database.run)."""
+"""Reading and writing missions, legs, targets and the mission log (sync, run via Database.run).
+
+Rows only: how the API shows them is views.py, so that what tracks legs (the tracker, also in
+a link worker) loads no API schema and no planner."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from mission.audit import service as audit
 from mission.clock import utcnow
 from mission.missions.lifecycle import check_leg, check_mission
 from mission.missions.models import (
+    ACTIVE_LEG,
+    ACTIVE_LEG_INDEX,
     LegStatus,
     MissionLeg,
     MissionLog,
     MissionTarget,
     PatrolMission,
 )
-from mission.missions.schemas import LegPublic, LogPublic, MissionPublic, TargetPublic
 
 
 class MissionNotFound(LookupError):
@@ -36,6 +42,20 @@ def legs(s: Session, mission_id: int) -> list[MissionLeg]:
     return list(s.exec(
         select(MissionLeg).where(MissionLeg.mission_id == mission_id).order_by(col(MissionLeg.id))
     ))
+
+
+def active_legs(s: Session, drone_ids: Iterable[int] | None = None) -> list[MissionLeg]:
+    """The legs under way (ACTIVE_LEG), of `drone_ids` or of every drone: at most one per
+    drone (the database's own constraint, models.ACTIVE_LEG_INDEX)."""
+    q = select(MissionLeg).where(col(MissionLeg.status).in_([x.value for x in ACTIVE_LEG]))
+    if drone_ids is not None:
+        q = q.where(col(MissionLeg.drone_id).in_(list(drone_ids)))
+    return list(s.exec(q.order_by(col(MissionLeg.id))))
+
+
+def busy_drones(s: Session, drone_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """drone id -> the mission id of its leg under way, for busy drones (of `drone_ids`)."""
+    return {leg.drone_id: leg.mission_id for leg in active_legs(s, drone_ids)}
 
 
 def targets(s: Session, mission_id: int) -> list[MissionTarget]:
@@ -86,37 +106,8 @@ def set_leg_status(s: Session, leg: MissionLeg, status: LegStatus, *, actor: str
                   result={"reason": leg.reason} if leg.reason else {})
 
 
-def public(s: Session, row: PatrolMission) -> MissionPublic:
-    assert row.id is not None
-    all_targets = targets(s, row.id)
-    plan = row.plan or {}
-    return MissionPublic(
-        id=row.id, name=row.name, status=row.status, objective=row.objective,
-        created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
-        dispatched_at=row.dispatched_at, finished_at=row.finished_at, reason=row.reason,
-        makespan_s=plan.get("makespan_s"), total_time_s=plan.get("total_time_s"),
-        response_s=plan.get("response_s"),
-        solver=plan.get("solver"), warnings=list(plan.get("warnings", [])),
-        legs=[LegPublic.model_validate(leg, from_attributes=True) for leg in legs(s, row.id)],
-        targets=[_target(t) for t in all_targets if not t.dropped_reason],
-        dropped=[_target(t) for t in all_targets if t.dropped_reason],
-    )
-
-
-def _target(t: MissionTarget) -> TargetPublic:
-    return TargetPublic.model_validate(t, from_attributes=True)
-
-
-def list_missions(s: Session, status: str | None, limit: int) -> list[MissionPublic]:
-    q = select(PatrolMission).order_by(col(PatrolMission.id).desc()).limit(limit)
-    if status is not None:
-        q = q.where(PatrolMission.status == status)
-    return [public(s, m) for m in s.exec(q)]
-
-
-def read_log(s: Session, mission_id: int) -> list[LogPublic]:
-    load(s, mission_id)
-    rows = s.exec(
-        select(MissionLog).where(MissionLog.mission_id == mission_id).order_by(col(MissionLog.id))
-    )
-    return [LogPublic.model_validate(r, from_attributes=True) for r in rows]
+def is_active_leg_conflict(e: IntegrityError) -> bool:
+    """The database refused a second leg under way for one drone (models.ACTIVE_LEG_INDEX):
+    PostgreSQL names the index, SQLite the column it covers."""
+    text = str(e.orig)
+    return ACTIVE_LEG_INDEX in text or "mission_leg.drone_id" in text

@@ -1,6 +1,7 @@
 """The vehicle side of a process, built from `Settings`: what the service and a link worker
 both run to link drones, publish and serve them on the bus, check the interlocks where the
-vehicle is, and record tracks and events (mission/runtime/__init__.py)."""
+vehicle is, record tracks and events, and drive the mission legs of the drones it owns
+(mission/runtime/__init__.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from mission.fleet.reach import LinkReach
 from mission.fleet.service import FleetService
 from mission.fleet.takeover import Takeover
 from mission.fleet.unowned import UnownedDrones
+from mission.live import watched
+from mission.missions.tracker import MissionTracker
 from mission.recording.service import RecordingService
 from mission.safety import SafetyLimits
 from mission.settings import Settings
@@ -68,8 +71,13 @@ OnReleased = Callable[[int], None]  # (drone id)
 
 
 class LinkSide:
-    """Database, hub, fleet link, bus (with NAZORAT_BUS_URL), zones, interlocks, fleet registry
-    and track recorder, made once here and handed to each other.
+    """Database, hub, fleet link, bus (with NAZORAT_BUS_URL), zones, interlocks, fleet registry,
+    track recorder and mission tracker, made once here and handed to each other.
+
+    The tracker follows the legs of the drones this process owns, so the leg of a drone is
+    driven where its link is, whichever replica dispatched it: with a bus, the drones whose
+    lease it holds and links (`watch_ownership`); without one, every drone its link has (the
+    fleet tells it, `fleet.ownership`).
 
     `linking=False` (a service in NAZORAT_LINK_MODE=workers) stores drones but links none.
     `record_owned_only`: with a bus, record only the drones this process links (a service's
@@ -115,6 +123,12 @@ class LinkSide:
         owned = self.bus.owns if record_owned_only and self.bus is not None else None
         self.recording = RecordingService(self.db, self.hub, interval_s=settings.track_interval_s,
                                           records=owned)
+        self.tracker = MissionTracker(
+            self.db, self.hub, observe_requires_footprint=settings.observe_requires_footprint)
+        if self.leased:  # the lease says who drives a drone's leg: one process at a time
+            self.watch_ownership(self.tracker.on_acquired, self.tracker.on_released)
+        elif linking:  # no bus: every drone on this link is this process's alone
+            self.fleet.ownership = self.tracker
         self.tasks: list[asyncio.Task[Any]] = []
 
     async def open(self) -> None:
@@ -135,11 +149,23 @@ class LinkSide:
                                     period_s=min(2.0, ttl))
             self.tasks.append(asyncio.create_task(unowned.run(), name="unowned-drones"))
 
+    def announce_commits(self) -> None:
+        """With a bus, tell the other processes which missions and incidents this one changed
+        (what its tracker stores), so their consoles show it: a link worker, which publishes
+        nothing to consoles itself (a service's change publisher does both)."""
+        bus = self.bus
+        if bus is None:
+            return
+        watched.watch(self.db)
+        self.db.on_commit(lambda changes: bus.announce_changes(sorted(changes)))
+
     async def start_link(self, drones: tuple[str, ...]) -> None:
-        """Record tracks, start the link (unless not linking), link the stored drones of this
-        shard and register `drones`, and with a bus serve their commands and follow the
-        database for drones added or deleted elsewhere."""
+        """Record tracks and track missions, start the link (unless not linking), link the
+        stored drones of this shard and register `drones` (the tracker now owns them), and
+        with a bus serve their commands and follow the database for drones added or deleted
+        elsewhere."""
         self.tasks.append(asyncio.create_task(self.recording.run(), name="recorder"))
+        self.tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         if self.linking:
             await self.link.start()
         await self.fleet.startup(drones)  # not linking: stored only, a worker links them

@@ -46,13 +46,12 @@ from mission.evidence.context import MissionContext
 from mission.evidence.recorder import EvidenceRecorder
 from mission.evidence.service import EvidenceService
 from mission.evidence.store import EvidenceStore
-from mission.fleet.commands import CommandRouter, CommandService
+from mission.fleet.commands import BUS_MARGIN_S, CommandRouter, CommandService
 from mission.incidents.service import IncidentService
 from mission.intake.telegram import SharedSeenUpdates
 from mission.live.changes import ChangePublisher
 from mission.missions.planner_pool import PlannerPool
 from mission.missions.service import MissionService
-from mission.missions.tracker import MissionTracker
 from mission.observability.health import Lifecycle
 from mission.observability.metrics import ServiceMetrics
 from mission.reports.service import ReportService
@@ -119,19 +118,19 @@ class Runtime:
         self.incidents = IncidentService(self.db)
         self.reports = ReportService(self.db)
         self.planner = PlannerPool()
-        self.tracker = MissionTracker(
-            self.db, self.hub, incidents=self.incidents,
-            observe_requires_footprint=settings.observe_requires_footprint)
+        self.tracker = self.links.tracker  # drives the legs of the drones this process links
         self.commands = CommandService(self.db, self.link, timeout_s=settings.command_timeout_s,
                                        safety=self.safety, observe=self.metrics.observe_command,
                                        remote=self.bus, router=None if command_router is None
                                        else command_router(self.hub))
-        self.missions = MissionService(self.db, self.hub, self.commands, self.tracker,
-                                       self.planner, incidents=self.incidents, zones=self.zones,
+        self.missions = MissionService(self.db, self.hub, self.commands, self.planner,
+                                       incidents=self.incidents, zones=self.zones,
                                        max_altitude_m=settings.max_altitude_m,
                                        import_radius_m=settings.import_radius_m,
                                        rtl_alt_m=settings.rtl_alt_m,
-                                       separation=self.safety.separation_problem)
+                                       separation=self.safety.separation_problem,
+                                       dispatch_step_s=settings.command_timeout_s
+                                       + BUS_MARGIN_S + 5.0)
         # other aircraft against our drones; its actions are the system's, through the guard
         self.traffic = TrafficMonitor(
             self.hub, self.commands.as_actor(TRAFFIC_ACTOR),
@@ -237,13 +236,13 @@ class Runtime:
         if self.revocations is not None:
             self._tasks.append(asyncio.create_task(self.revocations.run(),
                                                    name="auth-revocations"))
-        await self.tracker.load()  # missions in flight at the last shutdown are reattached
-        self._tasks.append(asyncio.create_task(self.tracker.run(), name="mission-tracker"))
         self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
         self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
         self._tasks.append(asyncio.create_task(self.evidence.run_sweeper(),
                                                name="recording-retention"))
-        await self.links.start_link(drones)  # in workers mode: stored only, a worker links them
+        # in workers mode: stored only, a worker links them; the tracker follows the legs of
+        # the drones linked here (reattached from the database: a restart loses nothing)
+        await self.links.start_link(drones)
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
         for feed in self.traffic_feeds:
             self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
