@@ -27,6 +27,7 @@ as root) (d) falls back to terminating the service's backends on the machine's P
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import math
 import os
@@ -54,7 +55,13 @@ import redis  # noqa: E402
 
 import pg_database  # noqa: E402
 from service_fixture import (  # noqa: E402
-    REPO_ROOT, RunningService, ServiceFactory, free_port, service_env, wait_until)
+    REPO_ROOT,
+    RunningService,
+    ServiceFactory,
+    free_port,
+    service_env,
+    wait_until,
+)
 from sitl_fleet import FleetFactory, SitlFleet  # noqa: E402
 from test_bus import BUS_SECRET  # noqa: E402
 from test_bus_security import _own_redis  # noqa: E402
@@ -94,8 +101,9 @@ class PrivatePostgres:
                        stderr=subprocess.STDOUT)
 
     def _options(self) -> str:
-        return (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
+        # fsync off: only an OS crash could lose what was committed (not a server crash,
+        # which is what restart() is; synchronous_commit stays on, so a commit is durable)
+        return f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.root / "data"), "-A", "trust", "-U", "postgres",
@@ -282,6 +290,10 @@ def _ready(c: httpx.Client, drone_id: int) -> bool:
                 and s.get("position") and s.get("battery_pct") is not None)
 
 
+def _climbing(c: httpx.Client, drone_id: int) -> bool:
+    return bool((_state(c, drone_id).get("alt_rel") or 0) > 5)
+
+
 def _mission(c: httpx.Client, mission_id: int) -> dict[str, Any] | None:
     try:
         r = c.get(f"/api/missions/{mission_id}")
@@ -291,6 +303,11 @@ def _mission(c: httpx.Client, mission_id: int) -> dict[str, Any] | None:
         return None
     body: dict[str, Any] = r.json()
     return body
+
+
+def _observed(c: httpx.Client, mission_id: int) -> int:
+    m = _mission(c, mission_id)
+    return 0 if m is None else sum(1 for t in m["targets"] if t["observed_at"])
 
 
 def _incident(c: httpx.Client, home: dict[str, float], north: float, east: float) -> int:
@@ -308,7 +325,8 @@ def _holder(r: redis.Redis, prefix: str, vid: int) -> str | None:
     value = r.get(f"{prefix}:owner:{vid}")
     if not value:
         return None
-    return value.decode().partition(" ")[2]
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return text.partition(" ")[2]
 
 
 def _received(fleet: SitlFleet, instance: int) -> list[dict[str, Any]]:
@@ -334,9 +352,10 @@ def _accepted(c: httpx.Client, drone_id: int, name: str) -> int:
 # -- the test ----------------------------------------------------------------------------------
 
 def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident(
-    sim_fleet: FleetFactory, service_factory: ServiceFactory, workers: list[Worker],
-    chaos_redis: tuple[str, str], chaos_database: Database, tmp_path: Path,
+    chaos_redis: tuple[str, str], chaos_database: Database, sim_fleet: FleetFactory,
+    service_factory: ServiceFactory, workers: list[Worker], tmp_path: Path,
 ) -> None:
+    # (Redis and PostgreSQL first: torn down last, after every process that uses them)
     t_start = time.monotonic()
     redis_url, redis_password = chaos_redis
     prefix = f"nazorat-chaos-{secrets.token_hex(3)}"
@@ -368,7 +387,7 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
         ids = sorted(d["id"] for d in cb.get("/api/drones").json())
         assert ids == [1, 2, 3], ids
         for vid in ids:
-            wait_until(lambda vid=vid: _ready(cb, vid), 40, what=f"drone {vid} ready on B")
+            wait_until(functools.partial(_ready, cb, vid), 40, what=f"drone {vid} ready on B")
         assert {_holder(bus, prefix, v) for v in ids} == {w1.node}
         w2 = worker("w2")  # its own shard is empty: it may only take w1's drones over
         home = _state(cb, 1)["home"]
@@ -376,7 +395,7 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
                      _incident(ca, home, -450, 0)]
         r = ca.post("/api/missions/plan", json={
             "name": "chaos patrol", "drones": ids, "incidents": incidents, "altitude_m": 25,
-            "on_station": {"kind": "loiter", "seconds": 300}})
+            "on_station": {"kind": "loiter", "seconds": 180}})
         assert r.status_code == 201, r.text
         plan = r.json()
         assert not plan["dropped"] and len(plan["targets"]) == 3, plan
@@ -384,16 +403,19 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
         r = ca.post(f"/api/missions/{plan['id']}/dispatch")
         assert r.status_code == 200 and r.json()["status"] == "active", r.text
         mid = plan["id"]
+        dispatched = time.monotonic()
+
+        def since() -> str:
+            return f"[+{time.monotonic() - dispatched:.1f} s after dispatch]"
         print(f"setup and dispatch: {time.monotonic() - t_start:.1f} s; legs for drones "
               f"{sorted(legs)}; database: {chaos_database.how}")
         for vid in legs:
-            wait_until(lambda vid=vid: (_state(cb, vid).get("alt_rel") or 0) > 5, 30,
-                       what=f"drone {vid} climbing")
+            wait_until(functools.partial(_climbing, cb, vid), 30, what=f"drone {vid} climbing")
         assert {_holder(bus, prefix, v) for v in ids} == {w1.node}, "w2 stole a held lease"
 
         # (a) the owning link worker dies mid-flight
         w1.kill()
-        killed = time.monotonic()
+        killed, killed_wall = time.monotonic(), time.time()
         leased: dict[int, float] = {}
         up: dict[int, float] = {}
 
@@ -410,7 +432,7 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
 
         wait_until(taken_over, 30, interval_s=0.05,
                    what=f"w2 taking the drones over\n{w2.log_text()}")
-        print("(a) takeover after SIGKILL of the owning worker: lease taken "
+        print(f"{since()} (a) takeover after SIGKILL of the owning worker: lease taken "
               + ", ".join(f"drone {v} {leased[v]:.2f} s" for v in ids) + "; telemetry up on B "
               + ", ".join(f"drone {v} {up[v]:.2f} s" for v in ids))
         assert max(leased.values()) < TAKEOVER_LIMIT_S, leased
@@ -422,13 +444,13 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
         os.killpg(a_pid, signal.SIGKILL)
         assert a._proc is not None
         a._proc.wait(timeout=10)
-        observed_before = sum(1 for t in _mission(cb, mid)["targets"] if t["observed_at"])
-        wait_until(lambda: sum(1 for t in (_mission(cb, mid) or {"targets": []})["targets"]
-                               if t["observed_at"]) >= 1, 60,
+        observed_before = _observed(cb, mid)
+        wait_until(lambda: _observed(cb, mid) >= 1, 60,
                    what="an incident observed after both kills")
-        print(f"(b) replica A killed; B shows the mission active, "
-              f"{observed_before} incident(s) observed before, "
-              f"{sum(1 for t in _mission(cb, mid)['targets'] if t['observed_at'])} now")
+        m = _mission(cb, mid)
+        assert m is not None and m["status"] == "active", m
+        print(f"{since()} (b) replica A killed; B shows the mission active, "
+              f"{observed_before} incident(s) observed before, {_observed(cb, mid)} now")
 
         # (c) Redis stalls for 10 s while an operator asks for a harmless command through B
         roi_before = {v: len(_commands(_received(fleet, v - 1), MAV_CMD_DO_SET_ROI_NONE))
@@ -453,14 +475,14 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
         t.start()
         t.join(timeout=90)
         assert not t.is_alive()
-        print(f"(c) clear_roi through B during the Redis pause: {answer.get('status')} "
+        print(f"{since()} (c) clear_roi through B during the Redis pause: {answer.get('status')} "
               f"{answer.get('body')} after {answer.get('took', 0):.1f} s")
         # recovered: every drone linked and leased again, shown up on B
         wait_until(lambda: all(_holder(bus, prefix, v) for v in ids)
                    and all(_state(cb, v).get("link") == "up" for v in ids), 60,
                    what=f"the fleet back after the pause\n{w2.log_text()}")
         back = time.monotonic() - paused
-        print(f"(c) fleet linked and leased again {back:.1f} s after the pause began "
+        print(f"{since()} (c) fleet linked and leased again {back:.1f} s after the pause began "
               f"({PAUSE_MS / 1000:.0f} s)")
         # the operator retries once it is back: executed exactly once more
         r = cb.post("/api/drones/1/commands/clear_roi")
@@ -474,9 +496,11 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
             f"{cb.get('/api/drones/1/commands').json()}")
 
         # (d) PostgreSQL restarts under everyone
+        restarted_wall = None
         if chaos_database.restart is None:
             print(f"(d) skipped: {chaos_database.how}")
         else:
+            restarted_wall = time.time()
             chaos_database.restart()
             restarted = time.monotonic()
             wait_until(lambda: _mission(cb, mid) is not None, 30,
@@ -485,9 +509,13 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
                 "lat": home["lat"], "lon": home["lon"], "category": "drug_activity",
                 "severity": 1, "source": "citizen_map", "description": "after the restart"})
             assert r.status_code == 201, r.text
-            print(f"(d) PostgreSQL restarted ({chaos_database.how}); B read and wrote again "
-                  f"{time.monotonic() - restarted:.2f} s later")
+            print(f"{since()} (d) PostgreSQL restarted ({chaos_database.how}); B read and "
+                  f"wrote again {time.monotonic() - restarted:.2f} s later")
 
+        m = _mission(cb, mid)
+        assert m is not None and m["status"] == "active" and all(
+            leg["status"] == "flying" for leg in m["legs"]), ("the chaos outlasted the patrol: "
+                                                               f"make it longer\n{m}")
         done = wait_until(lambda: (m := _mission(cb, mid)) and m["status"] in (
             "completed", "failed", "aborted") and m, 120, interval_s=0.5,
             what=f"the mission finished\n{w2.log_text()}")
@@ -506,5 +534,17 @@ def test_killed_paused_and_restarted_processes_lose_no_drone_mission_or_incident
             assert len(_stored(got, STORED_MISSION)) == 1, (vid, got)
             assert len(_stored(got, STORED_FENCE)) <= 1, (vid, got)
             assert len(_commands(got, MAV_CMD_MISSION_START)) == 1, (vid, got)
-        print(f"mission {mid} completed, {len(incidents)} incidents observed; log: {kinds}; "
-              f"test wall time {time.monotonic() - t_start:.1f} s")
+        # the tracks the owners recorded (a drone holding still is written once a minute):
+        # w2's after its takeover, and after the PostgreSQL restart (the return flight)
+        after = []
+        for vid in sorted(legs):
+            times = cb.get(f"/api/drones/{vid}/track").json()["properties"]["times"]
+            after.append((sum(1 for t in times if t > killed_wall),
+                          sum(1 for t in times if restarted_wall and t > restarted_wall)))
+            if restarted_wall is not None:
+                assert after[-1][1] > 0, f"drone {vid}: nothing recorded after the restart"
+        print(f"{since()} track points recorded after the takeover / after the restart: "
+              + ", ".join(f"drone {v} {a} / {r}" for v, (a, r) in zip(sorted(legs), after,
+                                                                     strict=True)))
+        print(f"{since()} mission {mid} completed, {len(incidents)} incidents observed; "
+              f"log: {kinds}; test wall time {time.monotonic() - t_start:.1f} s")
