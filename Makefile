@@ -73,7 +73,7 @@ browser:
 	fi
 
 run: venv ui
-	$(PY) -m mission.cli serve --sim 3 --sim-adsb-count 5
+	$(PY) -m mission.cli serve --sim 3 --sim-adsb-count 5 --sim-camera
 
 # The whole suite on SQLite, then the PostgreSQL lane; fails if either failed.
 test: venv ui browser

@@ -300,6 +300,7 @@ class Service:
         self._user = "bench"
         self._password = secrets.token_urlsafe(24)
         self.token: str | None = None
+        self.extra_env: dict[str, str] = {}  # more NAZORAT_ settings (bench_video: cameras)
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -359,6 +360,7 @@ class Service:
             "NAZORAT_DRONES": ",".join(f"tcpout://127.0.0.1:{p}" for p in self.ports),
             "NAZORAT_ADMIN_USER": self._user,
             "NAZORAT_ADMIN_PASSWORD": self._password,
+            **self.extra_env,
         })
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

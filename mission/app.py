@@ -43,6 +43,8 @@ from mission.runtime.service import Runtime
 from mission.security import BodyLimit, SecurityHeaders
 from mission.settings import Settings, load_settings
 from mission.tiles.routes import router as tiles_router
+from mission.video.routes import router as video_router
+from mission.video.routes import sources as video_sources_router
 from mission.zones.routes import router as zones_router
 
 
@@ -116,6 +118,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(tiles_router)
     app.include_router(airspace_router)
     app.include_router(remote_id_router)
+    app.include_router(video_router)
+    app.include_router(video_sources_router)
 
     @app.get("/api/health", tags=["health"])
     async def health(request: Request, app_state: StateDep) -> dict[str, Any]:

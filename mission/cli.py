@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="vehicle seconds until the simulated EKF has a position (default 40)")
     s.add_argument("--sim-adsb-count", type=int, default=None, metavar="N",
                    help="simulated aircraft around the simulated fleet (SIM_ADSB_COUNT)")
+    s.add_argument("--sim-camera", action="store_true", default=None,
+                   help="give every simulated copter a camera streaming H.264 (live video)")
     s.add_argument("--sim-remote-id-count", type=int, default=None, metavar="N",
                    help="simulated Remote ID broadcasters around the simulated fleet")
     s.add_argument("--sim-spacing", type=float, default=None, metavar="METRES",
@@ -240,6 +242,8 @@ def serve(args: argparse.Namespace, settings: Settings,
         overrides["sim_ekf_delay"] = args.sim_ekf_delay
     if args.sim_adsb_count is not None:
         overrides["sim_adsb_count"] = args.sim_adsb_count
+    if args.sim_camera:
+        overrides["sim_camera"] = True
     if args.sim_remote_id_count is not None:
         overrides["sim_remote_id_count"] = args.sim_remote_id_count
     if args.sim_base_port is not None:

@@ -41,6 +41,7 @@ from mission.missions.service import DroneBusy, InterlockRefused, MissionConflic
 from mission.missions.store import MissionNotFound
 from mission.ratelimit import retry_after_header
 from mission.safety import SafetyRefused
+from mission.video.webrtc import SessionNotFound
 from mission.zones.geo import InvalidInput, InvalidRows
 from mission.zones.service import ZoneNotFound
 from telemetry.errors import (
@@ -52,6 +53,7 @@ from telemetry.errors import (
     UnknownVehicle,
     VehicleUnreachable,
 )
+from telemetry.video.hub import NoVideo
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,10 @@ async def recording_busy(_: Request, e: StillRecording) -> Response:
 
 async def recording_gone(_: Request, e: RecordingGone) -> Response:
     return detail(410, {"error": "deleted", "field": "id", "message": str(e)})
+
+
+async def no_video(_: Request, e: NoVideo) -> Response:
+    return detail(404, {"error": "no_video", "message": str(e)})
 
 
 async def illegal_transition(_: Request, e: IllegalTransition) -> Response:
@@ -193,6 +199,8 @@ HANDLERS: dict[type[Exception], Handler] = {
     RecordingNotFound: lookup_failed,
     RecordingGone: recording_gone,
     StillRecording: recording_busy,
+    NoVideo: no_video,
+    SessionNotFound: lookup_failed,
     IllegalTransition: illegal_transition,
     IncidentFinal: incident_final,
     MissionInputError: mission_input,

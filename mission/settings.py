@@ -23,6 +23,10 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_SIM_COUNT / _SIM_SPEEDUP / _SIM_EKF_DELAY | 0 / 1 / sim default | run a simulated fleet |
 | NAZORAT_SIM_BASE_PORT | 0 | its first TCP port (control: 10 below); 0: 5760 when free |
 | NAZORAT_SIM_SPACING_M | 0 | metres east between simulated drones' homes; 0: 5 m |
+| NAZORAT_SIM_CAMERA | false | simulated cameras (`sitl --camera`), announced over MAVLink |
+| NAZORAT_SIM_VIDEO_BASE_PORT | 0 | UDP port of the first simulated camera; 0: a free range |
+| NAZORAT_VIDEO_URLS | (none) | `ID=URL,...`: a drone's video, `udp://0.0.0.0:5600`/`rtsp://` |
+| NAZORAT_VIDEO_DISCOVER / _MAX_VIEWERS | true / 300 | ask for VIDEO_STREAM_INFORMATION; viewers |
 | NAZORAT_ADMIN_USER / _ADMIN_PASSWORD | admin / (none) | first admin, made at start if no user |
 | NAZORAT_SESSION_TTL_H | 12 | a login (session token, cookie) lasts this long |
 | NAZORAT_COOKIE_SECURE | false | session cookie Secure (always when the request is https) |
@@ -67,6 +71,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_REMOTE_ID_CONSOLE_STALE_S | 30 | a console-sent operator location counts this long |
 | NAZORAT_SIM_ADSB_COUNT | 0 | simulated aircraft in a `--sim` run (`python -m sitl --adsb-count`) |
 | NAZORAT_SIM_REMOTE_ID_COUNT | 0 | simulated Remote ID drones in a `--sim` run (sitl) |
+| NAZORAT_RECORD_VIDEO | 1 | record every drone's video stream as evidence while it is read |
 | NAZORAT_RECORDING_DIR | <data>/recordings | where evidence recordings (MP4 segments) are stored |
 | NAZORAT_RECORDING_SEGMENT_S | 10 | evidence segment length (s; each starts on a keyframe) |
 | NAZORAT_RECORDING_RETENTION_DAYS | 90 | evidence recordings older are deleted (0: kept forever) |
@@ -91,6 +96,7 @@ from mission.fleet.reach import LinkReach
 from mission.tiles.service import parse_spec
 from telemetry.remote_id import OperatorInfo, check_operator_id
 from telemetry.sbs import parse_feed_url
+from telemetry.video.source import parse_video_urls
 
 PREFIX = "NAZORAT_"
 LOG_FORMATS = ("auto", "json", "text")
@@ -176,10 +182,18 @@ class Settings:
     remote_id_console_stale_s: float = 30.0
     separation_v_m: float = 15.0
     observe_requires_footprint: bool = True
+    record_video: bool = True  # every drone's stream recorded as evidence (mission/evidence)
     recording_dir: str = ""  # empty: <data_dir>/recordings
     recording_segment_s: float = 10.0
     recording_retention_days: float = 90.0
     recording_sweep_s: float = 3600.0
+    # live video (telemetry/video, mission/video): DRONE_ID=URL entries (udp://0.0.0.0:5600,
+    # rtsp://...) before what the drones announce in VIDEO_STREAM_INFORMATION (video_discover)
+    video_urls: tuple[str, ...] = ()
+    video_discover: bool = True
+    video_max_viewers: int = 300
+    sim_camera: bool = False  # the simulated fleet's cameras (python -m sitl --camera)
+    sim_video_base_port: int = 0  # 0: a free range
 
     def __post_init__(self) -> None:
         if not self.recording_segment_s > 0:
@@ -275,6 +289,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     traffic_thresholds(settings)  # ValueError naming the threshold
     OperatorInfo.parse(settings.remote_id_operator_location, settings.remote_id_operator_id)
     check_operator_id(settings.remote_id_operator_id)
+    parse_video_urls(settings.video_urls)  # ValueError naming NAZORAT_VIDEO_URLS
     if not settings.remote_id_console_stale_s > 0:
         raise ValueError("NAZORAT_REMOTE_ID_CONSOLE_STALE_S must be > 0")
     return settings

@@ -46,6 +46,24 @@ def find_base_port(count: int, preferred: int = 5760) -> int:
     raise RuntimeError("no free port range for the simulated fleet")
 
 
+def find_udp_range(count: int) -> int:
+    """A base port P with UDP P..P+count-1 free: where the simulated cameras send (the
+    service listens there, as the cameras announce)."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - count)
+        ok = True
+        for p in range(base, base + count):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                try:
+                    s.bind(("0.0.0.0", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free UDP port range for the simulated cameras")
+
+
 @dataclass
 class SimFleet:
     """A running `python -m sitl` child; `urls` are the vehicles' MAVSDK URLs."""
@@ -57,6 +75,8 @@ class SimFleet:
     adsb_count: int = 0
     remote_id_count: int = 0
     spacing_m: float = 0.0  # 0: the simulator's default
+    camera: bool = False  # every copter streams RTP/H.264 (sitl --camera)
+    video_base_port: int = 0  # 0: a free range of `count` UDP ports
     urls: list[str] = field(default_factory=list)
     control_port: int = 0
     _proc: subprocess.Popen[str] | None = None
@@ -77,6 +97,9 @@ class SimFleet:
             cmd += ["--remote-id-count", str(self.remote_id_count)]
         if self.spacing_m > 0:
             cmd += ["--spacing", str(self.spacing_m)]
+        if self.camera:
+            self.video_base_port = self.video_base_port or find_udp_range(self.count)
+            cmd += ["--camera", "--video-base-port", str(self.video_base_port)]
         cwd = REPO_ROOT if (REPO_ROOT / "sitl").is_dir() else None
         self._proc = subprocess.Popen(
             cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=None, text=True,

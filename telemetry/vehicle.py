@@ -11,6 +11,7 @@ executor, and hands subscription data to the link's coalescing ingest (see link.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -276,6 +277,39 @@ class Vehicle:
             target_system_id=self.sysid, target_component_id=0, fields_json=json.dumps(fields),
         )
         await self.blocking(direct.send_message, msg)
+
+    async def request_message(
+        self, name: str, timeout_s: float, param2: float = 0.0
+    ) -> dict[str, Any]:
+        """Ask for one message with MAV_CMD_REQUEST_MESSAGE and return its fields (the first
+        one from this vehicle after the request). For messages the link does not stream, e.g.
+        VIDEO_STREAM_INFORMATION (telemetry/video/announce.py); TimeoutError if none comes."""
+        self.require_link(f"request {name}")
+        direct = self._direct
+        assert direct is not None
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[str] = loop.create_future()
+        sysid = self.sysid
+
+        def arrived(text: str) -> None:
+            if not got.done():
+                got.set_result(text)
+
+        def on_message(msg: MavlinkMessage, _ud: Any) -> None:  # MAVSDK's thread
+            if msg.system_id == sysid:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(arrived, msg.fields_json)
+
+        handle = direct.subscribe_message(name, on_message)
+        try:
+            await self.command_long(f"request {name}", ap.MAV_CMD_REQUEST_MESSAGE,
+                                    (float(ap.MSG_ID[name]), param2))
+            async with asyncio.timeout(timeout_s):
+                text = await got
+        finally:
+            direct.unsubscribe_message(handle)
+        fields = json.loads(text)
+        return fields if isinstance(fields, dict) else {}
 
     async def set_message_interval(self, message: str, rate_hz: float) -> None:
         interval_us = -1.0 if rate_hz <= 0 else 1e6 / rate_hz

@@ -46,7 +46,11 @@ PUBLIC = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
 }
 USERS = {"admin", "operator", "commander"}
-ANY_USER_WRITES = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
+ANY_USER_WRITES = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password"),
+                   # WHEP: watching a drone's video is a POST (the offer) and a DELETE (the end)
+                   # by protocol; it reads, and a commander watches too (mission/video/routes.py)
+                   ("POST", "/api/drones/{drone_id}/video/whep"),
+                   ("DELETE", "/api/drones/{drone_id}/video/whep/{session_id}")}
 ORIGIN = "http://allowed.example"
 
 

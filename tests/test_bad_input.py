@@ -71,6 +71,12 @@ def negative_data_rejection(ctx: Any, response: Any, case: Any) -> bool | None:
     return result
 
 
+@schemathesis.serializer("application/sdp")
+def sdp_body(_ctx: Any, value: Any) -> bytes:
+    """A WHEP offer (mission/video/routes.py) is SDP text: the generated string as is."""
+    return value.encode() if isinstance(value, str) else str(value).encode()
+
+
 CHECKS = [
     st_checks.not_a_server_error,
     oa_checks.status_code_conformance,

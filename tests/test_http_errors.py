@@ -15,6 +15,7 @@ from mission import http_errors
 from mission.auth.service import Refused
 from mission.missions.service import DroneBusy, InterlockRefused, MissionConflict
 from mission.safety import SafetyRefused
+from mission.video.webrtc import SessionNotFound
 from mission.zones.geo import InvalidInput
 from telemetry.errors import (
     CommandRejected,
@@ -23,6 +24,7 @@ from telemetry.errors import (
     LinkDown,
     UnknownVehicle,
 )
+from telemetry.video.hub import NoVideo
 
 pytestmark = pytest.mark.nopg  # no database, no service
 
@@ -68,6 +70,11 @@ async def test_each_exception_gets_its_status_and_body() -> None:
     r = await answer(UnknownVehicle("no vehicle 7 on the link"))
     assert (r.status_code, r.json()) == (404, {"detail": {
         "error": "not_found", "message": "no drone 7"}})  # the drone the path names
+    r = await answer(NoVideo("drone 7 has no video source"))
+    assert (r.status_code, r.json()) == (404, {"detail": {
+        "error": "no_video", "message": "drone 7 has no video source"}})
+    r = await answer(SessionNotFound("no video session x"))
+    assert (r.status_code, r.json()["detail"]["error"]) == (404, "not_found")
 
 
 async def test_refused_commands_carry_the_links_error_at_the_top_level() -> None:

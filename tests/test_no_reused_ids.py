@@ -101,7 +101,7 @@ def _schema(conn: Any, table: str) -> tuple[set[str], set[str]]:
 @pytest.mark.nopg
 def test_migration_rebuilds_an_existing_sqlite_database(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    migrations.upgrade(engine, "0006")
+    migrations.upgrade(engine, M0010.down_revision)  # just before it
     with Session(engine) as s:
         s.add_all([Drone(id=1, name="a", url="tcpout://h:1"),
                    Drone(id=2, name="b", url="tcpout://h:2"),

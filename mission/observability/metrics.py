@@ -22,6 +22,8 @@ Two kinds of metric:
 | nazorat_command_duration_seconds | histogram | command, outcome |
 | nazorat_missions | gauge | status |
 | nazorat_http_requests_total | counter | method, route (template), status |
+| nazorat_video_frames_received_total, nazorat_video_frames_skipped_total | counter | drone_id |
+| nazorat_video_viewers | gauge | drone_id (WebRTC sessions) |
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -43,6 +45,7 @@ from mission.missions.models import MissionStatus, PatrolMission
 from telemetry.hub import TelemetryHub
 from telemetry.link import FleetLink
 from telemetry.state import LinkState
+from telemetry.video.hub import VideoHub
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +65,14 @@ def _missions_by_status(session: Session) -> dict[str, int]:
 class FleetCollector(Collector):
     """Reads the hub, the link and the cached mission counts at each scrape (on the loop)."""
 
-    def __init__(self, hub: TelemetryHub, link: FleetLink, metrics: ServiceMetrics) -> None:
+    def __init__(self, hub: TelemetryHub, link: FleetLink, metrics: ServiceMetrics,
+                 video: VideoHub | None = None,
+                 viewers: Callable[[], dict[int, int]] | None = None) -> None:
         self.hub = hub
         self.link = link
         self.metrics = metrics
+        self.video = video
+        self.viewers = viewers
 
     def collect(self) -> Iterable[Metric]:
         stats: dict[str, Any] = self.link.stats()
@@ -97,6 +104,7 @@ class FleetCollector(Collector):
         yield CounterMetricFamily("nazorat_telemetry_dropped_events",
                                   "event messages dropped because the loop fell behind",
                                   value=stats["ingest_dropped_events"])
+        yield from self._video()
         missions = self.metrics.mission_counts
         if missions is not None:
             g = GaugeMetricFamily("nazorat_missions", "patrol missions by status",
@@ -104,6 +112,26 @@ class FleetCollector(Collector):
             for status in MissionStatus:
                 g.add_metric([status.value], missions.get(status.value, 0))
             yield g
+
+
+    def _video(self) -> Iterable[Metric]:
+        if self.video is None:
+            return
+        for name, what, counts in (
+                ("received", "H.264 frames the service read from each drone's camera",
+                 self.video.frames_received),
+                ("skipped", "frames dropped for viewers (or recorders) that fell behind",
+                 self.video.frames_skipped)):
+            c = CounterMetricFamily(f"nazorat_video_frames_{name}", what, labels=["drone_id"])
+            for vid, n in sorted(counts.items()):
+                c.add_metric([str(vid)], n)
+            yield c
+        g = GaugeMetricFamily("nazorat_video_viewers", "WebRTC video sessions per drone",
+                              labels=["drone_id"])
+        viewers = self.viewers() if self.viewers is not None else {}
+        for vid in sorted(set(self.video.sources()) | set(viewers)):
+            g.add_metric([str(vid)], viewers.get(vid, 0))
+        yield g
 
 
 class ServiceMetrics:
@@ -133,10 +161,12 @@ class ServiceMetrics:
     def observe_command(self, command: str, outcome: str, seconds: float) -> None:
         self.command_duration.labels(command=command, outcome=outcome).observe(seconds)
 
-    def attach(self, *, hub: TelemetryHub, link: FleetLink, db: Database) -> None:
+    def attach(self, *, hub: TelemetryHub, link: FleetLink, db: Database,
+               video: VideoHub | None = None,
+               viewers: Callable[[], dict[int, int]] | None = None) -> None:
         self.detach()
         self._db = db
-        self._collector = FleetCollector(hub, link, self)
+        self._collector = FleetCollector(hub, link, self, video, viewers)
         self.registry.register(self._collector)
 
     def detach(self) -> None:

@@ -47,6 +47,7 @@ from mission.evidence.recorder import EvidenceRecorder
 from mission.evidence.service import EvidenceService
 from mission.evidence.store import EvidenceStore
 from mission.fleet.commands import BUS_MARGIN_S, CommandRouter, CommandService
+from mission.fleet.networks import DroneNetworks
 from mission.incidents.service import IncidentService
 from mission.intake.telegram import SharedSeenUpdates
 from mission.live.changes import ChangePublisher
@@ -61,14 +62,19 @@ from mission.sharedlimits import Limiter, SharedStore
 from mission.shutdown import bounded, stop_tasks
 from mission.simfleet import SimFleet
 from mission.tiles.service import TileService, parse_spec
+from mission.video.webrtc import WhepSessions
 from telemetry.hub import TelemetryHub
 from telemetry.sbs import SbsFeed
 from telemetry.stream import StateEncoder
+from telemetry.video.announce import VideoDiscovery
 from telemetry.video.frame import EncodedFrame
+from telemetry.video.hub import VideoHub
+from telemetry.video.source import parse_video_urls
 
 log = logging.getLogger(__name__)
 
 SIM_STOP_S = 10.0
+VIDEO_STOP_S = 8.0
 
 
 class Runtime:
@@ -156,6 +162,19 @@ class Runtime:
             self.audit, retention_days=settings.recording_retention_days,
             sweep_s=settings.recording_sweep_s)
         self.encoder = StateEncoder(extras=footprint_extras)  # the camera footprint, `fp`
+        # live video: one ingest per drone (configured URL, else the drone's announcement),
+        # fanned out to WebRTC viewers (and whoever else subscribes to the hub)
+        self.video = VideoHub()
+        self.video_discovery = VideoDiscovery(self.link, self.video,
+                                              parse_video_urls(settings.video_urls),
+                                              announced=settings.video_discover,
+                                              allows_address=DroneNetworks.parse(
+                                                  settings.drone_networks).allows_address)
+        self.whep = WhepSessions(self.video, max_sessions=settings.video_max_viewers)
+        # every stream is recorded as evidence from the moment the service reads it
+        self._recordings: dict[int, asyncio.Task[None]] = {}
+        if settings.record_video:
+            self.video.on_started = self._record_stream
         self.tiles = TileService({})  # the archives are opened by start() (file I/O)
         shared = self.shared_limits
         self.limits: dict[str, Limiter] = {
@@ -180,6 +199,14 @@ class Runtime:
         self._tasks.append(task)
         task.add_done_callback(self._forget)
         return task
+
+    def _record_stream(self, drone_id: int) -> None:
+        """The video hub started reading a drone's stream: record it (once per drone; a
+        recording ends with its subscription, when the drone's video is removed)."""
+        running = self._recordings.get(drone_id)
+        if running is not None and not running.done():
+            return
+        self._recordings[drone_id] = self.record_video(drone_id, self.video.subscribe(drone_id))
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         if task in self._tasks:
@@ -218,7 +245,8 @@ class Runtime:
                 ekf_delay=settings.sim_ekf_delay if settings.sim_ekf_delay >= 0 else None,
                 base_port=settings.sim_base_port, adsb_count=settings.sim_adsb_count,
                 remote_id_count=settings.sim_remote_id_count,
-                spacing_m=settings.sim_spacing_m,
+                spacing_m=settings.sim_spacing_m, camera=settings.sim_camera,
+                video_base_port=settings.sim_video_base_port,
             )
             await asyncio.to_thread(self.sim.start)
             drones = (*drones, *self.sim.urls)
@@ -244,9 +272,13 @@ class Runtime:
         # the drones linked here (reattached from the database: a restart loses nothing)
         await self.links.start_link(drones)
         self._tasks.append(asyncio.create_task(self.traffic.run(), name="traffic-monitor"))
+        if self.links.linking:
+            self._tasks.append(asyncio.create_task(self.video_discovery.run(),
+                                                   name="video-discovery"))
         for feed in self.traffic_feeds:
             self._tasks.append(asyncio.create_task(feed.run(), name=f"adsb-{feed.source}"))
-        self.metrics.attach(hub=self.hub, link=self.link, db=self.db)
+        self.metrics.attach(hub=self.hub, link=self.link, db=self.db, video=self.video,
+                            viewers=self.whep.stats)
         self.lifecycle.complete = True
 
     async def stop(self) -> None:
@@ -256,10 +288,12 @@ class Runtime:
         self.lifecycle.complete = False
         self.metrics.detach()
         t0 = time.monotonic()
+        await bounded("the video viewers", self.whep.close(), VIDEO_STOP_S)
         await stop_tasks([*self._tasks, *self.links.tasks], TASKS_STOP_S)
         self._tasks, self.links.tasks = [], []
         self.planner.close()
         self.tiles.close()
+        await bounded("the video ingest", self.video.close(), VIDEO_STOP_S)
         await self.links.close()
         if self.sim is not None:
             await bounded("the simulated fleet", asyncio.to_thread(self.sim.stop), SIM_STOP_S)

@@ -1,8 +1,7 @@
-"""One encoded video frame as the ingest hands it on (docs: the video contract of issue 16).
+"""One encoded video frame as every consumer of the video hub sees it (WebRTC, recordings).
 
-Pure data, shared by whoever produces frames (the live ingest, `VideoHub.subscribe`) and whoever
-consumes them (WebRTC fan-out, the evidence recorder): nothing here decodes or re-encodes.
-"""
+Pure data, no PyAV: the evidence recorder and the WebRTC sender take the bytes as they are
+(no re-encode), so what a court verifies is what the drone sent."""
 
 from __future__ import annotations
 
@@ -11,9 +10,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EncodedFrame:
-    data: bytes  # one H.264 access unit, Annex-B, SPS/PPS included on keyframes
-    pts: int  # presentation time, 90 kHz clock
+    """One H.264 access unit, Annex-B, SPS/PPS included on keyframes."""
+
+    data: bytes
+    pts: int  # 90 kHz, from the stream's RTP timestamps
     keyframe: bool
-    received_at: float  # time.time() when the ingest had the whole frame
+    received_at: float  # time.time() when the service had the whole access unit
     width: int
     height: int

@@ -30,6 +30,7 @@ import { Panels } from "./panels.js";
 import { loadSession, logout, toLogin } from "./role.js";
 import { Shortcuts } from "./shortcuts.js";
 import { Store } from "./store.js";
+import { installVideo } from "./video.js";
 import { TelemetrySocket } from "./ws.js";
 import { FootprintLayer } from "./footprint.js";
 
@@ -100,6 +101,9 @@ async function main() {
       });
     },
   });
+
+  // live camera video of the drones, several side by side (video.js)
+  installVideo(ctx);
 
   ctx.detail = new DetailPanel(document.getElementById("detail"), store, config, {
     onClose: () => store.select(null),
