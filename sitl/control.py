@@ -60,6 +60,8 @@ def apply(fleet: Fleet, req: dict[str, Any]) -> dict[str, Any]:
             return {"ok": False, "error": "speed and direction must be numbers"}
         v.set_param("SIM_WIND_SPD", speed)
         v.set_param("SIM_WIND_DIR", direction)
+    elif op == "received":
+        return {"ok": True, "received": list(sv.link.received)}
     elif op == "ekf_ready":
         v.ekf_forced_ready = True
     elif op == "intruder":

@@ -8,6 +8,7 @@ would. Bytes to peers are buffered and flushed once per tick, so 100 vehicles co
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,9 @@ class VehicleLink:
         self.remote_id = RemoteIdState()
         self.camera: SimCamera | None = None  # with --camera (sitl/camera)
         self.next_camera_status = 0.0
+        # What reached the vehicle, for tests (control op `received`): each COMMAND_LONG/INT
+        # and each plan stored, so a test can prove a command was executed once, not twice.
+        self.received: deque[dict[str, Any]] = deque(maxlen=1000)
 
     def add_channel(self, name: str, start_on_connect: bool) -> Channel:
         ch = Channel(name, self.vehicle.sysid, start_on_connect)
@@ -233,6 +237,9 @@ class VehicleLink:
     def _command(self, ch: Channel, msg: Any, command: int, p: list[float],
                  frame: int | None) -> None:
         result, after = commands.execute(self, ch, command, p, frame)
+        self.received.append({"t": round(self.vehicle.time, 3), "command": command,
+                              "confirmation": getattr(msg, "confirmation", None),
+                              "result": result})
         self.send(ch, mavlink.MAVLink_command_ack_message(
             command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()))
         for out in after:

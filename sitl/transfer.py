@@ -144,6 +144,8 @@ class MissionProtocol:
         if mtype == mi.FENCE and partial:
             self.v.fence = parse_fence([])
         self.v.store_mission(mtype, items)
+        self.link.received.append({"t": round(self.v.time, 3), "stored": mtype,
+                                   "items": len(items)})
         total_param = {mi.MISSION: "MIS_TOTAL", mi.FENCE: "FENCE_TOTAL", mi.RALLY: "RALLY_TOTAL"}
         name = total_param[mtype]
         self.v.set_param(name, len(items))

@@ -115,6 +115,15 @@ CommandHandler = Callable[[int, str, dict[str, Any]], Awaitable[CommandResult]]
 LeaseAcquired = Callable[[int, int], None]
 LeaseLost = Callable[[int, str], None]
 REPLY_MARGIN_S = 2.0  # the requester waits this much longer than the owner's own bound
+# A command must reach Redis within PUBLISH_WINDOW_S of being sealed; it carries that deadline
+# ("pd", the sender's wall clock) and the owner refuses one that reaches it later. A publish
+# that did not complete in time (Redis stalled, a slow network) may still be delivered once
+# the stall ends: without the deadline it then ran after its sender had answered "failed",
+# and an operator's retry ran it twice (seen writing tests/test_chaos.py). The sender answers
+# only once the deadline has passed by CLOCK_SKEW_S on its own clock (clocks agree within
+# that, NTP), so by then the owner refuses it for sure: "not run" is the truth.
+PUBLISH_WINDOW_S = 3.0
+CLOCK_SKEW_S = 2.0
 
 
 class OwnerGone(LinkDown):
@@ -485,13 +494,21 @@ class BusNode:
         self._pending[cid] = fut
         try:
             # "f": the fencing token seen here; the owner acts only while it is still current.
+            deadline = time.time() + PUBLISH_WINDOW_S
             req = {"id": cid, "reply": self.key("reply", self.node), "v": vehicle_id,
-                   "c": command, "p": params, "t": timeout_s, "f": holder.token}
+                   "c": command, "p": params, "t": timeout_s, "f": holder.token,
+                   "pd": deadline}
             channel = self.key("cmd", owner)
             try:
-                listeners = await self.redis.publish(channel, self.auth.seal(channel, req))
-            except (RedisError, OSError) as e:
-                raise CommandFailed(command, f"the bus is unreachable: {e}") from None
+                async with asyncio.timeout(PUBLISH_WINDOW_S):
+                    listeners = await self.redis.publish(channel, self.auth.seal(channel, req))
+            except (TimeoutError, RedisError, OSError) as e:
+                # it may still reach Redis and the owner: answer once the owner refuses it
+                await asyncio.sleep(max(0.0, deadline + CLOCK_SKEW_S - time.time()))
+                why = (f"the bus did not take it within {PUBLISH_WINDOW_S:g} s"
+                       if isinstance(e, TimeoutError) else f"the bus is unreachable: {e}")
+                raise CommandFailed(command, f"{why}; not run (the owner refuses it if it "
+                                             "arrives later)") from None
             if listeners == 0:
                 raise OwnerGone(command, f"vehicle {vehicle_id}: its link process {owner} is "
                                          "not listening (stopped or disconnected)")
@@ -529,6 +546,13 @@ class BusNode:
         self._serving.add(str(req.get("id")))
         try:
             assert self._handler is not None
+            late = time.time() - float(req.get("pd") or float("inf"))
+            if late > 0:
+                log.warning("bus: command %s for vehicle %s refused, not run: it reached this "
+                            "process %.1f s after its sender's deadline (a stalled bus)",
+                            name, req.get("v"), late, extra={"outcome": "refused"})
+                raise CommandFailed(name, f"it reached link process {self.node} {late:.1f} s "
+                                          "after its sender's deadline; not run")
             vid, token = int(req["v"]), req.get("f")
             mine = self.leases.token(vid)
             if not isinstance(token, int) or token != mine:

@@ -35,6 +35,7 @@ from mission.safety import MissionReader, SafetyLimits, SafetyRefused
 from mission.settings import load_settings
 from mission.zones.models import ZoneCreate
 from mission.zones.service import ZoneService
+from telemetry import bus as bus_module
 from telemetry import buscodec as codec
 from telemetry import commands as telemetry_commands
 from telemetry.bus import BusNode
@@ -249,6 +250,54 @@ async def test_bus_stale_command_answered_not_run(nodes: tuple[BusNode, BusNode]
     with pytest.raises(CommandFailed, match="not run: stale: sent 120"):
         await client.request(5, "arm", {}, 20.0)
     assert time.monotonic() - t0 < 2.0 and calls == []
+
+
+async def test_bus_command_delivered_after_a_stall_is_not_run(
+    nodes: tuple[BusNode, BusNode], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis (or the network to it) stalls while a command is published: the requester's
+    publish times out and it answers "not run", but Redis still delivers the message once the
+    stall ends. The owner refuses it (past its sender's deadline), so the operator's retry is
+    the only execution (found writing tests/test_chaos.py: before, it ran after a 502 "failed")."""
+    owner, client = nodes
+    calls: list[str] = []
+
+    async def handler(vid: int, name: str, params: dict[str, Any]) -> CommandResult:
+        calls.append(name)
+        return CommandResult(name)
+
+    caplog.set_level(logging.WARNING, logger="telemetry.bus")
+    await owner.serve_link(_FakeLink(5), handler)  # type: ignore[arg-type]
+    await _wait_owner(client, 5)
+    monkeypatch.setattr(bus_module, "PUBLISH_WINDOW_S", 0.5)
+    monkeypatch.setattr(bus_module, "CLOCK_SKEW_S", 0.3)
+    real_publish = client.redis.publish
+    late: list[asyncio.Task[Any]] = []
+
+    async def stalled_publish(channel: str, message: str) -> int:
+        async def deliver() -> None:  # what the stalled connection does once it recovers
+            await asyncio.sleep(1.2)
+            await real_publish(channel, message)
+        late.append(asyncio.create_task(deliver()))
+        await asyncio.sleep(30)  # no answer while stalled
+        return 1
+
+    monkeypatch.setattr(client.redis, "publish", stalled_publish)
+    t0 = time.monotonic()
+    with pytest.raises(CommandFailed, match="did not take it within 0.5 s; not run"):
+        await client.request(5, "clear_roi", {}, 5.0)
+    took = time.monotonic() - t0
+    assert 0.7 <= took < 3.0, took  # answered once the owner refuses it for sure
+    await late[0]
+    deadline = time.monotonic() + 5
+    while not [r for r in caplog.records if "after its sender's deadline" in r.getMessage()]:
+        assert time.monotonic() < deadline and not calls, calls
+        await asyncio.sleep(0.02)
+    assert calls == [], "a command its sender reported as not run was run"
+    monkeypatch.setattr(client.redis, "publish", real_publish)
+    assert (await client.request(5, "clear_roi", {}, 5.0)).command == "clear_roi"
+    assert calls == ["clear_roi"]
 
 
 async def test_bus_stale_replay_of_running_command_keeps_its_answer(

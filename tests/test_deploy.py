@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from mission.cli import _parser as build_parser
+from mission.fleet.models import Drone
+from mission.fleet.reach import LinkReach
 from mission.settings import Settings
 from sitl.ardupilot import BASE_DEFAULTS, identity_defaults
 
@@ -51,6 +53,8 @@ def test_services_and_their_wiring() -> None:
     worker = services["link-worker"]["command"]
     urls = worker[worker.index("--drones") + 1].split(",")
     assert urls == [f"tcpout://sitl-{i}:5760" for i in (1, 2, 3)]
+    reach = LinkReach.parse((services["link-worker"]["environment"]["NAZORAT_LINK_REACH"],))
+    assert all(reach.covers(Drone(url=u, shard="elsewhere")) for u in urls)
 
 
 def test_bus_accepts_commands_from_anyone_who_can_reach_redis_compose() -> None:
@@ -109,6 +113,12 @@ def test_two_hosts_one_database_one_bus_a_worker_and_a_replica_each() -> None:
             assert env["NAZORAT_BUS_SECRET"].startswith("${NAZORAT_BUS_SECRET:?")
             assert env["NAZORAT_BUS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
         assert replica["ports"] == ["8000:8000"]
+        # issue 13: each worker takes over the other host's drones it can reach (its tcpout://
+        # ones); the replicas link nothing, so they take nothing over
+        reach = LinkReach.parse((worker["environment"]["NAZORAT_LINK_REACH"],))
+        assert reach.covers(Drone(url="tcpout://10.20.0.9:5760", shard="host-x")), host
+        assert not reach.covers(Drone(url="udpin://0.0.0.0:14550", shard="host-x")), host
+        assert "NAZORAT_LINK_REACH" not in replica["environment"], host
 
 
 def test_sitl_containers_get_their_own_identity_from_the_launchers_defaults() -> None:

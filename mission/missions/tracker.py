@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -65,6 +66,13 @@ IDLE_WAIT_S = 0.5  # a drone acquired while silent is reattached within this
 # reads a second, not one per report. A drone on a leg or armed, or an event, is read at once,
 # so a take-off is never merged away into a later landing.
 IDLE_READ_S = 0.5
+# A batch that could not be read against the database (PostgreSQL restarting, a network
+# blip) is tried again after this, with its events and reports kept, instead of at the next
+# report (every few ms with a fleet in the air: a flood of tracebacks and connection attempts
+# while the database is away, and the drone's events of that moment lost).
+RETRY_S = 0.5
+MAX_UNREAD_EVENTS = 2000
+FAILURE_LOG_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,8 @@ class MissionTracker:
         self._arrived: set[int] = set()  # acquired; its leg, if any, to be reattached
         self._seen: dict[int, _Seen] = {}  # by drone id, for drones on a leg at the last read
         self._held: dict[int, VehicleState] = {}  # latest reports not read against a leg yet
+        self._unread: list[VehicleEvent] = []  # events of a batch whose read failed
+        self._next_failure_log = 0.0
         self._next_idle_read = 0.0
         self._sub: Subscription | None = None
         self._lock = asyncio.Lock()
@@ -197,13 +207,29 @@ class MissionTracker:
                     events, _ = sub.take_events()
                     try:
                         await self._process(states, events)
-                    except Exception:
-                        log.exception("mission tracking failed for one batch")
+                    except Exception as e:
+                        self._failed(e)
+                        await asyncio.sleep(RETRY_S)
             finally:
                 self._sub = None
 
+    def _failed(self, e: Exception) -> None:
+        """Logged with its traceback at most every FAILURE_LOG_EVERY_S (a database away fails
+        every batch until it is back), else in one line."""
+        now = time.monotonic()
+        if now >= self._next_failure_log:
+            self._next_failure_log = now + FAILURE_LOG_EVERY_S
+            log.error("mission tracking failed for one batch (tried again every %g s; "
+                      "repeats logged in one line for %g s)", RETRY_S, FAILURE_LOG_EVERY_S,
+                      exc_info=e)
+        else:
+            log.warning("mission tracking failed again: %s: %s", type(e).__name__,
+                        str(e).splitlines()[0] if str(e) else "")
+
     async def _process(self, states: Sequence[VehicleState],
                        events: Sequence[VehicleEvent]) -> None:
+        if self._unread:
+            events, self._unread = [*self._unread, *events], []
         owned = self._owned
         self._held.update((st.vehicle_id, st) for st in states if st.vehicle_id in owned)
         events = [ev for ev in events if ev.vehicle_id in owned]
@@ -223,7 +249,12 @@ class MissionTracker:
             try:
                 legs = await self.db.run(lambda s: self._read(s, drones))
             except Exception:
-                self._arrived |= arrived  # reattached at the next read (database away)
+                # database away: nothing of this batch was judged; all of it is judged at the
+                # next read (reports: unless a newer one of the drone came meanwhile)
+                self._arrived |= arrived
+                self._unread = list(events)[-MAX_UNREAD_EVENTS:]
+                for st in states:
+                    self._held.setdefault(st.vehicle_id, st)
                 raise
             for d in drones - legs.keys():
                 self._seen.pop(d, None)  # on no leg (any more)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,13 @@ from telemetry.state import VehicleEvent, VehicleState
 
 log = logging.getLogger(__name__)
 
+# Rows that could not be written (the database away: PostgreSQL restarting) are kept and
+# written with the next flush, at most this many (the oldest dropped, counted). Before, the
+# first failed write ended the recorder for the life of the process: a link worker recorded
+# no track or event after a PostgreSQL restart (found by tests/test_chaos.py).
+MAX_UNWRITTEN = 50_000
+FAILURE_LOG_EVERY_S = 10.0
+
 
 class RecordingService:
     def __init__(self, db: Database, hub: TelemetryHub, *, interval_s: float = 1.0,
@@ -39,6 +47,9 @@ class RecordingService:
         self._last_t: dict[int, float] = {}
         self.points_written = 0
         self.events_written = 0
+        self.unwritten: list[TrackPoint | EventRecord] = []  # a failed write's, for the next
+        self.unwritten_dropped = 0
+        self._next_failure_log = 0.0
 
     async def run(self) -> None:
         """Record until cancelled; flushes what is pending on the way out."""
@@ -46,7 +57,10 @@ class RecordingService:
             try:
                 while True:
                     await asyncio.sleep(self.interval_s)
-                    await self._flush(sub)
+                    try:
+                        await self._flush(sub)
+                    except Exception as e:
+                        self._failed(e)
             finally:
                 try:
                     await asyncio.shield(self._flush(sub))
@@ -64,11 +78,31 @@ class RecordingService:
             events = [e for e in events if keep(e.vehicle_id)]
         points = [p for s in states.values() if (p := self._point(s)) is not None]
         records = [_event_record(e) for e in events]
-        if not points and not records:
+        rows: list[TrackPoint | EventRecord] = [*self.unwritten, *points, *records]
+        if not rows:
             return
-        await self.db.run(lambda s: s.add_all([*points, *records]))
-        self.points_written += len(points)
-        self.events_written += len(records)
+        try:
+            await self.db.run(lambda s: s.add_all(rows))
+        except Exception:
+            # fresh copies: a failed session may have left ids or state on these objects
+            fresh = [type(r).model_validate(r.model_dump(exclude={"id"})) for r in rows]
+            self.unwritten_dropped += max(0, len(fresh) - MAX_UNWRITTEN)
+            self.unwritten = fresh[-MAX_UNWRITTEN:]
+            raise
+        self.unwritten = []
+        self.points_written += sum(1 for r in rows if isinstance(r, TrackPoint))
+        self.events_written += sum(1 for r in rows if isinstance(r, EventRecord))
+
+    def _failed(self, e: Exception) -> None:
+        """Logged with its traceback at most every FAILURE_LOG_EVERY_S, else in one line."""
+        now = time.monotonic()
+        if now >= self._next_failure_log:
+            self._next_failure_log = now + FAILURE_LOG_EVERY_S
+            log.error("recording failed; %d rows kept for the next try (%d dropped so far)",
+                      len(self.unwritten), self.unwritten_dropped, exc_info=e)
+        else:
+            log.warning("recording failed again (%d rows kept): %s: %s", len(self.unwritten),
+                        type(e).__name__, str(e).splitlines()[0] if str(e) else "")
 
     def _point(self, s: VehicleState) -> TrackPoint | None:
         p = s.position
