@@ -127,6 +127,16 @@ def test_no_online_tiles_natural_earth_alone_and_nothing_leaves(
     assert all(n.startswith(svc.base_url) or n.startswith(("data:", "blob:")) for n in names), names
     assert cp.external == [] and cp.tiles_served == 0
     assert cp.console_errors() == []
+    # closer in than zoom 10 the outlines give way to the plain land colour (reprojecting them
+    # at every zoom stalled the page for seconds), and come back further out
+    plain = "() => getComputedStyle(document.getElementById('map')).backgroundColor"
+    sea = cp.eval(plain)
+    cp.eval(VIEW_TASHKENT, 14)
+    wait_until(lambda: cp.eval(NE_COLOURS) == [], 10.0, what="the outlines cleared")
+    assert cp.eval(plain) != sea
+    cp.eval(VIEW_TASHKENT, 7)
+    wait_until(lambda: len(cp.eval(NE_COLOURS)) >= 2, 30.0, what="Natural Earth back")
+    assert cp.eval(plain) == sea
     # the operations-room colours when the system asks for dark ("theme": "auto")
     light = set(cp.eval(NE_COLOURS))
     page.emulate_media(color_scheme="dark")
