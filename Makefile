@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 # mypy refuses a directory with no .py files (benchmarks/ starts empty), so skip such directories.
 LINT_PATHS := $(foreach d,mission telemetry sitl tests benchmarks,$(if $(wildcard $(d)/*.py $(d)/*/*.py),$(d)))
 PYTEST_ARGS ?=
-# Two pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services stay
-# whole): most of the suite waits on simulated flights and browsers (about 45 % of one core when
-# run serially), so two workers halve the wall time on 2 cores. PYTEST_WORKERS=0 runs serially.
-PYTEST_WORKERS ?= 2
+# Three pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services
+# stay whole): most of the suite waits on simulated flights and browsers (with three workers the
+# SQLite suite used 1.2 of the 2 cores), so a third worker fills the waits. PYTEST_WORKERS=0 runs
+# serially. The PostgreSQL lane runs beside it on PG_WORKERS workers (`make test`).
+PYTEST_WORKERS ?= 3
+PG_WORKERS ?= 1
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # The PostgreSQL lane of `make test`: the tests that exercise the database through the real
 # service and the stores, run again with NAZORAT_TEST_DATABASE=postgresql (a fresh database per
@@ -75,11 +77,14 @@ browser:
 run: venv ui
 	$(PY) -m mission.cli serve --sim 3 --sim-adsb-count 5 --sim-camera
 
-# The whole suite on SQLite, then the PostgreSQL lane; fails if either failed.
+# The whole suite on SQLite and, at the same time, the PostgreSQL lane (its output printed when
+# both are done); fails if either failed.
 test: venv ui browser
-	@rc=0; \
+	@rc=0; pg_log=$$(mktemp); start=$$(date +%s); \
+	$(MAKE) --no-print-directory pg-lane PYTEST_WORKERS=$(PG_WORKERS) > $$pg_log 2>&1 & pg=$$!; \
 	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS) || rc=1; \
-	$(MAKE) --no-print-directory pg-lane || rc=1; \
+	wait $$pg || rc=1; cat $$pg_log; rm -f $$pg_log; \
+	echo "== make test: $$(( $$(date +%s) - start )) s in all"; \
 	exit $$rc
 
 # Only the PostgreSQL lane.
