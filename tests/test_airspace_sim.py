@@ -50,6 +50,8 @@ def test_intruder_alert_holds_the_drone(sim_fleet: Any, service_factory: Service
             a["data"]["icao"] == "7C0042" for a in alert)
         wait_until(lambda: c.get("/api/drones/1").json()["state"]["mode"] == "BRAKE", 10,
                    what="the drone held")
-        records = c.get("/api/drones/1/commands").json()
-        assert any(r["name"] == "pause" and r["actor"] == "system:traffic"
-                   and r["outcome"] == "accepted" for r in records), records
+        # the record is written once the ACK is in, which may be after the mode is reported
+        wait_until(lambda: any(
+            r["name"] == "pause" and r["actor"] == "system:traffic" and r["outcome"] == "accepted"
+            for r in c.get("/api/drones/1/commands").json()), 10,
+            what="the hold recorded as the system's")

@@ -348,9 +348,11 @@ def test_command_acks_and_heartbeat_states(sim_fleet: Any, clients: list[MavClie
     assert (ref.severity("Arming motors"), "Arming motors") in texts_since(c, since)
     check_heartbeat(c, True, guided, False, "armed on the ground in GUIDED")
 
-    # high enough that LOITER's no-RC sink (2.5 m/s, see the fence test) leaves it airborne
-    assert c.takeoff(20.0).result in ref.ack_results(ref.CMD_NAV_TAKEOFF, armed=True)
-    c.wait("GLOBAL_POSITION_INT", lambda m: m.relative_alt > 15000, wall(15.0))
+    # high enough that LOITER's no-RC sink (2.5 m/s, see the fence test) leaves it airborne, and
+    # that RTL's descent (5 s over home, then 1.5 m/s) outlasts a test process starved for a few
+    # seconds on a loaded machine: from 20 m the sim had landed before its RTL heartbeat was read
+    assert c.takeoff(40.0).result in ref.ack_results(ref.CMD_NAV_TAKEOFF, armed=True)
+    c.wait("GLOBAL_POSITION_INT", lambda m: m.relative_alt > 35000, wall(25.0))
     check_heartbeat(c, True, guided, True, "flying in GUIDED")
     for mode in ("BRAKE", "LOITER", "RTL"):
         assert c.set_mode(mode).result in ref.ack_results(ref.CMD_DO_SET_MODE), mode
