@@ -89,3 +89,16 @@ def test_video_options_reach_the_fleet_config() -> None:
     assert cfg is not None
     assert (cfg.width, cfg.height, cfg.fps, cfg.base_port, cfg.host) == (320, 180, 10, 6000,
                                                                           "10.0.0.2")
+
+
+def test_a_mission_station_under_the_camera_is_drawn_yellow() -> None:
+    """Looking straight down from 50 m, a loiter item 0 m away fills the image centre with the
+    station's colour (V high, U low: yellow), one 30 m off leaves it the ground's."""
+    r = Renderer(640, 360)
+    under = r.frame(Pose(0.0, 0.0, 50.0, 0.0, -90.0, stations=((0.0, 0.0),)), 0)
+    away = r.frame(Pose(0.0, 0.0, 50.0, 0.0, -90.0, stations=((30.0, 30.0),)), 0)
+    # U and V planes follow the 360 luma rows as 90 rows of 640 each: chroma pixel (90, 160), the
+    # image centre, is at row 45, column 160 of each
+    centre_u, centre_v = under[360 + 45, 160], under[360 + 90 + 45, 160]
+    assert centre_u < 40 and centre_v > 130, (centre_u, centre_v)
+    assert away[360 + 45, 160] > 100 and away[360 + 90 + 45, 160] < 130

@@ -10,9 +10,13 @@ from sitl.camera import geometry
 from sitl.camera.gimbal import Gimbal
 from sitl.camera.render import Pose
 from sitl.camera.stream import CameraStream
+from sitl.mission_items import MISSION, NAV_LOITER_TIME, NAV_LOITER_TURNS, NAV_LOITER_UNLIM, Item
 
 if TYPE_CHECKING:
     from sitl.vehicle import Vehicle
+
+
+LOITER_COMMANDS = frozenset({NAV_LOITER_TIME, NAV_LOITER_TURNS, NAV_LOITER_UNLIM})
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class SimCamera:
         self.world_origin = world_origin  # the fleet's home: one ground pattern for every copter
         self.gimbal = Gimbal(vehicle.yaw)
         self._last_time = vehicle.time
+        self._stations_of: list[Item] | None = None
+        self._station_ne: tuple[tuple[float, float], ...] = ()
         self.stream: CameraStream | None = None
         if stream:
             self.stream = CameraStream(self.pose(), cfg.width, cfg.height, cfg.fps,
@@ -61,7 +67,19 @@ class SimCamera:
         v = self.vehicle
         lat, lon = v.latlon
         n, e = geo.ne_between(self.world_origin[0], self.world_origin[1], lat, lon)
-        return Pose(n, e, self.height_above_home(), self.gimbal.yaw, self.gimbal.pitch)
+        return Pose(n, e, self.height_above_home(), self.gimbal.yaw, self.gimbal.pitch,
+                    self._stations())
+
+    def _stations(self) -> tuple[tuple[float, float], ...]:
+        """The mission's loiter items as north/east metres (recomputed only when the stored
+        mission changes: this runs at the physics rate)."""
+        items = self.vehicle.missions[MISSION]
+        if items is not self._stations_of:
+            self._stations_of = items
+            self._station_ne = tuple(
+                geo.ne_between(self.world_origin[0], self.world_origin[1], i.lat, i.lon)
+                for i in items[1:] if i.command in LOITER_COMMANDS and (i.x or i.y))
+        return self._station_ne
 
     def tick(self) -> None:
         """After the vehicle stepped: move the gimbal and hand the video thread the new pose."""

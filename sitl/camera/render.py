@@ -3,9 +3,10 @@
 Every 2 x 2 pixel block casts one ray (geometry.pixel_rays) that meets the ground at home
 altitude; the ground point's world coordinates pick the pattern (10 m checkerboard, 50 m grid
 lines) and the incident-like markers (a red disc in some 40 m cells, chosen by a hash of the cell
-so that every drone sees the same ones). Above the horizon is sky. Then the text of the capture
-time and the capture-time strip (strip.py) go on top. Everything is whole-array arithmetic: about
-2 ms for a 640 x 360 frame on one core.
+so that every drone sees the same ones), and a yellow disc where the uploaded mission stops to
+look (its loiter items: the incidents a patrol was planned over). Above the horizon is sky.
+Then the text of the capture time and the capture-time strip (strip.py) go on top. Everything
+is whole-array arithmetic: about 2 ms for a 640 x 360 frame on one core.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CHECKER_M = 10.0
 GRID_M = 50.0
 MARKER_CELL_M = 40.0
 MARKER_RADIUS_M = 2.5
+STATION_RADIUS_M = 4.0
 SKY = (190, 140, 110)  # Y, U, V: pale blue
 GROUND_U, GROUND_V = 112, 118  # greenish grey
 
@@ -35,11 +37,12 @@ _GLYPHS = {
     " ": "000000000000000",
 }
 TEXT_SCALE = 3
-# colour of each pixel class: sky, dark square, light square, grid line, marker (red)
-# and neutral grey (the strip's rows, whose luma is then drawn over)
-_LUT_Y = np.array([SKY[0], 95, 140, 230, 82, 0], dtype=np.uint8)
-_LUT_U = np.array([SKY[1], GROUND_U, GROUND_U, GROUND_U, 90, 128], dtype=np.uint8)
-_LUT_V = np.array([SKY[2], GROUND_V, GROUND_V, GROUND_V, 240, 128], dtype=np.uint8)
+# colour of each pixel class: sky, dark square, light square, grid line, marker (red),
+# neutral grey (the strip's rows, whose luma is then drawn over) and a mission station (yellow)
+_LUT_Y = np.array([SKY[0], 95, 140, 230, 82, 0, 210], dtype=np.uint8)
+_LUT_U = np.array([SKY[1], GROUND_U, GROUND_U, GROUND_U, 90, 128, 16], dtype=np.uint8)
+_LUT_V = np.array([SKY[2], GROUND_V, GROUND_V, GROUND_V, 240, 128, 146], dtype=np.uint8)
+STATION = 6
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Pose:
     height: float
     yaw: float
     pitch: float
+    # where the uploaded mission stops to look (its loiter items: the incidents a patrol flies
+    # to), metres north/east of the fleet's home; drawn as large yellow markers
+    stations: tuple[tuple[float, float], ...] = ()
 
 
 class Renderer:
@@ -87,6 +93,9 @@ class Renderer:
         mn = (ci + 0.25 + 0.5 * ((h >> 3) & 1)) * MARKER_CELL_M
         me = (cj + 0.25 + 0.5 * ((h >> 4) & 1)) * MARKER_CELL_M
         code[((h & 7) == 0) & ((n - mn) ** 2 + (e - me) ** 2 < MARKER_RADIUS_M ** 2)] = 4
+        for sn, se in pose.stations:
+            code[(n - np.float32(sn)) ** 2 + (e - np.float32(se)) ** 2
+                 < STATION_RADIUS_M ** 2] = STATION
         code[~ground] = 0
         code = code.reshape(self.shape)
         code[:strip.ROWS // STEP] = 5  # grey under the strip: a browser reads luma from RGB
