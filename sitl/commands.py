@@ -112,6 +112,12 @@ def _set_home(link: VehicleLink, ch: Channel, p: list[float], frame: int | None)
 def _set_message_interval(link: VehicleLink, ch: Channel, p: list[float],
                           frame: int | None) -> Result:
     msg_id, interval_us = int(p[0]), p[1]
+    if link.camera is not None and msg_id in camera_messages.STREAMED_IDS:
+        # ArduPilot accepts these (they are ap_messages of AP_Camera / AP_Mount); here both
+        # share one rate, and "stop" (-1) keeps the contract's unasked default
+        link.camera_status_hz = (min(50.0, max(0.2, 1e6 / interval_us)) if interval_us > 0
+                                 else camera_messages.STATUS_HZ)
+        return ACCEPTED, []
     if msg_id not in streams.BUILDERS and msg_id != ADSB_ID:
         return FAILED, []
     if interval_us == -1:

@@ -97,6 +97,9 @@ class VehicleLink:
         self.remote_id = RemoteIdState()
         self.camera: SimCamera | None = None  # with --camera (sitl/camera)
         self.next_camera_status = 0.0
+        # CAMERA_FOV_STATUS and GIMBAL_DEVICE_ATTITUDE_STATUS: one rate for both, on every link;
+        # SET_MESSAGE_INTERVAL for either sets it (sitl/commands.py)
+        self.camera_status_hz = camera_messages.STATUS_HZ
         # What reached the vehicle, for tests (control op `received`): each COMMAND_LONG/INT
         # and each plan stored, so a test can prove a command was executed once, not twice.
         self.received: deque[dict[str, Any]] = deque(maxlen=1000)
@@ -156,7 +159,7 @@ class VehicleLink:
             self.broadcast(rid)
         if self.camera is not None and now >= self.next_camera_status:
             # sent unasked on every link, as the video contract has it
-            self.next_camera_status = now + 1.0 / camera_messages.STATUS_HZ
+            self.next_camera_status = now + 1.0 / self.camera_status_hz
             for build_status in camera_messages.STREAMED:
                 self.broadcast(build_status(self.camera))
         for ch in self.channels:

@@ -26,6 +26,7 @@ INT32_MAX = 2**31 - 1
 R = 6_378_137.0
 GIMBAL = "GIMBAL_DEVICE_ATTITUDE_STATUS"
 FOV = "CAMERA_FOV_STATUS"
+GIMBAL_ID = mavlink.MAVLINK_MSG_ID_GIMBAL_DEVICE_ATTITUDE_STATUS
 
 
 def _pitch_yaw(q: Any) -> tuple[float, float]:
@@ -89,6 +90,15 @@ def test_camera_messages_gimbal_commands_and_footprint_centre(sim_fleet: FleetFa
         assert abs(pitch + 60) < 0.1 and abs((yaw - heading + 180) % 360 - 180) < 0.1
         assert gimbal[-1].flags & mavlink.GIMBAL_DEVICE_FLAGS_YAW_IN_EARTH_FRAME
         assert gimbal[-1].gimbal_device_id == 1
+        # asked for at 10 Hz, as our link asks ArduPilot (which accepts both): the rate follows
+        assert c.set_message_interval(mavlink.MAVLINK_MSG_ID_CAMERA_FOV_STATUS, 10.0).accepted
+        assert c.set_message_interval(GIMBAL_ID, 10.0).accepted
+        start = c.mark()
+        while len(c.received(GIMBAL, since=start)) < 6:
+            c.wait(GIMBAL, timeout=5)
+        fast = c.received(GIMBAL, since=start)[1:]
+        steps = {b.time_boot_ms - a.time_boot_ms for a, b in zip(fast, fast[1:], strict=False)}
+        assert all(95 <= s <= 125 for s in steps), steps
 
         c.request_data_stream(10)
         c.set_mode("GUIDED")

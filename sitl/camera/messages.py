@@ -110,6 +110,8 @@ REQUESTABLE = {
     mavlink.MAVLINK_MSG_ID_GIMBAL_DEVICE_ATTITUDE_STATUS: gimbal_device_attitude_status,
 }
 STREAMED = (camera_fov_status, gimbal_device_attitude_status)
+STREAMED_IDS = frozenset({mavlink.MAVLINK_MSG_ID_CAMERA_FOV_STATUS,
+                          mavlink.MAVLINK_MSG_ID_GIMBAL_DEVICE_ATTITUDE_STATUS})
 
 
 def _ours(device_id: float) -> bool:
