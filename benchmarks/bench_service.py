@@ -250,9 +250,10 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
 class Sim:
     """`python -m sitl` in its own process group."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, extra_args: tuple[str, ...] = ()) -> None:
         self.count = count
         self.base = _free_base(count)
+        self.extra_args = extra_args  # e.g. the cameras (bench_video.py)
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -263,7 +264,7 @@ class Sim:
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-m", "sitl", "--count", str(self.count),
              "--base-port", str(self.base), "--control-port", str(self.base - 10),
-             "--speedup", "1", "--ekf-delay", "2"],
+             "--speedup", "1", "--ekf-delay", "2", *self.extra_args],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, start_new_session=True,
             preexec_fn=_die_with_parent,

@@ -26,10 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +36,11 @@ from typing import Any
 import psutil
 from bench_service import (
     ROOT,
-    SIM_READY_TIMEOUT_S,
     Service,
+    Sim,
     _cpu_seconds,
-    _die_with_parent,
-    _free_base,
     _percentile,
     _revision,
-    _stop_group,
 )
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -125,44 +120,11 @@ class Cell:
     load: float
 
 
-class CameraSim:
-    """`python -m sitl --count N --camera` in its own process group (bench_service.Sim's
-    pattern, with the cameras sending to a free UDP range)."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.base = _free_base(count)
-        self.video_base = find_udp_range(count)
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.base + 10 * i for i in range(self.count)]
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "sitl", "--count", str(self.count),
-             "--base-port", str(self.base), "--control-port", str(self.base - 10),
-             "--speedup", "1", "--ekf-delay", "2", "--camera",
-             "--video-base-port", str(self.video_base)],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + SIM_READY_TIMEOUT_S
-        for line in self.proc.stdout:
-            if line.strip() == "sitl: ready":
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("simulator not ready in time")
-        else:
-            raise RuntimeError(f"simulator exited early (code {self.proc.poll()})")
-        threading.Thread(target=self.proc.stdout.read, daemon=True, name="sim-stdout").start()
-
-    def stop(self) -> None:
-        _stop_group(self.proc)
-        self.proc = None
+def camera_sim(count: int) -> tuple[Sim, int]:
+    """`python -m sitl --count N --camera`, the cameras sending to a free UDP range (its first
+    port is returned beside it)."""
+    video_base = find_udp_range(count)
+    return Sim(count, ("--camera", "--video-base-port", str(video_base))), video_base
 
 
 def measure(browser: Any, svc: Service, viewers: int, streams: int, window: float) -> Cell:
@@ -222,11 +184,11 @@ def main() -> int:
 
     print(f"bench_video  rev {_revision()}  window {window:g} s  640x360 at 15 fps  "
           f"{os.cpu_count()} cores")
-    sim = CameraSim(STREAMS)
+    sim, video_base = camera_sim(STREAMS)
     data = Path(tempfile.mkdtemp(prefix="bench-video-"))
     svc = Service(sim.ports, data)
     svc.extra_env = {"NAZORAT_VIDEO_URLS": ",".join(
-        f"{i + 1}=udp://127.0.0.1:{sim.video_base + i}" for i in range(STREAMS))}
+        f"{i + 1}=udp://127.0.0.1:{video_base + i}" for i in range(STREAMS))}
     cells: list[Cell] = []
     try:
         sim.start()
