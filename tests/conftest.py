@@ -5,6 +5,7 @@ database in the PostgreSQL lane, NAZORAT_TEST_DATABASE=postgresql; see tests/pg_
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -66,6 +67,26 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.start()
     yield database
     await database.stop()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A bus key prefix of this test's own on the local Redis (skipped without one), its keys
+    deleted afterwards."""
+    import redis
+
+    from test_bus import REDIS_URL, _redis_reason
+
+    reason = _redis_reason()
+    if reason:
+        pytest.skip(reason)
+    p = f"nazorat-test-{secrets.token_hex(4)}"
+    yield p
+    r = redis.Redis.from_url(REDIS_URL)
+    keys = list(r.scan_iter(match=f"{p}:*", count=500))
+    if keys:
+        r.delete(*keys)
+    r.close()
 
 
 # The longest test files (by `--durations` of `make test`), started first: pytest-xdist's

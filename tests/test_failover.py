@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from sitl_fleet import FleetFactory, SitlFleet
 from telemetry.bus import BusNode
 from telemetry.lease import Fenced, carried_token
 from telemetry.state import LinkState
-from test_bus import BUS_SECRET, REDIS_URL, _redis_reason
+from test_bus import BUS_SECRET, REDIS_URL
 from test_bus_security import _own_redis
 
 pytestmark = pytest.mark.timeout(90)
@@ -53,20 +52,6 @@ class Node:
     def bus(self) -> BusNode:
         assert self.side.bus is not None
         return self.side.bus
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    reason = _redis_reason()
-    if reason:
-        pytest.skip(reason)
-    p = f"nazorat-test-{secrets.token_hex(4)}"
-    yield p
-    r = redis.Redis.from_url(REDIS_URL)
-    keys = list(r.scan_iter(match=f"{p}:*", count=500))
-    if keys:
-        r.delete(*keys)
-    r.close()
 
 
 @pytest.fixture

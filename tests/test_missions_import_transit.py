@@ -20,25 +20,12 @@ pytest.register_assert_rewrite("service_fixture")
 from service_fixture import ServiceFactory, wait_until  # noqa: E402
 from sitl_fleet import FleetFactory, SitlFleet  # noqa: E402
 from test_missions_e2e import _finished, _offset, _ready, _state  # noqa: E402
+from test_missions_import import wpl  # noqa: E402
 
 pytest_plugins = ["service_fixture"]
 pytestmark = pytest.mark.timeout(240)
 
 CANBERRA = "-35.363261,149.165230,584,353"  # ArduPilot SITL's CMAC home, as in the issue
-
-
-def wpl(home: tuple[float, float, float], rows: list[tuple[int, int, float, float, float]],
-        comments: bool = False) -> str:
-    """A Mission Planner file: the home slot, then (frame, command, lat, lon, alt) rows."""
-    lines = ["QGC WPL 110"]
-    if comments:
-        lines += ["# patrol north of the base, written by hand", ""]
-    lines.append(f"0\t1\t0\t16\t0\t0\t0\t0\t{home[0]:.7f}\t{home[1]:.7f}\t{home[2]}\t1")
-    for n, (frame, cmd, lat, lon, alt) in enumerate(rows, start=1):
-        if comments:
-            lines += ["", f"# item {n}"]
-        lines.append(f"{n}\t0\t{frame}\t{cmd}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t{alt}\t1")
-    return "\n".join(lines) + "\n"
 
 
 @contextmanager

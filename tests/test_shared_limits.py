@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,24 +19,9 @@ import redis.asyncio as aioredis
 from mission.auth.shared_lockout import SharedLockout
 from mission.auth.throttle import Lockout
 from mission.sharedlimits import Limiter, SharedStore
-from test_bus import REDIS_URL, _redis_reason
+from test_bus import REDIS_URL
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    reason = _redis_reason()
-    if reason:
-        pytest.skip(reason)
-    p = f"nazorat-test-{secrets.token_hex(4)}"
-    yield p
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    keys = list(r.scan_iter(match=f"{p}:*", count=500))
-    if keys:
-        r.delete(*keys)
 
 
 @pytest.fixture
