@@ -195,7 +195,11 @@ def test_seed_is_rate_limited_identified_and_resumable(
     assert len(asked) == len(set(asked)) == total - 5  # nothing asked for twice
     assert len(sends) == total - 5 and paced(sends), gaps(sends)
     seen = [t for t, _, _ in server.requests]
-    assert min(gaps(seen)) >= 0.05, gaps(seen)  # no burst reached the server
+    # no burst reached the server: any four requests in a row span at least three intervals,
+    # less 0.15 s for this test's server thread being scheduled late for one of them (under
+    # load it saw one request 0.21 s after the last and the next 0.015 s after that, while the
+    # client's own send times above were paced)
+    assert all(b - a >= 3 * 0.1 - 0.15 for a, b in zip(seen, seen[3:], strict=False)), gaps(seen)
     assert seen[-1] - seen[0] >= (len(seen) - 1) * 0.1 - 0.03, gaps(seen)  # nor a faster pace
     assert f"of {total}" in second.stdout
     reader = open_archive(out, "city")
