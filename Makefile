@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed
 # mypy refuses a directory with no .py files (benchmarks/ starts empty), so skip such directories.
 LINT_PATHS := $(foreach d,mission telemetry sitl tests benchmarks,$(if $(wildcard $(d)/*.py $(d)/*/*.py),$(d)))
 PYTEST_ARGS ?=
-# Four pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services
-# stay whole): most of the suite waits on simulated flights and browsers (with three workers the
-# SQLite suite used 1.2 of the 2 cores), so more workers fill the waits: on 2 idle cores `make
-# test` took 344-356 s with three, 316 s with four. PYTEST_WORKERS=0 runs serially. The
-# PostgreSQL lane runs beside it on PG_WORKERS workers (`make test`).
-PYTEST_WORKERS ?= 4
+# Three pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services
+# stay whole): most of the suite waits on simulated flights and browsers, so a third worker fills
+# the waits (on 2 idle cores `make test` took 344-356 s). Four were faster (316-353 s) but starved
+# the simulators often enough to fail runs (a mission upload timed out in vehicle time, a test
+# read a reply late): not worth a flaky CI. PYTEST_WORKERS=0 runs serially. The PostgreSQL lane
+# runs beside it on PG_WORKERS workers (`make test`).
+PYTEST_WORKERS ?= 3
 PG_WORKERS ?= 1
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # The PostgreSQL lane of `make test`: the tests that exercise the database through the real

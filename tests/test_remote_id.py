@@ -49,8 +49,10 @@ def test_operator_location_reaches_every_drone(sim_fleet: Any,
         "NAZORAT_REMOTE_ID_OPERATOR_LOCATION": "41.3101,69.2401,452.5",
         "NAZORAT_REMOTE_ID_OPERATOR_ID": "UZB-OP-0042"})
     def heard(i: int) -> dict[str, Any] | None:
+        # the location (OPEN_DRONE_ID_SYSTEM) and the ID (OPEN_DRONE_ID_OPERATOR_ID) are two
+        # messages: the ID can come a moment after the location
         st: dict[str, Any] = fleet.control("status", vehicle=i)
-        return st if st["remote_id_operator"] else None
+        return st if st["remote_id_operator"] and st["remote_id_operator_id"] else None
 
     for i in range(2):
         st = wait_until(functools.partial(heard, i), 15, what=f"operator location on {i}")
