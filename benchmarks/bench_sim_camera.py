@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_service import _free_base  # noqa: E402
+
 from rtp_h264 import Depacketiser  # noqa: E402
 from sitl.camera import strip  # noqa: E402
 
@@ -45,22 +47,6 @@ def _udp_block(count: int) -> list[socket.socket]:
             for s in socks:
                 s.close()
     raise RuntimeError("no free UDP port block")
-
-
-def _free_tcp_base(count: int) -> int:
-    for base in range(34000, 60000, 100):
-        ports = [base - 10] + [base + 10 * i + o for i in range(count) for o in (0, 2, 3)]
-        ok = True
-        for port in ports:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
 
 
 class Receiver(threading.Thread):
@@ -101,7 +87,7 @@ class Receiver(threading.Thread):
 
 def scenario(count: int, camera: bool, size: str, fps: int, seconds: float) -> dict[str, float]:
     socks = _udp_block(count)
-    base = _free_tcp_base(count)
+    base = _free_base(count)
     cmd = [sys.executable, "-m", "sitl", "--count", str(count), "--base-port", str(base),
            "--ekf-delay", "2"]
     if camera:
