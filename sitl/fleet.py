@@ -24,6 +24,11 @@ from sitl.vehicle import Vehicle
 
 STEP_S = 0.02        # fixed physics step in vehicle time: same trajectory at any speedup
 TICK_WALL_S = 0.01   # how often the loop wakes up to catch vehicle time up with wall time
+# The most wall time one tick catches up. A process starved for longer (a loaded CI machine, a
+# debugger) falls behind wall time instead of running seconds of flight in one burst without
+# reading its links: ArduPilot's SITL in lockstep slows down the same way, and a burst would let
+# vehicle-time timeouts (a mission upload's 8 s) expire on messages that were waiting in a socket.
+MAX_CATCHUP_WALL_S = 0.1
 SERIAL_OFFSETS = (0, 2, 3)
 log = logging.getLogger("sitl")
 
@@ -45,6 +50,13 @@ class FleetConfig:
     adsb_alt: float = 300.0  # SIM_ADSB_ALT
     remote_id_count: int = 0  # Remote ID broadcasters every copter relays (sitl/rid_traffic.py)
     video: VideoConfig | None = None  # --camera: every copter streams video (sitl/camera)
+
+
+def _behind(started_wall: float, now_wall: float, sim_time: float, speedup: float) -> float:
+    """The wall instant to count vehicle time from so that this tick catches up at most
+    MAX_CATCHUP_WALL_S: the wall time the process lost beyond that is never flown."""
+    excess = (now_wall - started_wall) - sim_time / speedup - MAX_CATCHUP_WALL_S
+    return started_wall + excess if excess > 0 else started_wall
 
 
 class SimVehicle:
@@ -72,8 +84,9 @@ class SimVehicle:
             if not self.link.started:
                 return
             self.started_wall = now_wall
-        target = (now_wall - self.started_wall) * self.speedup
         v = self.vehicle
+        self.started_wall = _behind(self.started_wall, now_wall, v.time, self.speedup)
+        target = (now_wall - self.started_wall) * self.speedup
         while v.time + STEP_S <= target + 1e-9:
             v.step(STEP_S)
             if self.camera is not None:
@@ -188,6 +201,8 @@ class Fleet:
             return
         if self._traffic_start is None:
             self._traffic_start = now_wall
+        flown = max(w.time for w in (self.traffic, self.rid_world) if w is not None)
+        self._traffic_start = _behind(self._traffic_start, now_wall, flown, self.cfg.speedup)
         target = (now_wall - self._traffic_start) * self.cfg.speedup
         for world in (self.traffic, self.rid_world):
             while world is not None and world.time + STEP_S <= target + 1e-9:

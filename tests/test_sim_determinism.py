@@ -67,3 +67,19 @@ def test_same_trajectory_at_speedup_1_and_10() -> None:
     assert max(alt for *_, alt in slow) > 470, "the copter flew the mission"
     assert slow_flight == fast_flight > 60, "same time in the air, to the step"
     assert slow[-1][1:] == fast[-1][1:], "landed on the same spot"
+
+
+def test_a_starved_simulator_falls_behind_instead_of_flying_the_gap_in_one_burst() -> None:
+    """After 5 s without a tick (a starved process) one tick flies at most 0.1 s of wall time
+    (MAX_CATCHUP_WALL_S), then the clock carries on from there: commands waiting in a socket are
+    read before the vehicle's own timeouts see the lost seconds pass."""
+    sv = SimVehicle(0, FleetConfig(speedup=2.0, ekf_delay=2.0))
+    ch = sv.link.add_channel("test", start_on_connect=True)
+    sv.link.attach(ch, Peer(lambda b: None, lambda: 0, "test"))
+    sv.advance(100.0)
+    sv.advance(100.05)
+    assert abs(sv.vehicle.time - 0.1) < 1e-6, "on time, no cap"
+    sv.advance(105.05)
+    assert abs(sv.vehicle.time - 0.3) < 1e-6, "capped at 0.1 s of wall time x speedup 2"
+    sv.advance(105.10)
+    assert abs(sv.vehicle.time - 0.4) < 1e-6, "then steady again, 5 s behind wall time"
