@@ -19,6 +19,7 @@ SQLite file in the data directory (NAZORAT_DATA_DIR, default ./data).
 | NAZORAT_WS_DEFAULT_RATE_HZ / NAZORAT_WS_MAX_RATE_HZ | 5 / 50 | WebSocket pacing |
 | NAZORAT_TRACK_INTERVAL_S | 1 | track recording period |
 | NAZORAT_COMMAND_TIMEOUT_S | 60 | upper bound on any one API command |
+| NAZORAT_PLANNER_WARM_UP | true | start the planner process (OR-Tools) at startup |
 | NAZORAT_UI_DIR | ./ui (if it exists) | static console served at / |
 | NAZORAT_SIM_COUNT / _SIM_SPEEDUP / _SIM_EKF_DELAY | 0 / 1 / sim default | run a simulated fleet |
 | NAZORAT_SIM_BASE_PORT | 0 | its first TCP port (control: 10 below); 0: 5760 when free |
@@ -191,6 +192,10 @@ class Settings:
     # rtsp://...) before what the drones announce in VIDEO_STREAM_INFORMATION (video_discover)
     video_urls: tuple[str, ...] = ()
     video_discover: bool = True
+    # The planner's worker process is spawned and imports OR-Tools at startup, so that an
+    # operator's first plan does not wait for it (about 0.4 s of CPU). False: at the first plan
+    # (the test suite, which starts a service dozens of times and plans in few of them).
+    planner_warm_up: bool = True
     video_max_viewers: int = 300
     sim_camera: bool = False  # the simulated fleet's cameras (python -m sitl --camera)
     sim_video_base_port: int = 0  # 0: a free range

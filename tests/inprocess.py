@@ -89,7 +89,7 @@ def test_settings(data_dir: Path, database_url: str | None = None,
     values: dict[str, Any] = {
         "data_dir": data_dir, "database_url": database_url or "", "ui_dir": None,
         "admin_user": ADMIN, "admin_password": secrets.token_urlsafe(16),
-        "track_interval_s": 0.5,
+        "track_interval_s": 0.5, "planner_warm_up": False,
     }
     values.update(overrides)
     return Settings(**values)

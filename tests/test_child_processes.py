@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
 def test_the_planner_worker_does_not_outlive_a_killed_service(
     service_factory: ServiceFactory,
 ) -> None:
-    svc = service_factory()
+    svc = service_factory(env={"NAZORAT_PLANNER_WARM_UP": "1"})
     workers = wait_until(
         lambda: [p for p, cmd in _children(svc.pid) if "spawn_main" in cmd], 30,
         interval_s=0.2, what="the planner worker started (warmed up at startup)")

@@ -264,7 +264,9 @@ class Runtime:
         if self.revocations is not None:
             self._tasks.append(asyncio.create_task(self.revocations.run(),
                                                    name="auth-revocations"))
-        self._tasks.append(asyncio.create_task(self.planner.warm_up(), name="planner-warm-up"))
+        if settings.planner_warm_up:
+            self._tasks.append(asyncio.create_task(self.planner.warm_up(),
+                                                   name="planner-warm-up"))
         self._tasks.append(asyncio.create_task(self.dispatch.run(), name="auto-dispatch"))
         self._tasks.append(asyncio.create_task(self.evidence.run_sweeper(),
                                                name="recording-retention"))
