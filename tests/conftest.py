@@ -93,11 +93,11 @@ def prefix() -> Iterator[str]:
 # loadfile hands each free worker the next file in collection order, so with the long ones at the
 # front the suite ends on short files instead of one worker finishing a long file alone.
 LONG_FIRST = (
-    "test_missions_e2e.py", "test_bad_input.py", "test_chaos.py", "test_trace_fidelity.py",
-    "test_sim_behaviour.py", "test_bus.py", "test_console.py", "test_sim_patrol_trace.py",
-    "test_console_missions.py", "test_ws_telemetry.py", "test_conformance_pymavlink.py",
-    "test_missions_import_transit.py", "test_console_traffic.py", "test_service_api.py",
-    "test_console_pushed.py",
+    "test_openapi_campaign.py", "test_trace_fidelity.py", "test_missions_e2e.py",
+    "test_sim_behaviour.py", "test_chaos.py", "test_bad_input.py", "test_console.py",
+    "test_console_traffic.py", "test_sim_patrol_trace.py", "test_bus.py", "test_ws_telemetry.py",
+    "test_conformance_pymavlink.py", "test_missions_import_transit.py", "test_console_pushed.py",
+    "test_console_missions.py", "test_console_map_aids.py", "test_auth.py", "test_intake.py",
 )
 
 
