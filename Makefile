@@ -12,13 +12,13 @@ PYTEST_ARGS ?=
 # without them every test process compiled the project again and pytest re-rewrote the asserts of
 # some 400 modules (its plugins' too), 8.6 s of CPU per worker before the first test, 4 s with them.
 export PYTHONDONTWRITEBYTECODE :=
-# Three pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services
-# stay whole): most of the suite waits on simulated flights and browsers, so a third worker fills
-# the waits (on 2 idle cores `make test` took 344-356 s). Four were faster (316-353 s) but starved
-# the simulators often enough to fail runs (a mission upload timed out in vehicle time, a test
-# read a reply late): not worth a flaky CI. PYTEST_WORKERS=0 runs serially. The PostgreSQL lane
+# Four pytest workers (pytest-xdist), a test file per worker at a time (module-scoped services
+# stay whole): most of the suite waits on simulated flights and browsers, so workers beyond the
+# two cores fill the waits. Four once starved the simulators (about 650 s of CPU in 330 s); since
+# services are forked from one that has imported them (tests/service_zygote.py) and bytecode is
+# cached the suite needs about 450 s of CPU. PYTEST_WORKERS=0 runs serially. The PostgreSQL lane
 # runs beside it on PG_WORKERS workers (`make test`).
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 4
 PG_WORKERS ?= 1
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # The PostgreSQL lane of `make test`: the tests that exercise the database through the real
