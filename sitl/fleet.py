@@ -25,9 +25,10 @@ from sitl.vehicle import Vehicle
 STEP_S = 0.02        # fixed physics step in vehicle time: same trajectory at any speedup
 TICK_WALL_S = 0.01   # how often the loop wakes up to catch vehicle time up with wall time
 # The most wall time one tick catches up. A process starved for longer (a loaded CI machine, a
-# debugger) falls behind wall time instead of running seconds of flight in one burst without
-# reading its links: ArduPilot's SITL in lockstep slows down the same way, and a burst would let
-# vehicle-time timeouts (a mission upload's 8 s) expire on messages that were waiting in a socket.
+# debugger) catches up in such chunks, reading its sockets in between, as ArduPilot's SITL runs
+# its scheduler loop (serial input included) as fast as it can until it is back on time. In one
+# burst it flew seconds without reading anything, so vehicle-time timeouts (a mission upload's
+# 8 s) expired on messages that were waiting in a socket.
 MAX_CATCHUP_WALL_S = 0.1
 SERIAL_OFFSETS = (0, 2, 3)
 log = logging.getLogger("sitl")
@@ -52,11 +53,9 @@ class FleetConfig:
     video: VideoConfig | None = None  # --camera: every copter streams video (sitl/camera)
 
 
-def _behind(started_wall: float, now_wall: float, sim_time: float, speedup: float) -> float:
-    """The wall instant to count vehicle time from so that this tick catches up at most
-    MAX_CATCHUP_WALL_S: the wall time the process lost beyond that is never flown."""
-    excess = (now_wall - started_wall) - sim_time / speedup - MAX_CATCHUP_WALL_S
-    return started_wall + excess if excess > 0 else started_wall
+def _chunk_end(sim_time: float, target: float, speedup: float) -> float:
+    """How far this tick flies towards `target`: MAX_CATCHUP_WALL_S of wall time at most."""
+    return min(target, sim_time + MAX_CATCHUP_WALL_S * speedup)
 
 
 class SimVehicle:
@@ -77,22 +76,24 @@ class SimVehicle:
             self.camera = SimCamera(self.vehicle, cfg.video, (cfg.home[0], cfg.home[1]))
             self.link.camera = self.camera
 
-    def advance(self, now_wall: float) -> None:
+    def advance(self, now_wall: float) -> bool:
+        """Fly towards the vehicle time of `now_wall`, one chunk at most; True when behind."""
         if not self.link.alive:
-            return
+            return False
         if self.started_wall is None:
             if not self.link.started:
-                return
+                return False
             self.started_wall = now_wall
         v = self.vehicle
-        self.started_wall = _behind(self.started_wall, now_wall, v.time, self.speedup)
         target = (now_wall - self.started_wall) * self.speedup
-        while v.time + STEP_S <= target + 1e-9:
+        end = _chunk_end(v.time, target, self.speedup)
+        while v.time + STEP_S <= end + 1e-9:
             v.step(STEP_S)
             if self.camera is not None:
                 self.camera.tick()
             self.link.after_step()
         self.link.flush()
+        return v.time + STEP_S <= target + 1e-9
 
     async def listen(self, host: str) -> None:
         for offset in SERIAL_OFFSETS:
@@ -196,17 +197,22 @@ class Fleet:
                 sv.link.rid_relay = RemoteIdRelay(self.rid_world)
         return self.rid_world
 
-    def _advance_traffic(self, now_wall: float) -> None:
+    def _advance_traffic(self, now_wall: float) -> bool:
+        """Like SimVehicle.advance, for the aircraft every copter hears; True when behind."""
         if self.traffic is None and self.rid_world is None:
-            return
+            return False
         if self._traffic_start is None:
             self._traffic_start = now_wall
-        flown = max(w.time for w in (self.traffic, self.rid_world) if w is not None)
-        self._traffic_start = _behind(self._traffic_start, now_wall, flown, self.cfg.speedup)
         target = (now_wall - self._traffic_start) * self.cfg.speedup
+        behind = False
         for world in (self.traffic, self.rid_world):
-            while world is not None and world.time + STEP_S <= target + 1e-9:
+            if world is None:
+                continue
+            end = _chunk_end(world.time, target, self.cfg.speedup)
+            while world.time + STEP_S <= end + 1e-9:
                 world.step(STEP_S)
+            behind = behind or world.time + STEP_S <= target + 1e-9
+        return behind
 
     async def start(self) -> None:
         for sv in self.vehicles:
@@ -220,21 +226,22 @@ class Fleet:
         self._stop.set()
 
     async def run(self) -> None:
-        """Advance every vehicle to the current wall time, then sleep to the next tick."""
+        """Advance every vehicle to the current wall time, then sleep to the next tick (or,
+        when one is still behind, only let the sockets be read before the next chunk)."""
         loop_time = time.monotonic
         next_tick = loop_time()
         while not self._stop.is_set():
             now = loop_time()
-            self._advance_traffic(now)
+            behind = self._advance_traffic(now)
             for sv in self.vehicles:
                 try:
-                    sv.advance(now)
+                    behind = sv.advance(now) or behind
                 except Exception:  # one vehicle's bug must not stop the others
                     log.exception("vehicle %d failed; it is stopped", sv.vehicle.instance)
                     sv.kill()
             next_tick += TICK_WALL_S
             delay = next_tick - loop_time()
-            if delay < 0:
+            if delay < 0 or behind:
                 next_tick = loop_time()
                 delay = 0
             await asyncio.sleep(delay)
