@@ -279,12 +279,12 @@ class RunningService:
             raise
 
     def _launch(self) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         argv = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info"]
         zygote = service_zygote()
-        if zygote is not None:
+        if zygote is not None:  # the child opens the log itself
             self._proc = zygote.spawn(argv, self.env, REPO_ROOT, self.log_path)
         else:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "mission.cli", *argv],
                 cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
