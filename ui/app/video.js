@@ -96,9 +96,18 @@ export class WhepPlayer {
     }, RETRY_MS);
   }
 
+  // The DELETE first, the peer connection closed once it is answered: closed first, the
+  // service saw the connection end and dropped the session before the DELETE arrived, which
+  // then got a 404 (seen on a loaded machine).
   end(pc, location) {
-    if (location) fetch(location, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
-    if (pc) pc.close();
+    const close = () => pc && pc.close();
+    if (!location) {
+      close();
+      return;
+    }
+    fetch(location, { method: "DELETE", credentials: "same-origin", keepalive: true })
+      .catch(() => {})
+      .finally(close);
   }
 
   stop() {
