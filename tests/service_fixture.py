@@ -147,6 +147,23 @@ class Zygote:
             self._proc.wait()
 
 
+def stop_process_group(proc: subprocess.Popen[Any] | ForkedProcess,
+                       timeout_s: float = 15.0) -> float | None:
+    """SIGTERM to the process group of `proc` (started in a session of its own), then, as a
+    supervisor would after `timeout_s`, SIGKILL. Seconds it took to stop; None if killed."""
+    started = time.monotonic()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+        return time.monotonic() - started
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+        return None
+
+
 _ZYGOTE: list[Zygote] = []
 
 
@@ -316,20 +333,9 @@ class RunningService:
             del RUNNING[self.base_url]
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            started = time.monotonic()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-                self.stop_s = time.monotonic() - started
-                self.killed_at_stop = False
-            except subprocess.TimeoutExpired:
-                # a supervisor would do the same; tests that restart assert it did not happen
-                self.killed_at_stop = True
-                self.stop_s = None
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+            # tests that restart assert it was not killed (stop_s is None then)
+            self.stop_s = stop_process_group(proc)
+            self.killed_at_stop = self.stop_s is None
         if self._log is not None:
             self._log.close()
             self._log = None

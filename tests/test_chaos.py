@@ -60,6 +60,7 @@ from service_fixture import (  # noqa: E402
     ServiceFactory,
     free_port,
     service_env,
+    stop_process_group,
     wait_until,
 )
 from sitl_fleet import FleetFactory, SitlFleet  # noqa: E402
@@ -233,14 +234,7 @@ class Worker:
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+            stop_process_group(proc)
         if self._log is not None:
             self._log.close()
             self._log = None
